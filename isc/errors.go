@@ -107,3 +107,9 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// IsNotFound reports whether err is a PermanentError with status 404.
+func IsNotFound(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p) && p.Status == http.StatusNotFound
+}
