@@ -212,4 +212,3 @@ func BenchmarkDirectoryMemory(b *testing.B) {
 		runtime.KeepAlive(d)
 	}
 }
-

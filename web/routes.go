@@ -1,0 +1,24 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// addRoutes lists every route of the server.
+//
+// Patterns with a method make the mux answer other methods on the same path
+// with 405 Method Not Allowed and an Allow header (for the webhook:
+// "Allow: POST"); GET patterns also match HEAD.
+func addRoutes(mux *http.ServeMux, cfg Config) {
+	mux.Handle("POST /hooks/identity-created", handleIdentityCreated(cfg.Logger, newAuthenticator(cfg.Auth), cfg.Intake, cfg.Metrics, cfg.MaxBody, cfg.Now))
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(cfg.Logger, cfg.Ready))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	mux.Handle("GET /{$}", handleStatusPage(cfg.Logger, cfg.Status, cfg.Version, cfg.Now))
+}
