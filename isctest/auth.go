@@ -1,0 +1,140 @@
+package isctest
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// token is an issued access token: tied to a client id and an expiry.
+type token struct {
+	clientID string
+	expires  time.Time
+}
+
+// handleToken answers POST /oauth/token with the client credentials grant.
+// Credentials are read from the form body, the query string (as SailPoint's
+// own examples send them) or HTTP Basic authentication.
+func (s *Server) handleToken() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Malformed form body")
+			return
+		}
+		id, secret := r.Form.Get("client_id"), r.Form.Get("client_secret")
+		if u, p, ok := r.BasicAuth(); ok && id == "" {
+			id, secret = u, p
+		}
+		// Inferred: like Spring's OAuth2 server, client authentication is
+		// checked before the grant type.
+		if !s.validClient(id, secret) {
+			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Bad credentials")
+			return
+		}
+		switch grant := r.Form.Get("grant_type"); grant {
+		case "client_credentials":
+		case "":
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Missing grant type")
+			return
+		default:
+			writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type: "+grant)
+			return
+		}
+
+		now := s.now()
+		jti := newUUID()
+		exp := now.Add(s.opts.TokenTTL)
+		tok := s.newJWT(id, jti, now, exp)
+		s.mu.Lock()
+		s.tokens[tok] = token{clientID: id, expires: exp}
+		s.mu.Unlock()
+
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]any{
+			"access_token":          tok,
+			"token_type":            "bearer",
+			"expires_in":            int(s.opts.TokenTTL / time.Second),
+			"scope":                 "sp:scopes:all",
+			"tenant_id":             s.tenantID,
+			"pod":                   "fake01-useast1",
+			"strong_auth_supported": false,
+			"org":                   "fake",
+			"user_name":             id,
+			"strong_auth":           false,
+			"jti":                   jti,
+		})
+	})
+}
+
+func (s *Server) validClient(id, secret string) bool {
+	okID := subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID)) == 1
+	okSecret := subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) == 1
+	return okID && okSecret
+}
+
+// newJWT returns a JWT-looking opaque token. Its signature is random, so
+// only this tenant's token table gives it meaning.
+func (s *Server) newJWT(clientID, jti string, iat, exp time.Time) string {
+	enc := base64.RawURLEncoding
+	header, _ := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT"})
+	claims, _ := json.Marshal(map[string]any{
+		"tenant_id": s.tenantID,
+		"client_id": clientID,
+		"scope":     []string{"sp:scopes:all"},
+		"iat":       iat.Unix(),
+		"exp":       exp.Unix(),
+		"jti":       jti,
+	})
+	return enc.EncodeToString(header) + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString(randomBytes(32))
+}
+
+// authenticate checks the bearer token of an API request and returns its
+// client id, or answers 401 and reports false.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	auth := r.Header.Get("Authorization")
+	raw, ok := cutPrefixFold(auth, "Bearer ")
+	raw = strings.TrimSpace(raw)
+	s.mu.Lock()
+	t, known := s.tokens[raw]
+	expired := known && !s.now().Before(t.expires)
+	s.mu.Unlock()
+	switch {
+	case !ok || raw == "" || !known:
+		// Inferred: an unknown or malformed token gets the same answer as
+		// a missing one.
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is missing"})
+		return "", false
+	case expired:
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is expired"})
+		return "", false
+	}
+	return t.clientID, true
+}
+
+// ExpireTokens expires every token issued so far: the next API call made
+// with one of them gets 401 "JWT is expired". Tokens issued later are valid.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for k, t := range s.tokens {
+		if t.expires.After(now) {
+			t.expires = now
+			s.tokens[k] = t
+		}
+	}
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return s, false
+	}
+	return s[len(prefix):], true
+}
+
+func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}

@@ -1,0 +1,36 @@
+package isctest
+
+import "net/http"
+
+// routes lists every route of the fake API. Versioned copies are listed
+// one by one so that the matched pattern is the Call's Endpoint.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("POST /oauth/token", s.handleToken())
+
+	mux.Handle("POST /beta/identities/invite", s.handleInvite(false))
+	for _, v := range []string{"v2024", "v2025", "v2026"} {
+		mux.Handle("POST /"+v+"/identities/invite", s.handleInvite(true))
+	}
+	mux.Handle("GET /beta/task-status/{id}", s.handleTaskStatus())
+	for _, v := range []string{"beta", "v2024", "v2025"} {
+		mux.Handle("GET /"+v+"/identities", s.handleListIdentities())
+		mux.Handle("GET /"+v+"/identities/{id}", s.handleGetIdentity())
+	}
+
+	mux.Handle("GET /cc/api/user/list", s.handleCCUserList())
+	mux.Handle("POST /cc/api/user/invite", s.handleCCInvite())
+
+	mux.Handle("POST /beta/trigger-subscriptions", s.handleCreateSubscription())
+	mux.Handle("GET /beta/trigger-subscriptions", s.handleListSubscriptions())
+	mux.Handle("GET /beta/trigger-subscriptions/{id}", s.handleGetSubscription())
+	mux.Handle("PUT /beta/trigger-subscriptions/{id}", s.handlePutSubscription())
+	mux.Handle("PATCH /beta/trigger-subscriptions/{id}", s.handlePatchSubscription())
+	mux.Handle("DELETE /beta/trigger-subscriptions/{id}", s.handleDeleteSubscription())
+	mux.Handle("POST /beta/trigger-invocations/test", s.handleTestInvocation())
+
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, detail404, "The server did not find a current representation for the target resource.")
+	}))
+	return mux
+}

@@ -1,0 +1,305 @@
+package isctest
+
+import (
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Identity status values (Identity.Status, the v2025 identityStatus and the
+// cloudStatus attribute).
+const (
+	statusUnregistered = "UNREGISTERED"
+	statusActive       = "ACTIVE"
+)
+
+// NewIdentity describes an identity to create with CreateIdentity.
+type NewIdentity struct {
+	// Name is the display name, e.g. "John Doe". Default "User <cc id>".
+	Name string
+	// Email is the work email. Default <alias>@example.com.
+	Email string
+	// Department fills the department attribute.
+	Department string
+	// LifecycleState is the cloud lifecycle state. Default "active".
+	LifecycleState string
+	// Attributes are extra identity attributes; they override the
+	// generated ones (uid, firstname, lastname, displayName, email,
+	// department, cloudLifecycleState…) except cloudStatus.
+	Attributes map[string]any
+	// Registered makes the identity registered (Status ACTIVE) from the start.
+	Registered bool
+	// Created is the creation time; zero means now.
+	Created time.Time
+}
+
+// Identity is an identity of the fake tenant.
+type Identity struct {
+	// ID is the identity id: 32 lowercase hex digits.
+	ID string
+	// CCID is the legacy cc short id: numeric, increasing from 100000.
+	CCID string
+	// Name is the display name.
+	Name string
+	// Alias is the account name, e.g. "john.doe".
+	Alias string
+	// Email is the work email.
+	Email string
+	// LifecycleState is the cloud lifecycle state, e.g. "active".
+	LifecycleState string
+	// Status is "UNREGISTERED" or "ACTIVE" (registered).
+	Status string
+	// Created is the creation time.
+	Created time.Time
+	// VisibleAt is when the identity starts to show in lists and gets and
+	// can be invited: CreateIdentity's time plus Options.VisibilityDelay.
+	VisibleAt time.Time
+	// Attributes are the identity attributes, as events and the v2025 API
+	// carry them.
+	Attributes map[string]any
+}
+
+// identity is the tenant's record of an identity.
+type identity struct {
+	Identity
+	modified time.Time
+}
+
+func (id *identity) snapshot() Identity {
+	out := id.Identity
+	out.Attributes = maps.Clone(id.Attributes)
+	return out
+}
+
+func (id *identity) registered() bool { return id.Status != statusUnregistered }
+
+func (id *identity) visible(now time.Time) bool { return !now.Before(id.VisibleAt) }
+
+// CreateIdentity creates an identity, as an aggregation would, and returns
+// it. It shows in lists, gets and invites after Options.VisibilityDelay.
+// If trigger subscriptions to idn:identity-created exist, the event is
+// delivered to each enabled one whose filter matches, asynchronously and
+// right away (before the identity is visible), once, with no retry
+// (FIRE_AND_FORGET, as ISC does), with the subscription's authentication.
+func (s *Server) CreateIdentity(n NewIdentity) Identity {
+	s.mu.Lock()
+	id := s.addIdentityLocked(n, s.now(), s.opts.VisibilityDelay)
+	snap := id.snapshot()
+	subs := s.matchingSubsLocked(triggerIdentityCreated, nil)
+	s.mu.Unlock()
+
+	if len(subs) > 0 {
+		body := identityCreatedPayload(snap)
+		for _, sub := range subs {
+			if !filterMatches(sub.Filter, body, s.opts.Logger) {
+				continue
+			}
+			s.deliver(sub, snap.ID, body)
+		}
+	}
+	return snap
+}
+
+// CreateIdentities creates n identities, the i-th from f(i) (f may be nil
+// for all defaults), and returns them in order.
+func (s *Server) CreateIdentities(n int, f func(i int) NewIdentity) []Identity {
+	out := make([]Identity, 0, n)
+	for i := range n {
+		var ni NewIdentity
+		if f != nil {
+			ni = f(i)
+		}
+		out = append(out, s.CreateIdentity(ni))
+	}
+	return out
+}
+
+// createUsers creates the pre-existing identities of Options.Users.
+func (s *Server) createUsers(n int) {
+	departments := []string{"Engineering", "Sales", "Finance", "HR", "Operations"}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for i := range n {
+		s.addIdentityLocked(NewIdentity{
+			Name:       fmt.Sprintf("Existing User %d", i+1),
+			Department: departments[i%len(departments)],
+			Registered: (i+1)%10 != 0,
+			Created:    now.Add(-30 * 24 * time.Hour),
+		}, now, 0)
+	}
+}
+
+func (s *Server) addIdentityLocked(n NewIdentity, now time.Time, delay time.Duration) *identity {
+	ccid := strconv.Itoa(s.nextCCID)
+	s.nextCCID++
+	name := n.Name
+	if name == "" {
+		name = "User " + ccid
+	}
+	alias := aliasFor(name, n.Email)
+	email := n.Email
+	if email == "" {
+		// Inferred convenience: every fake identity gets a work email.
+		email = alias + "@example.com"
+	}
+	lcs := n.LifecycleState
+	if lcs == "" {
+		lcs = "active"
+	}
+	created := n.Created
+	if created.IsZero() {
+		created = now
+	}
+	status := statusUnregistered
+	if n.Registered {
+		status = statusActive
+	}
+	first, last, _ := strings.Cut(name, " ")
+	attrs := map[string]any{
+		"uid":                      alias,
+		"firstname":                first,
+		"lastname":                 last,
+		"displayName":              name,
+		"email":                    email,
+		"department":               n.Department,
+		"identificationNumber":     ccid,
+		"cloudLifecycleState":      lcs,
+		"cloudAuthoritativeSource": "fake-hr-source",
+	}
+	maps.Copy(attrs, n.Attributes)
+	attrs["cloudStatus"] = status
+	attrs["internalCloudStatus"] = status
+
+	id := &identity{
+		Identity: Identity{
+			ID:             newHexID(),
+			CCID:           ccid,
+			Name:           name,
+			Alias:          alias,
+			Email:          email,
+			LifecycleState: lcs,
+			Status:         status,
+			Created:        created,
+			VisibleAt:      now.Add(delay),
+			Attributes:     attrs,
+		},
+		modified: now,
+	}
+	s.identities = append(s.identities, id)
+	s.byID[id.ID] = id
+	s.byCCID[ccid] = id
+	return id
+}
+
+// aliasFor derives the account name: the email's local part, or the name
+// in lower case with dots for spaces.
+func aliasFor(name, email string) string {
+	if local, _, ok := strings.Cut(email, "@"); ok && local != "" {
+		return local
+	}
+	return strings.ToLower(strings.Join(strings.Fields(name), "."))
+}
+
+// Register marks the identity registered (Status ACTIVE), as if its person
+// completed registration. It reports whether the identity exists.
+func (s *Server) Register(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ident, ok := s.byID[id]
+	if !ok {
+		return false
+	}
+	ident.Status = statusActive
+	ident.Attributes["cloudStatus"] = statusActive
+	ident.Attributes["internalCloudStatus"] = statusActive
+	ident.modified = s.now()
+	return true
+}
+
+// Identity returns the identity with id, visible yet or not, and reports
+// whether it exists.
+func (s *Server) Identity(id string) (Identity, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ident, ok := s.byID[id]
+	if !ok {
+		return Identity{}, false
+	}
+	return ident.snapshot(), true
+}
+
+// Identities returns every identity, visible yet or not, in creation order.
+func (s *Server) Identities() []Identity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Identity, len(s.identities))
+	for i, id := range s.identities {
+		out[i] = id.snapshot()
+	}
+	return out
+}
+
+// visibleLocked returns the identities the API shows now, in creation order.
+func (s *Server) visibleLocked() []*identity {
+	now := s.now()
+	out := make([]*identity, 0, len(s.identities))
+	for _, id := range s.identities {
+		if id.visible(now) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Invite is one invitation mail the tenant sent.
+type Invite struct {
+	// IdentityID is the invited identity's id.
+	IdentityID string
+	// CCID is the invited identity's cc short id.
+	CCID string
+	// API is the path that sent it: "public" or "cc".
+	API string
+	// At is when it was sent, by the tenant's clock.
+	At time.Time
+	// TaskID is the id of the public API's task; empty for cc.
+	TaskID string
+}
+
+// recordInvitesLocked mails every unregistered identity of ids: ISC sends
+// the invitation only to unregistered identities and skips the others
+// silently. It returns the number mailed.
+func (s *Server) recordInvitesLocked(ids []*identity, api, taskID string, at time.Time) int {
+	n := 0
+	for _, id := range ids {
+		if id.registered() {
+			continue
+		}
+		s.invites = append(s.invites, Invite{IdentityID: id.ID, CCID: id.CCID, API: api, At: at, TaskID: taskID})
+		n++
+	}
+	return n
+}
+
+// Invites returns one record per invitation mail sent (to unregistered
+// identities only), oldest first.
+func (s *Server) Invites() []Invite {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Invite(nil), s.invites...)
+}
+
+// InviteCount returns the number of invitation mails sent to identityID.
+func (s *Server) InviteCount(identityID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, inv := range s.invites {
+		if inv.IdentityID == identityID {
+			n++
+		}
+	}
+	return n
+}
