@@ -13,7 +13,9 @@ import (
 )
 
 // experimental is the header the versioned (v2024+) endpoints require for
-// experimental operations; harmless elsewhere, so inviter always sends it.
+// experimental operations (in the v2025 spec: /v2025/identities/invite, not
+// the identity list or get); harmless elsewhere, so inviter sends it on
+// every identity call.
 var experimental = map[string][]string{"X-Sailpoint-Experimental": {"true"}}
 
 // TaskStatus is ISC's TaskStatus, as far as inviter reads it.
@@ -37,7 +39,13 @@ type TaskStatusMessage struct {
 // InviteIdentities asks ISC to invite the identities with the given identity
 // ids: POST /beta/identities/invite {"ids": …}. ISC answers 202 with the
 // TaskStatus of the task that sends the mails; it mails only unregistered
-// identities.
+// identities. A caller without idn:password-user-invite:manage (a plain API
+// client rather than an ORG_ADMIN's or HELPDESK's personal access token)
+// gets 403.
+//
+// Inferred: the spec gives no maximum number of ids per call (only the
+// {"uninvited":true} form is capped, at 1000); the Inviter makes the batch
+// size a setting and splits a batch answered 400.
 func (c *Client) InviteIdentities(ctx context.Context, ids []string) (TaskStatus, error) {
 	var ts TaskStatus
 	err := c.do(ctx, request{
@@ -59,6 +67,11 @@ func (c *Client) TaskStatus(ctx context.Context, id string) (TaskStatus, error) 
 }
 
 // CCUser is one entry of the legacy GET /cc/api/user/list.
+//
+// Inferred: the whole /cc API (this type, ListCCUsers, InviteCC) is absent
+// from SailPoint's OpenAPI documents; its shape comes from the forum
+// thread "Invite user limitations" (docs/isc-api.md), so the contract
+// suite cannot check it.
 type CCUser struct {
 	ID          string `json:"id"` // the cc short id the legacy invite needs
 	Name        string `json:"name"`
@@ -86,6 +99,10 @@ const CCPageSize = 250
 //
 // The /cc API is non-public and being retired; inviter uses it only as the
 // fallback invite path.
+//
+// Inferred: start is an offset in records (the forum thread's example
+// reads as a page number), and limit is capped at 250 like the public
+// lists.
 func (c *Client) ListCCUsers(ctx context.Context, start, limit int) (CCUserPage, error) {
 	if limit <= 0 || limit > CCPageSize {
 		limit = CCPageSize
@@ -100,6 +117,9 @@ func (c *Client) ListCCUsers(ctx context.Context, start, limit int) (CCUserPage,
 
 // InviteCC invites users by cc short id: POST /cc/api/user/invite with a
 // form body repeating the field ids.
+//
+// Inferred: the answer on success (2xx, body ignored) and that an unknown
+// short id fails the whole call with a 4xx.
 func (c *Client) InviteCC(ctx context.Context, ccIDs []string) error {
 	return c.do(ctx, request{
 		method: "POST", path: "/cc/api/user/invite",
@@ -206,6 +226,12 @@ func (c *Client) EachUnregistered(ctx context.Context, fn func([]inviter.Identit
 // IdentitiesByID fetches the identities with the given ids in one call
 // (filters id in (…)); ids ISC does not know are absent from the answer.
 // At most ListPageSize ids.
+//
+// Inferred: an identity whose Identity Created event just arrived may not
+// be in the list, the get or the invite call yet; the spec says nothing
+// of how soon after the event it shows, so absent means "not yet" as much
+// as "unknown", and callers retry later (isctest models the delay with
+// Options.VisibilityDelay).
 func (c *Client) IdentitiesByID(ctx context.Context, ids []string) ([]inviter.Identity, error) {
 	if len(ids) == 0 {
 		return nil, nil

@@ -169,6 +169,9 @@ func (c *Client) limiter(version string) *rate.Limiter {
 }
 
 // apiVersion is the first path segment, which ISC's rate limit is keyed by.
+// Inferred: SailPoint documents the limit per client id and API version but
+// not what counts as a version; inviter takes the first path segment (beta,
+// v2025, v3, cc, …).
 func apiVersion(path string) string {
 	p := strings.TrimPrefix(path, "/")
 	if i := strings.IndexByte(p, '/'); i >= 0 {

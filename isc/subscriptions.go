@@ -72,13 +72,16 @@ func (c *Client) DeleteSubscription(ctx context.Context, id string) error {
 
 // TestInvocation asks ISC to send a test event of triggerID to its
 // subscribers: POST /beta/trigger-invocations/test. input is the event
-// payload (nil lets ISC use its sample).
+// payload, which must match the trigger's schema; nil omits it, and ISC
+// then sends the trigger's sample payload (as the spec documents; an
+// empty object is not the same: it would be sent as the event).
 func (c *Client) TestInvocation(ctx context.Context, triggerID string, input any) error {
-	if input == nil {
-		input = map[string]any{}
+	body := map[string]any{"triggerId": triggerID, "contentJson": map[string]any{}}
+	if input != nil {
+		body["input"] = input
 	}
 	return c.do(ctx, request{
 		method: "POST", path: "/beta/trigger-invocations/test",
-		json: map[string]any{"triggerId": triggerID, "input": input, "contentJson": map[string]any{}},
+		json: body,
 	}, nil)
 }

@@ -46,6 +46,11 @@ type inviteRequest struct {
 // identities the call named.
 func (s *Server) handleInvite(experimental bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.canInvite(clientFrom(r)) {
+			// As the specs' 403 example words it.
+			writeError(w, http.StatusForbidden, detail403, "The server understood the request but refuses to authorize it.")
+			return
+		}
 		if experimental && !strings.EqualFold(r.Header.Get("X-SailPoint-Experimental"), "true") {
 			// Inferred: the wording of ISC's answer.
 			badRequest(w, "This API is experimental: set the header X-SailPoint-Experimental: true to use it.")

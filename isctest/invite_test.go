@@ -179,3 +179,34 @@ func TestCallLog(t *testing.T) {
 		t.Errorf("after ResetCalls: %d calls, %d invites", n, len(b.srv.Invites()))
 	}
 }
+
+func TestPlainClientForbiddenToInvite(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Options{PlainClientID: "plain", PlainClientSecret: "plain-secret", RateLimit: -1})
+	id := b.srv.CreateIdentity(NewIdentity{})
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"plain"}, "client_secret": {"plain-secret"}}
+	resp, body := b.send(t, http.MethodPost, "/oauth/token", "", strings.NewReader(form.Encode()),
+		"Content-Type", "application/x-www-form-urlencoded")
+	wantStatus(t, resp, body, http.StatusOK)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	mustJSON(t, body, &tok)
+
+	for _, path := range []string{"/beta/identities/invite", "/v2025/identities/invite"} {
+		resp, body = b.send(t, http.MethodPost, path, tok.AccessToken, strings.NewReader(`{"ids":["`+id.ID+`"]}`),
+			"Content-Type", "application/json", "X-SailPoint-Experimental", "true")
+		wantStatus(t, resp, body, http.StatusForbidden)
+		if got := errorDto(t, body); !strings.Contains(got, "refuses to authorize") {
+			t.Errorf("%s: message %q", path, got)
+		}
+	}
+	// Other calls work for the plain client, and the PAT may still invite.
+	resp, body = b.send(t, http.MethodGet, "/v2025/identities/"+id.ID, tok.AccessToken, nil)
+	wantStatus(t, resp, body, http.StatusOK)
+	resp, body = b.postJSON(t, "/beta/identities/invite", map[string]any{"ids": []string{id.ID}})
+	wantStatus(t, resp, body, http.StatusAccepted)
+	if n := b.srv.InviteCount(id.ID); n != 1 {
+		t.Fatalf("invites: %d, want 1", n)
+	}
+}

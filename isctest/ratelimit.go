@@ -10,6 +10,12 @@ import (
 // rateKey is what the rate limit counts by: ISC limits each client id per
 // API version. Older SailPoint docs say per access token; docs/isc-api.md
 // and the current docs say per client id and version, which is modelled.
+//
+// Inferred: the OpenAPI documents give only the 429 answer and its
+// Retry-After; the 100 requests per 10 s, the keying by client id and
+// first path segment (beta, v2025, v3, cc…), the sliding window and the
+// whole-second Retry-After come from SailPoint's prose docs or are
+// assumed. /oauth/token is not limited.
 type rateKey struct {
 	clientID string
 	version  string

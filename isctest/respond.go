@@ -13,6 +13,7 @@ import (
 // detailCode values of ISC's ErrorResponseDto, as the specs' examples give them.
 const (
 	detail400 = "400.1 Bad Request Content"
+	detail403 = "403 Forbidden"
 	detail404 = "404 Not found"
 	detail500 = "500.0 Internal Fault"
 )

@@ -27,9 +27,17 @@ import (
 // Options configures a fake tenant. The zero value is usable: every field
 // has a documented default.
 type Options struct {
-	// ClientID and ClientSecret are the only client credentials the token
-	// endpoint accepts. Defaults "inviter-client" and "inviter-secret".
+	// ClientID and ClientSecret are the client credentials (a personal
+	// access token of an ORG_ADMIN) the token endpoint accepts, besides
+	// PlainClientID. Defaults "inviter-client" and "inviter-secret".
 	ClientID, ClientSecret string
+	// PlainClientID and PlainClientSecret, when both are set, are a second
+	// client-credentials pair the token endpoint accepts: a plain API
+	// client, whose tokens lack the scope idn:password-user-invite:manage
+	// (only a personal access token of an ORG_ADMIN or HELPDESK user has
+	// it). The public invite calls answer it 403, as ISC does; every other
+	// call works as for ClientID. Default: none.
+	PlainClientID, PlainClientSecret string
 	// TokenTTL is the lifetime of an access token. Default 749s, what ISC gives.
 	TokenTTL time.Duration
 	// RateLimit is the number of requests allowed per RateWindow for each
@@ -39,6 +47,11 @@ type Options struct {
 	RateWindow time.Duration
 	// VisibilityDelay is how long after CreateIdentity a new identity shows
 	// in lists and gets and can be invited. Default 0 (at once).
+	//
+	// Inferred: ISC documents no delay, but its lists are search-backed and
+	// eventually consistent, and the Identity Created event can arrive
+	// before the identity is readable; the event is delivered at once,
+	// before the delay ends.
 	VisibilityDelay time.Duration
 	// MaxInviteIDs is the number of ids per public invite call above which
 	// the call is answered 400. Default 1000.

@@ -141,9 +141,10 @@ func TestEventDelivery(t *testing.T) {
 		t.Fatalf("deliveries: %d basic, %d bearer", toBasic, toBearer)
 	}
 
-	// A test invocation reaches every subscriber, even the disabled one.
+	// A test invocation reaches every subscriber, even the disabled one;
+	// without input, it carries the trigger's sample payload.
 	resp, body = b.postJSON(t, "/beta/trigger-invocations/test", map[string]any{
-		"triggerId": "idn:identity-created", "input": map[string]any{}, "contentJson": map[string]any{},
+		"triggerId": "idn:identity-created", "contentJson": map[string]any{},
 	})
 	wantStatus(t, resp, body, http.StatusOK)
 	var invocations []map[string]any
