@@ -1,0 +1,189 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/store"
+)
+
+// KindInvite is the River job kind of InviteArgs.
+const KindInvite = "invite"
+
+// InviteArgs are the arguments of an invite job: invite one identity. Jobs
+// are unique by IdentityID and Round while one is queued, running or
+// completed (River's default unique states), so a second event for the same
+// identity adds no second job.
+type InviteArgs struct {
+	// IdentityID is the ISC identity id to invite.
+	IdentityID string `json:"identity_id" river:"unique"`
+	// DeliveryID is the webhook delivery that asked for the invite; 0 when
+	// none did.
+	DeliveryID int64 `json:"delivery_id,omitempty"`
+	// Source says what asked for the invite: SourceEvent, SourceReconcile,
+	// SourceCLI or SourceReinvite.
+	Source string `json:"source"`
+	// EventAt is when the identity's event arrived (zero when none did); the
+	// not-found window and the event-to-invite latency count from it.
+	EventAt time.Time `json:"event_at,omitzero"`
+	// Round is how many invitations the identity must already have had for
+	// this job to send one: 0 for a first invite, n for the n-th re-invite.
+	// The job skips the identity when inviter_identities records more than
+	// Round accepted invitations, so a replayed job never mails twice.
+	Round int `json:"round" river:"unique"`
+}
+
+// Kind returns KindInvite.
+func (InviteArgs) Kind() string { return KindInvite }
+
+// InsertOpts makes invite jobs unique by their river:"unique" fields.
+func (InviteArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// AcceptResult is what AcceptDelivery did.
+type AcceptResult struct {
+	// DeliveryID is the id of the stored delivery row.
+	DeliveryID int64
+	// JobID is the invite job for the identity: a new one, the existing one
+	// when Duplicate, or 0 when the identity was already invited.
+	JobID int64
+	// Duplicate reports whether the identity already had an invite job or had
+	// been invited, so this delivery added no work.
+	Duplicate bool
+}
+
+// AcceptDelivery stores a webhook delivery and enqueues the invite it asks
+// for, in one transaction: it inserts the delivery row (raw is the body as
+// received), adds the identity as pending unless already known, and inserts
+// the invite job (unique per identity) unless the identity was already
+// invited. When it returns nil everything is committed and durable; when it
+// returns an error nothing was stored.
+func (q *Queue) AcceptDelivery(ctx context.Context, ev inviter.IdentityCreated, raw []byte, receivedAt time.Time) (AcceptResult, error) {
+	id := strings.TrimSpace(ev.Identity.ID)
+	if id == "" {
+		return AcceptResult{}, fmt.Errorf("accept delivery: %w: identity.id is missing", inviter.ErrInvalidEvent)
+	}
+	if receivedAt.IsZero() {
+		receivedAt = time.Now()
+	}
+	var res AcceptResult
+	err := q.db.InTx(ctx, func(tx *store.Tx) error {
+		res = AcceptResult{}
+		var err error
+		res.DeliveryID, err = tx.InsertDelivery(ctx, store.Delivery{
+			IdentityID: id, IdentityName: ev.Identity.Name, Payload: raw, ReceivedAt: receivedAt,
+		})
+		if err != nil {
+			return err
+		}
+		job, dup, err := q.enqueueTx(ctx, tx, InviteArgs{
+			IdentityID: id, DeliveryID: res.DeliveryID, Source: SourceEvent, EventAt: receivedAt.UTC(),
+		}, receivedAt, nil)
+		if err != nil {
+			return err
+		}
+		res.JobID, res.Duplicate = job, dup
+		if job != 0 {
+			if err := tx.SetDeliveryJob(ctx, res.DeliveryID, job); err != nil {
+				return err
+			}
+		}
+		if q.testAfterInsert != nil {
+			return q.testAfterInsert()
+		}
+		return nil
+	})
+	if err != nil {
+		return AcceptResult{}, fmt.Errorf("accept delivery for %s: %w", id, err)
+	}
+	return res, nil
+}
+
+// enqueueTx adds the identity (pending) if unknown and inserts its invite
+// job unless it already had Round+1 invitations. It returns the job id (0
+// when no job is needed) and whether nothing new was enqueued.
+func (q *Queue) enqueueTx(ctx context.Context, tx *store.Tx, args InviteArgs, now time.Time, opts *river.InsertOpts) (int64, bool, error) {
+	ident, _, err := tx.EnsureIdentity(ctx, args.IdentityID, args.EventAt, now)
+	if err != nil {
+		return 0, false, err
+	}
+	if ident.InviteCount > args.Round {
+		return 0, true, nil
+	}
+	ins, err := q.be.insertTx(ctx, tx, args, opts)
+	if err != nil {
+		return 0, false, fmt.Errorf("insert invite job: %w", err)
+	}
+	return ins.Job.ID, ins.UniqueSkippedAsDuplicate, nil
+}
+
+// EnqueueOpts are options for Enqueue; the zero value enqueues a first
+// invite to run now.
+type EnqueueOpts struct {
+	// Round is InviteArgs.Round: 0 for a first invite, the identity's
+	// invite count for a re-invite.
+	Round int
+	// EventAt is InviteArgs.EventAt; zero when no event is known.
+	EventAt time.Time
+	// ScheduledAt delays the job until then (e.g. before a start date);
+	// zero runs it now.
+	ScheduledAt time.Time
+}
+
+// EnqueueResult is what Enqueue did.
+type EnqueueResult struct {
+	// JobID is the new or existing invite job; 0 when the identity already
+	// had the invitations Round asks for.
+	JobID int64
+	// Duplicate reports whether nothing new was enqueued.
+	Duplicate bool
+}
+
+// ErrInvalidSource is wrapped by Enqueue's error for an unknown source.
+var ErrInvalidSource = errors.New("invalid source")
+
+// Enqueue asks for identityID to be invited, for the CLI and periodic jobs:
+// in one transaction it adds the identity as pending unless known and
+// inserts its invite job (unique by identity and round) unless the identity
+// already had more than opts.Round invitations. source is one of
+// SourceReconcile, SourceCLI, SourceReinvite or SourceEvent. opts may be nil.
+func (q *Queue) Enqueue(ctx context.Context, identityID, source string, opts *EnqueueOpts) (EnqueueResult, error) {
+	identityID = strings.TrimSpace(identityID)
+	if identityID == "" {
+		return EnqueueResult{}, errors.New("enqueue: empty identity id")
+	}
+	if !validSource(source) {
+		return EnqueueResult{}, fmt.Errorf("enqueue %s: %w %q", identityID, ErrInvalidSource, source)
+	}
+	if opts == nil {
+		opts = &EnqueueOpts{}
+	}
+	if opts.Round < 0 {
+		return EnqueueResult{}, fmt.Errorf("enqueue %s: negative round %d", identityID, opts.Round)
+	}
+	args := InviteArgs{IdentityID: identityID, Source: source, Round: opts.Round}
+	if !opts.EventAt.IsZero() {
+		args.EventAt = opts.EventAt.UTC()
+	}
+	var insertOpts *river.InsertOpts
+	if !opts.ScheduledAt.IsZero() {
+		insertOpts = &river.InsertOpts{ScheduledAt: opts.ScheduledAt, UniqueOpts: args.InsertOpts().UniqueOpts}
+	}
+	var res EnqueueResult
+	err := q.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		res.JobID, res.Duplicate, err = q.enqueueTx(ctx, tx, args, time.Now(), insertOpts)
+		return err
+	})
+	if err != nil {
+		return EnqueueResult{}, fmt.Errorf("enqueue %s: %w", identityID, err)
+	}
+	return res, nil
+}

@@ -1,0 +1,334 @@
+// Package queue wires River, the job queue inviter runs on, to inviter's
+// store: it accepts webhook deliveries (the delivery row and its invite job in
+// one transaction), enqueues invites for the CLI and periodic jobs, and works
+// invite jobs, coalescing concurrently running ones into batched ISC calls.
+//
+// The same code serves SQLite (riversqlite over database/sql) and PostgreSQL
+// (riverpgxv5 over pgxpool); River's generic transaction type stays inside
+// this package.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/metrics"
+	"github.com/inviter/inviter/store"
+)
+
+// Inviter sends registration invitations.
+//
+// Invite invites the identities ids (distinct, non-empty) in as few ISC
+// calls as it can and returns exactly one Result per id, in any order, with
+// Result.IdentityID set. It reports every failure per id rather than as a
+// call error: Outcome OutcomeFailed or OutcomeNotFound with Err holding the
+// classified error from package isc (*isc.RateLimitedError with its
+// RetryAfter, *isc.PermanentError, *isc.TransientError; anything else is
+// treated as transient). It must return when ctx ends, with failed Results
+// whose Err is transient. Invite must be safe for concurrent use.
+type Inviter interface {
+	Invite(ctx context.Context, ids []string) []inviter.Result
+}
+
+// Config configures a Queue. The zero value of every field means its default.
+type Config struct {
+	// API is the ISC invite path in use, recorded in the audit trail when an
+	// Inviter's Result does not name one. Default inviter.APIPublic.
+	API inviter.API
+
+	// BatchSize is the most identities sent in one Inviter.Invite call.
+	// Default 100.
+	BatchSize int
+	// BatchWindow is how long the first identity of a batch waits for others
+	// before the batch is sent anyway. Default 250 ms.
+	BatchWindow time.Duration
+	// MaxWorkers is how many invite jobs run at once in this process; it
+	// should be at least BatchSize for batches to fill. Default 2*BatchSize.
+	MaxWorkers int
+
+	// NotFoundWindow is how long after its event an identity the tenant does
+	// not know yet (ISC lists are eventually consistent) is retried before the
+	// job gives up. Default 10 minutes.
+	NotFoundWindow time.Duration
+	// RetryBackoff is the wait before the first retry of a failed job; each
+	// later retry waits twice as long as the one before, up to
+	// RetryBackoffMax. Default 1 s.
+	RetryBackoff time.Duration
+	// RetryBackoffMax caps the wait between retries. Default 1 minute.
+	RetryBackoffMax time.Duration
+	// MaxAttempts is how many times a job runs before River discards it
+	// (snoozes for rate limiting do not count). Default: enough attempts to
+	// span NotFoundWindow with the backoff above, plus 10.
+	MaxAttempts int
+	// MaxSnoozes is how many times one job is snoozed for ISC's rate limit
+	// before further 429s count as failed attempts. Default 100.
+	MaxSnoozes int
+	// RateLimitWait is the snooze after a 429 without a usable Retry-After.
+	// Default 10 s (ISC's rate-limit window).
+	RateLimitWait time.Duration
+
+	// JobTimeout is the longest one invite job may run, batch wait and ISC
+	// call included. Default 2 minutes.
+	JobTimeout time.Duration
+	// RescueStuckJobsAfter is how long a job may stay running before River
+	// assumes its process died and retries it; it must exceed JobTimeout.
+	// Default 5 minutes.
+	RescueStuckJobsAfter time.Duration
+
+	// InsertOnly builds a client that only enqueues (for CLI commands):
+	// Start and Stop do nothing and no jobs are worked here.
+	InsertOnly bool
+
+	// PeriodicJobs are extra River periodic jobs (reconcile, re-invite),
+	// run by the elected leader. Their workers go in RegisterWorkers.
+	PeriodicJobs []*river.PeriodicJob
+	// RegisterWorkers, if set, adds workers for other job kinds.
+	RegisterWorkers func(*river.Workers) error
+
+	// Logger receives the queue's and River's logs. Default: discarded.
+	Logger *slog.Logger
+
+	// fetchPollInterval overrides River's poll for jobs becoming available
+	// (retries, snoozes; SQLite has no LISTEN/NOTIFY). Tests only.
+	fetchPollInterval time.Duration
+}
+
+// Sources of invite jobs, InviteArgs.Source.
+const (
+	SourceEvent     = "event"     // an Identity Created webhook delivery
+	SourceReconcile = "reconcile" // reconciliation found an uninvited identity
+	SourceCLI       = "cli"       // inviter invite
+	SourceReinvite  = "reinvite"  // the previous invitation expired unused
+)
+
+func validSource(s string) bool {
+	switch s {
+	case SourceEvent, SourceReconcile, SourceCLI, SourceReinvite:
+		return true
+	}
+	return false
+}
+
+// withDefaults returns cfg with defaults filled in, or an error naming the
+// first invalid setting.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.API == "" {
+		cfg.API = inviter.APIPublic
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 100
+	}
+	if cfg.BatchWindow == 0 {
+		cfg.BatchWindow = 250 * time.Millisecond
+	}
+	if cfg.MaxWorkers == 0 {
+		cfg.MaxWorkers = 2 * cfg.BatchSize
+	}
+	if cfg.NotFoundWindow == 0 {
+		cfg.NotFoundWindow = 10 * time.Minute
+	}
+	if cfg.RetryBackoff == 0 {
+		cfg.RetryBackoff = time.Second
+	}
+	if cfg.RetryBackoffMax == 0 {
+		cfg.RetryBackoffMax = time.Minute
+	}
+	if cfg.MaxSnoozes == 0 {
+		cfg.MaxSnoozes = 100
+	}
+	if cfg.RateLimitWait == 0 {
+		cfg.RateLimitWait = 10 * time.Second
+	}
+	if cfg.JobTimeout == 0 {
+		cfg.JobTimeout = 2 * time.Minute
+	}
+	if cfg.RescueStuckJobsAfter == 0 {
+		cfg.RescueStuckJobsAfter = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case cfg.BatchSize < 1:
+		return cfg, fmt.Errorf("queue: BatchSize must be at least 1, got %d", cfg.BatchSize)
+	case cfg.BatchWindow < 0:
+		return cfg, fmt.Errorf("queue: BatchWindow must not be negative, got %s", cfg.BatchWindow)
+	case cfg.MaxWorkers < 1:
+		return cfg, fmt.Errorf("queue: MaxWorkers must be at least 1, got %d", cfg.MaxWorkers)
+	case cfg.NotFoundWindow < 0:
+		return cfg, fmt.Errorf("queue: NotFoundWindow must not be negative, got %s", cfg.NotFoundWindow)
+	case cfg.RetryBackoff < 0 || cfg.RetryBackoffMax < cfg.RetryBackoff:
+		return cfg, fmt.Errorf("queue: RetryBackoff (%s) must be positive and at most RetryBackoffMax (%s)", cfg.RetryBackoff, cfg.RetryBackoffMax)
+	case cfg.JobTimeout < 0:
+		return cfg, fmt.Errorf("queue: JobTimeout must not be negative, got %s", cfg.JobTimeout)
+	case cfg.RescueStuckJobsAfter <= cfg.JobTimeout:
+		return cfg, fmt.Errorf("queue: RescueStuckJobsAfter (%s) must be longer than JobTimeout (%s)", cfg.RescueStuckJobsAfter, cfg.JobTimeout)
+	case cfg.MaxAttempts < 0 || cfg.MaxSnoozes < 0:
+		return cfg, fmt.Errorf("queue: MaxAttempts and MaxSnoozes must not be negative")
+	}
+	if _, err := inviter.ParseAPI(string(cfg.API)); err != nil {
+		return cfg, fmt.Errorf("queue: API: %w", err)
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = attemptsToSpan(cfg.NotFoundWindow, cfg.RetryBackoff, cfg.RetryBackoffMax) + 10
+	}
+	return cfg, nil
+}
+
+// backoff returns the wait after failed attempt n (1 for the first run).
+func backoff(n int, base, maxWait time.Duration) time.Duration {
+	d := base
+	for i := 1; i < n && d < maxWait; i++ {
+		d *= 2
+	}
+	return min(d, maxWait)
+}
+
+// attemptsToSpan returns how many attempts, retried with backoff, it takes
+// for the retries to cover window.
+func attemptsToSpan(window, base, maxWait time.Duration) int {
+	var total time.Duration
+	n := 1
+	for total < window {
+		total += backoff(n, base, maxWait)
+		n++
+	}
+	return n
+}
+
+// Queue is inviter's job queue: a River client on the store's database plus
+// the invite worker and its batcher. Its methods are safe for concurrent use.
+type Queue struct {
+	db      *store.DB
+	cfg     Config
+	inv     Inviter
+	m       *metrics.Metrics
+	logger  *slog.Logger
+	be      backend
+	batcher *batcher // nil with InsertOnly
+
+	baseCtx    context.Context // parent of batched ISC calls and orphan writes
+	baseCancel context.CancelFunc
+
+	// testAfterInsert, if set, runs inside AcceptDelivery's transaction after
+	// the job insert; an error aborts the transaction. Tests only.
+	testAfterInsert func() error
+}
+
+// New builds a Queue over db (migrated) with a River client on the driver
+// for db's backend. inv may be nil with cfg.InsertOnly; m may be nil (the
+// metrics then go to a private registry). The logger overrides cfg.Logger
+// when not nil.
+func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog.Logger) (*Queue, error) {
+	if logger != nil {
+		cfg.Logger = logger
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if inv == nil && !cfg.InsertOnly {
+		return nil, errors.New("queue: an Inviter is required unless InsertOnly is set")
+	}
+	if m == nil {
+		m = metrics.New(prometheus.NewRegistry())
+	}
+	baseCtx, cancel := context.WithCancel(context.Background())
+	q := &Queue{db: db, cfg: cfg, inv: inv, m: m, logger: cfg.Logger, baseCtx: baseCtx, baseCancel: cancel}
+
+	rc := &river.Config{
+		Logger:               cfg.Logger,
+		MaxAttempts:          cfg.MaxAttempts,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
+		FetchPollInterval:    cfg.fetchPollInterval,
+	}
+	if cfg.fetchPollInterval > 0 && cfg.fetchPollInterval < river.FetchCooldownDefault {
+		rc.FetchCooldown = cfg.fetchPollInterval
+	}
+	if !cfg.InsertOnly {
+		workers := river.NewWorkers()
+		if err := river.AddWorkerSafely(workers, &inviteWorker{q: q}); err != nil {
+			cancel()
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		if cfg.RegisterWorkers != nil {
+			if err := cfg.RegisterWorkers(workers); err != nil {
+				cancel()
+				return nil, fmt.Errorf("queue: register workers: %w", err)
+			}
+		}
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}}
+		rc.PeriodicJobs = cfg.PeriodicJobs
+		q.batcher = &batcher{
+			size:        cfg.BatchSize,
+			window:      cfg.BatchWindow,
+			callTimeout: max(cfg.JobTimeout-cfg.BatchWindow, time.Second),
+			invite:      inv.Invite,
+			observe:     func(n int) { m.BatchSize.Observe(float64(n)) },
+			orphan:      q.recordOrphan,
+			ctx:         baseCtx,
+		}
+	}
+
+	switch db.Backend() {
+	case store.BackendSQLite:
+		q.be, err = newRiverBackend(riversqlite.New(db.SQLDB()), rc, (*store.Tx).SQLTx)
+	case store.BackendPostgres:
+		q.be, err = newRiverBackend(riverpgxv5.New(db.PgxPool()), rc, (*store.Tx).PgxTx)
+	default:
+		err = fmt.Errorf("unknown backend %q", db.Backend())
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("queue: river client: %w", err)
+	}
+	return q, nil
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (q *Queue) Config() Config { return q.cfg }
+
+// Start starts working jobs (and, on the elected leader, periodic jobs and
+// River's maintenance). Cancelling ctx stops the queue hard, like Stop with
+// an expired context. With InsertOnly, Start does nothing.
+func (q *Queue) Start(ctx context.Context) error {
+	if q.cfg.InsertOnly {
+		return nil
+	}
+	return q.be.start(ctx)
+}
+
+// Stop stops the queue gracefully: it stops fetching jobs and waits for
+// running ones to finish. If ctx ends first, running jobs are cancelled and
+// River hands them back as available (their attempt not counted) for the
+// next process; Stop then waits up to 10 s more for that. Stop returns once
+// no batched ISC call is in flight, so the database may be closed after it.
+func (q *Queue) Stop(ctx context.Context) error {
+	if q.cfg.InsertOnly {
+		q.baseCancel()
+		return nil
+	}
+	err := q.be.stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = q.be.stopAndCancel(hctx)
+		cancel()
+	}
+	q.baseCancel()
+	q.batcher.wait()
+	if err != nil {
+		return fmt.Errorf("queue: stop: %w", err)
+	}
+	return nil
+}

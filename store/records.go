@@ -1,0 +1,428 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/inviter/inviter"
+)
+
+var sqlErrNoRows = sql.ErrNoRows
+
+// State is where an identity stands in inviter_identities.
+type State string
+
+const (
+	// StatePending means an invite is wanted and not yet settled (queued,
+	// retrying, waiting for the tenant to show the identity).
+	StatePending State = "pending"
+	// StateInvited means ISC accepted an invitation for the identity.
+	StateInvited State = "invited"
+	// StateFailed means inviting gave up (permanent error, retries
+	// exhausted); the audit trail says why. Retrying the job may revive it.
+	StateFailed State = "failed"
+	// StateSkipped means there was nothing to send (already registered,
+	// policy).
+	StateSkipped State = "skipped"
+)
+
+// States lists every State, in the order a status page shows them.
+var States = []State{StatePending, StateInvited, StateFailed, StateSkipped}
+
+// Delivery is one webhook delivery as it arrived, kept as the record of what
+// ISC sent.
+type Delivery struct {
+	ID           int64
+	IdentityID   string
+	IdentityName string
+	Payload      []byte // the raw JSON body
+	ReceivedAt   time.Time
+	JobID        int64 // the invite job it led to; 0 when none
+}
+
+// Identity is the current invite state of one identity (a row of
+// inviter_identities). It, not River's unique jobs, decides whether an
+// identity was already invited.
+type Identity struct {
+	IdentityID  string
+	State       State
+	FirstSeenAt time.Time
+	EventAt     time.Time // when its Identity Created event arrived; zero if none did
+	InvitedAt   time.Time // last accepted invitation; zero if never
+	InviteCount int       // invitations ISC accepted so far
+	LastOutcome inviter.Outcome
+	LastReason  string
+	CCID        string
+	API         inviter.API
+	TaskID      string
+	UpdatedAt   time.Time
+}
+
+// AuditEntry is one row of the append-only audit trail: a decision about one
+// identity.
+type AuditEntry struct {
+	ID         int64
+	IdentityID string
+	At         time.Time
+	Outcome    inviter.Outcome
+	Reason     string
+	API        inviter.API
+	CCID       string
+	TaskID     string
+	BatchID    string // groups the identities sent in one ISC call
+	Attempt    int    // the River job attempt that decided it
+	Source     string // what asked for the invite: event, reconcile, cli, reinvite
+}
+
+// Decision is an outcome to record: an audit row, and optionally a new state
+// for the identity.
+type Decision struct {
+	AuditEntry
+	// State is the identity's new state; empty leaves the state as it is
+	// (a retry in progress still updates last_outcome and last_reason).
+	State State
+}
+
+// InsertDelivery stores a delivery and returns its id. JobID may be 0 and
+// set later with SetDeliveryJob.
+func (tx *Tx) InsertDelivery(ctx context.Context, d Delivery) (int64, error) {
+	return insertDelivery(ctx, tx.q, d)
+}
+
+func insertDelivery(ctx context.Context, q querier, d Delivery) (int64, error) {
+	var id int64
+	err := q.queryRow(ctx, `INSERT INTO inviter_deliveries (identity_id, identity_name, payload, received_at, job_id)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		d.IdentityID, d.IdentityName, string(d.Payload), utc(d.ReceivedAt), nullInt(d.JobID)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("insert delivery: %w", err)
+	}
+	return id, nil
+}
+
+// SetDeliveryJob records the invite job a delivery led to.
+func (tx *Tx) SetDeliveryJob(ctx context.Context, deliveryID, jobID int64) error {
+	n, err := tx.q.exec(ctx, `UPDATE inviter_deliveries SET job_id = $1 WHERE id = $2`, nullInt(jobID), deliveryID)
+	if err != nil {
+		return fmt.Errorf("set delivery job: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set delivery job: delivery %d: %w", deliveryID, ErrNotFound)
+	}
+	return nil
+}
+
+// Deliveries returns the latest deliveries, newest first, for identityID
+// (all identities when empty), at most limit (100 when limit <= 0).
+func (db *DB) Deliveries(ctx context.Context, identityID string, limit int) ([]Delivery, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	const cols = `SELECT id, identity_id, identity_name, payload, received_at, job_id FROM inviter_deliveries`
+	var (
+		rs  rows
+		err error
+	)
+	if identityID == "" {
+		rs, err = db.q.query(ctx, cols+` ORDER BY id DESC LIMIT $1`, limit)
+	} else {
+		rs, err = db.q.query(ctx, cols+` WHERE identity_id = $1 ORDER BY id DESC LIMIT $2`, identityID, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	defer rs.Close()
+	var out []Delivery
+	for rs.Next() {
+		var (
+			d       Delivery
+			payload string
+			jobID   sql.NullInt64
+		)
+		if err := rs.Scan(&d.ID, &d.IdentityID, &d.IdentityName, &payload, &d.ReceivedAt, &jobID); err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", err)
+		}
+		d.Payload = []byte(payload)
+		d.JobID = jobID.Int64
+		out = append(out, d)
+	}
+	return out, rs.Err()
+}
+
+// EnsureIdentity adds identityID as pending, first seen at now, unless it is
+// already known, and returns its row and whether it was added. eventAt, when
+// not zero, fills event_at if it is still empty.
+func (tx *Tx) EnsureIdentity(ctx context.Context, identityID string, eventAt, now time.Time) (Identity, bool, error) {
+	return ensureIdentity(ctx, tx.q, identityID, eventAt, now)
+}
+
+// EnsureIdentity is Tx.EnsureIdentity outside a transaction.
+func (db *DB) EnsureIdentity(ctx context.Context, identityID string, eventAt, now time.Time) (Identity, bool, error) {
+	return ensureIdentity(ctx, db.q, identityID, eventAt, now)
+}
+
+func ensureIdentity(ctx context.Context, q querier, identityID string, eventAt, now time.Time) (Identity, bool, error) {
+	n, err := q.exec(ctx, `INSERT INTO inviter_identities (identity_id, state, first_seen_at, event_at, updated_at)
+		VALUES ($1, $2, $3, $4, $3) ON CONFLICT (identity_id) DO NOTHING`,
+		identityID, string(StatePending), utc(now), nullTime(eventAt))
+	if err != nil {
+		return Identity{}, false, fmt.Errorf("ensure identity %s: %w", identityID, err)
+	}
+	created := n > 0
+	if !created && !eventAt.IsZero() {
+		if _, err := q.exec(ctx, `UPDATE inviter_identities SET event_at = $1 WHERE identity_id = $2 AND event_at IS NULL`,
+			utc(eventAt), identityID); err != nil {
+			return Identity{}, false, fmt.Errorf("ensure identity %s: %w", identityID, err)
+		}
+	}
+	ident, err := getIdentity(ctx, q, identityID)
+	return ident, created, err
+}
+
+const identityCols = `identity_id, state, first_seen_at, event_at, invited_at, invite_count,
+	last_outcome, last_reason, cc_id, api, task_id, updated_at`
+
+func scanIdentity(s scanner) (Identity, error) {
+	var (
+		i                  Identity
+		state, outcome     string
+		api                string
+		eventAt, invitedAt sql.NullTime
+	)
+	err := s.Scan(&i.IdentityID, &state, &i.FirstSeenAt, &eventAt, &invitedAt, &i.InviteCount,
+		&outcome, &i.LastReason, &i.CCID, &api, &i.TaskID, &i.UpdatedAt)
+	if err != nil {
+		return Identity{}, err
+	}
+	i.State = State(state)
+	i.LastOutcome = inviter.Outcome(outcome)
+	i.API = inviter.API(api)
+	i.EventAt = eventAt.Time
+	i.InvitedAt = invitedAt.Time
+	return i, nil
+}
+
+// Identity returns the state of identityID, or an error wrapping ErrNotFound.
+func (db *DB) Identity(ctx context.Context, identityID string) (Identity, error) {
+	return getIdentity(ctx, db.q, identityID)
+}
+
+// Identity is DB.Identity inside the transaction.
+func (tx *Tx) Identity(ctx context.Context, identityID string) (Identity, error) {
+	return getIdentity(ctx, tx.q, identityID)
+}
+
+func getIdentity(ctx context.Context, q querier, identityID string) (Identity, error) {
+	i, err := scanIdentity(q.queryRow(ctx, `SELECT `+identityCols+` FROM inviter_identities WHERE identity_id = $1`, identityID))
+	if isNoRows(err) {
+		return Identity{}, fmt.Errorf("identity %s: %w", identityID, ErrNotFound)
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("identity %s: %w", identityID, err)
+	}
+	return i, nil
+}
+
+// Identities returns identities in state (all states when empty), most
+// recently updated first, at most limit (100 when limit <= 0).
+func (db *DB) Identities(ctx context.Context, state State, limit int) ([]Identity, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var (
+		rs  rows
+		err error
+	)
+	if state == "" {
+		rs, err = db.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities
+			ORDER BY updated_at DESC, identity_id LIMIT $1`, limit)
+	} else {
+		rs, err = db.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities WHERE state = $1
+			ORDER BY updated_at DESC, identity_id LIMIT $2`, string(state), limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list identities: %w", err)
+	}
+	defer rs.Close()
+	var out []Identity
+	for rs.Next() {
+		i, err := scanIdentity(rs)
+		if err != nil {
+			return nil, fmt.Errorf("list identities: %w", err)
+		}
+		out = append(out, i)
+	}
+	return out, rs.Err()
+}
+
+// Record stores a decision in one transaction: it appends the audit row and
+// updates the identity (adding it first if unknown). An invited outcome with
+// State StateInvited also counts the invitation and sets invited_at. A zero
+// At means now.
+func (db *DB) Record(ctx context.Context, d Decision) error {
+	if d.At.IsZero() {
+		d.At = time.Now()
+	}
+	return db.InTx(ctx, func(tx *Tx) error { return record(ctx, tx.q, d) })
+}
+
+// Record is DB.Record inside the transaction.
+func (tx *Tx) Record(ctx context.Context, d Decision) error {
+	if d.At.IsZero() {
+		d.At = time.Now()
+	}
+	return record(ctx, tx.q, d)
+}
+
+func record(ctx context.Context, q querier, d Decision) error {
+	if d.IdentityID == "" {
+		return fmt.Errorf("record decision: empty identity id")
+	}
+	if _, _, err := ensureIdentity(ctx, q, d.IdentityID, time.Time{}, d.At); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, q, d.AuditEntry); err != nil {
+		return err
+	}
+	set := []string{"last_outcome = $2", "last_reason = $3", "updated_at = $4"}
+	args := []any{d.IdentityID, string(d.Outcome), d.Reason, utc(d.At)}
+	add := func(col string, v any) {
+		args = append(args, v)
+		set = append(set, fmt.Sprintf("%s = $%d", col, len(args)))
+	}
+	if d.State != "" {
+		add("state", string(d.State))
+	}
+	if d.API != "" {
+		add("api", string(d.API))
+	}
+	if d.CCID != "" {
+		add("cc_id", d.CCID)
+	}
+	if d.TaskID != "" {
+		add("task_id", d.TaskID)
+	}
+	if d.State == StateInvited && d.Outcome == inviter.OutcomeInvited {
+		add("invited_at", utc(d.At))
+		set = append(set, "invite_count = invite_count + 1")
+	}
+	_, err := q.exec(ctx, `UPDATE inviter_identities SET `+strings.Join(set, ", ")+` WHERE identity_id = $1`, args...)
+	if err != nil {
+		return fmt.Errorf("record decision for %s: %w", d.IdentityID, err)
+	}
+	return nil
+}
+
+// AppendAudit appends one audit row without touching the identity's state. A
+// zero At means now.
+func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	return appendAudit(ctx, db.q, e)
+}
+
+func appendAudit(ctx context.Context, q querier, e AuditEntry) error {
+	_, err := q.exec(ctx, `INSERT INTO inviter_audit
+		(identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		e.IdentityID, utc(e.At), string(e.Outcome), e.Reason, string(e.API), e.CCID, e.TaskID, e.BatchID, e.Attempt, e.Source)
+	if err != nil {
+		return fmt.Errorf("append audit for %s: %w", e.IdentityID, err)
+	}
+	return nil
+}
+
+// Audit returns the audit trail of identityID (every identity when empty),
+// newest first, at most limit rows (100 when limit <= 0).
+func (db *DB) Audit(ctx context.Context, identityID string, limit int) ([]AuditEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	const cols = `SELECT id, identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source FROM inviter_audit`
+	var (
+		rs  rows
+		err error
+	)
+	if identityID == "" {
+		rs, err = db.q.query(ctx, cols+` ORDER BY id DESC LIMIT $1`, limit)
+	} else {
+		rs, err = db.q.query(ctx, cols+` WHERE identity_id = $1 ORDER BY id DESC LIMIT $2`, identityID, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	defer rs.Close()
+	var out []AuditEntry
+	for rs.Next() {
+		var (
+			e            AuditEntry
+			outcome, api string
+		)
+		if err := rs.Scan(&e.ID, &e.IdentityID, &e.At, &outcome, &e.Reason, &api, &e.CCID, &e.TaskID,
+			&e.BatchID, &e.Attempt, &e.Source); err != nil {
+			return nil, fmt.Errorf("list audit: %w", err)
+		}
+		e.Outcome = inviter.Outcome(outcome)
+		e.API = inviter.API(api)
+		out = append(out, e)
+	}
+	return out, rs.Err()
+}
+
+// Counts are totals for a status page.
+type Counts struct {
+	// Identities counts identities by state; every State is present.
+	Identities map[State]int64
+	// Deliveries is the number of deliveries stored.
+	Deliveries int64
+	// Jobs counts River jobs by River state (available, running, retryable,
+	// scheduled, completed, cancelled, discarded, pending), all kinds.
+	// Finished jobs disappear after River's retention periods.
+	Jobs map[string]int64
+}
+
+// Counts returns the totals a status page shows.
+func (db *DB) Counts(ctx context.Context) (Counts, error) {
+	c := Counts{Identities: map[State]int64{}, Jobs: map[string]int64{}}
+	for _, s := range States {
+		c.Identities[s] = 0
+	}
+	if err := countBy(ctx, db.q, `SELECT state, count(*) FROM inviter_identities GROUP BY state`, func(k string, n int64) {
+		c.Identities[State(k)] = n
+	}); err != nil {
+		return Counts{}, fmt.Errorf("count identities: %w", err)
+	}
+	if err := db.q.queryRow(ctx, `SELECT count(*) FROM inviter_deliveries`).Scan(&c.Deliveries); err != nil {
+		return Counts{}, fmt.Errorf("count deliveries: %w", err)
+	}
+	// river_job's state column is River's public schema on both backends.
+	if err := countBy(ctx, db.q, `SELECT CAST(state AS TEXT), count(*) FROM river_job GROUP BY state`, func(k string, n int64) {
+		c.Jobs[k] = n
+	}); err != nil {
+		return Counts{}, fmt.Errorf("count jobs: %w", err)
+	}
+	return c, nil
+}
+
+func countBy(ctx context.Context, q querier, query string, set func(string, int64)) error {
+	rs, err := q.query(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var (
+			k string
+			n int64
+		)
+		if err := rs.Scan(&k, &n); err != nil {
+			return err
+		}
+		set(k, n)
+	}
+	return rs.Err()
+}
