@@ -117,12 +117,20 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 	}
 }
 
-// sendPublic sends one batch, splitting it in halves on a 400 so that one
-// bad id cannot block the others. A single id answered 400 or 404 is taken
-// as unknown to ISC.
+// sendPublic sends one batch. ISC rejects a whole call with 400 when one
+// id is bad, typically an identity too new to be visible yet, so on a 400
+// sendPublic looks the batch up (one list call per 250 ids), reports the
+// ids ISC does not know as not found and sends the rest again. If that
+// still fails with 400 it splits the batch in halves, so that one bad id
+// cannot block the others. A single id answered 400 or 404 is taken as
+// unknown to ISC.
 // Inferred: ISC rejects the whole call when one id is unknown; it does not
 // document per-id errors for this operation.
 func (in *Inviter) sendPublic(ctx context.Context, batch []string, res map[string]*inviter.Result) {
+	in.sendPublicTry(ctx, batch, res, true)
+}
+
+func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[string]*inviter.Result, lookUp bool) {
 	ts, err := in.c.InviteIdentities(ctx, batch)
 	if in.cfg.OnBatch != nil {
 		in.cfg.OnBatch(len(batch))
@@ -135,10 +143,27 @@ func (in *Inviter) sendPublic(ctx context.Context, batch []string, res map[strin
 		}
 		return
 	}
+	if badRequest(err) && len(batch) > 1 && lookUp {
+		known, lerr := in.known(ctx, batch)
+		if lerr == nil {
+			var send []string
+			for _, id := range batch {
+				if known[id] {
+					send = append(send, id)
+				} else {
+					setOutcome(res[id], inviter.OutcomeNotFound, "ISC does not know this identity (yet): "+err.Error(), err)
+				}
+			}
+			if len(send) > 0 && len(send) < len(batch) {
+				in.sendPublicTry(ctx, send, res, false)
+				return
+			}
+		}
+	}
 	if badRequest(err) && len(batch) > 1 {
 		half := len(batch) / 2
-		in.sendPublic(ctx, batch[:half], res)
-		in.sendPublic(ctx, batch[half:], res)
+		in.sendPublicTry(ctx, batch[:half], res, false)
+		in.sendPublicTry(ctx, batch[half:], res, false)
 		return
 	}
 	if badRequest(err) || IsNotFound(err) {
@@ -148,6 +173,21 @@ func (in *Inviter) sendPublic(ctx context.Context, batch []string, res map[strin
 		return
 	}
 	fail(res, batch, err)
+}
+
+// known reports which of ids ISC lists.
+func (in *Inviter) known(ctx context.Context, ids []string) (map[string]bool, error) {
+	known := make(map[string]bool, len(ids))
+	for chunk := range slices.Chunk(ids, ListPageSize) {
+		found, err := in.c.IdentitiesByID(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range found {
+			known[f.ID] = true
+		}
+	}
+	return known, nil
 }
 
 func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*inviter.Result) {

@@ -33,6 +33,9 @@ type NewIdentity struct {
 	Registered bool
 	// Created is the creation time; zero means now.
 	Created time.Time
+	// VisibleAfter, when positive, replaces Options.VisibilityDelay for this
+	// identity: some identities of a wave show in lists later than others.
+	VisibleAfter time.Duration
 }
 
 // Identity is an identity of the fake tenant.
@@ -85,7 +88,11 @@ func (id *identity) visible(now time.Time) bool { return !now.Before(id.VisibleA
 // (FIRE_AND_FORGET, as ISC does), with the subscription's authentication.
 func (s *Server) CreateIdentity(n NewIdentity) Identity {
 	s.mu.Lock()
-	id := s.addIdentityLocked(n, s.now(), s.opts.VisibilityDelay)
+	delay := s.opts.VisibilityDelay
+	if n.VisibleAfter > 0 {
+		delay = n.VisibleAfter
+	}
+	id := s.addIdentityLocked(n, s.now(), delay)
 	snap := id.snapshot()
 	subs := s.matchingSubsLocked(triggerIdentityCreated, nil)
 	s.mu.Unlock()

@@ -24,7 +24,10 @@ delivery durably, and invites through the public API or the legacy /cc API.`,
 		return usagef("%v (see %s --help)", err, cmd.CommandPath())
 	})
 	root.AddCommand(
+		newServeCommand(getenv, stdout, stderr),
 		newInviteCommand(getenv, stdout, stderr),
+		newMigrateCommand(getenv, stdout, stderr),
+		newDemoCommand(getenv, stdout, stderr),
 		newFakeTenantCommand(getenv, stdout, stderr),
 		&cobra.Command{
 			Use:   "version",

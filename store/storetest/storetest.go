@@ -30,14 +30,17 @@ type Backend struct {
 	// Open returns a fresh migrated database closed (and on PostgreSQL
 	// dropped) by t.Cleanup. It skips t when the backend is unavailable.
 	Open func(t testing.TB) *store.DB
+	// DSN returns the INVITER_DB value of a fresh, empty database, removed
+	// by t.Cleanup. It skips t when the backend is unavailable.
+	DSN func(t testing.TB) string
 }
 
 // Backends returns SQLite and PostgreSQL; the PostgreSQL Open skips when
 // PostgresURLEnv is empty.
 func Backends() []Backend {
 	return []Backend{
-		{Name: store.BackendSQLite, Open: OpenSQLite},
-		{Name: store.BackendPostgres, Open: OpenPostgres},
+		{Name: store.BackendSQLite, Open: OpenSQLite, DSN: SQLiteDSN},
+		{Name: store.BackendPostgres, Open: OpenPostgres, DSN: PostgresDSN},
 	}
 }
 
@@ -73,6 +76,28 @@ func OpenPostgres(t testing.TB) *store.DB {
 
 // OpenPostgresUnmigrated is OpenPostgres without the migration.
 func OpenPostgresUnmigrated(t testing.TB) *store.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := store.Open(ctx, PostgresDSN(t), nil)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
+	return db
+}
+
+// SQLiteDSN returns the path of a new SQLite file in t.TempDir, for tests
+// that open the database themselves (or hand it to a child process).
+func SQLiteDSN(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "inviter.db")
+}
+
+// PostgresDSN creates a schema in the database PostgresURLEnv names and
+// returns a URL whose search_path is that schema; the schema is dropped
+// when t ends. It skips t when the variable is empty.
+func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(PostgresURLEnv)
 	if base == "" {
@@ -113,12 +138,7 @@ func OpenPostgresUnmigrated(t testing.TB) *store.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := store.Open(ctx, u.String(), nil)
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
-	return db
+	return u.String()
 }
 
 func migrate(t testing.TB, db *store.DB) {

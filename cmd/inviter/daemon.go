@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/isc"
+	"github.com/inviter/inviter/metrics"
+	"github.com/inviter/inviter/queue"
+	"github.com/inviter/inviter/store"
+	"github.com/inviter/inviter/web"
+)
+
+// daemonConfig is everything a running daemon needs, validated.
+type daemonConfig struct {
+	client         isc.Config
+	dsn            string
+	listen         string
+	auth           web.Auth
+	api            inviter.API
+	batchSize      int
+	batchWindow    time.Duration
+	notFoundWindow time.Duration
+	dirRefresh     time.Duration
+	jobTimeout     time.Duration
+	rescueAfter    time.Duration
+	shutdownWait   time.Duration
+	logger         *slog.Logger
+
+	// ready, when set, is called with the bound address once the webhook
+	// listens.
+	ready func(addr string)
+	// onResult, when set, sees every invite result (the demo prints them).
+	onResult func(inviter.Result)
+	// onDelivery, when set, sees every accepted delivery.
+	onDelivery func(ev inviter.IdentityCreated, duplicate bool)
+}
+
+// runDaemon runs the service until ctx ends: it migrates the database,
+// starts the River workers and serves HTTP. On ctx's end it stops
+// accepting deliveries, lets in-flight jobs finish (or hands them back
+// after shutdownWait) and closes the database.
+func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
+	logger := cfg.logger
+	started := time.Now()
+
+	db, err := store.Open(ctx, cfg.dsn, logger)
+	if err != nil {
+		return fmt.Errorf("opening the database (INVITER_DB): %w", err)
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrating the database: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+
+	clientCfg := cfg.client
+	clientCfg.OnCall = func(endpoint string, status int) {
+		m.ISCCalls.WithLabelValues(endpoint, statusLabel(status)).Inc()
+		if status == 429 {
+			m.ISCRateLimited.WithLabelValues(endpoint).Inc()
+		}
+	}
+	// The client's context must outlive every job: token refreshes use it.
+	clientCtx, cancelClient := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelClient()
+	client, err := isc.New(clientCtx, clientCfg)
+	if err != nil {
+		return &usageError{err}
+	}
+	var dir *isc.Directory
+	if cfg.api == inviter.APICC {
+		dir = isc.NewDirectory(client, isc.DirectoryOptions{MinRefresh: cfg.dirRefresh})
+	}
+	iscInv, err := isc.NewInviter(client, isc.InviterConfig{API: cfg.api, BatchSize: cfg.batchSize, Directory: dir})
+	if err != nil {
+		return err
+	}
+	var inv queue.Inviter = iscInv
+	if cfg.onResult != nil {
+		inv = observedInviter{next: iscInv, onResult: cfg.onResult}
+	}
+
+	q, err := queue.New(db, queue.Config{
+		API:                  cfg.api,
+		BatchSize:            cfg.batchSize,
+		BatchWindow:          cfg.batchWindow,
+		NotFoundWindow:       cfg.notFoundWindow,
+		JobTimeout:           cfg.jobTimeout,
+		RescueStuckJobsAfter: cfg.rescueAfter,
+	}, inv, m, logger)
+	if err != nil {
+		return err
+	}
+	// Jobs run in a context of their own: a signal stops intake first, then
+	// Stop lets the running jobs finish.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	if err := q.Start(workCtx); err != nil {
+		return fmt.Errorf("starting the queue: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownWait)
+		defer cancel()
+		if serr := q.Stop(stopCtx); serr != nil && !errors.Is(serr, context.DeadlineExceeded) {
+			logger.Error("stopping the queue", "error", serr)
+		}
+		logger.Info("inviter stopped")
+	}()
+	go reportQueueDepth(ctx, q, m)
+
+	handler := web.NewServer(web.Config{
+		Auth:     cfg.auth,
+		Intake:   intake{q: q, onDelivery: cfg.onDelivery},
+		Ready:    readiness{db: db},
+		Status:   statusSource{db: db, q: q, api: cfg.api, started: started},
+		Metrics:  m,
+		Gatherer: reg,
+		Logger:   logger,
+		Version:  version,
+	})
+	logger.Info("inviter starting", "listen", cfg.listen, "backend", db.Backend(), "api", cfg.api, "isc", client.BaseURL(), "webhook_auth", cfg.auth)
+	return web.ListenAndServe(ctx, cfg.listen, handler, logger, func(addr string) {
+		logger.Info("webhook listening", "addr", addr, "path", "/hooks/identity-created")
+		if cfg.ready != nil {
+			cfg.ready(addr)
+		}
+	})
+}
+
+func statusLabel(status int) string {
+	if status == 0 {
+		return "error"
+	}
+	return fmt.Sprint(status)
+}
+
+// reportQueueDepth keeps the queue depth gauge current.
+func reportQueueDepth(ctx context.Context, q *queue.Queue, m *metrics.Metrics) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		if st, err := q.Stats(ctx); err == nil {
+			for state, n := range st.Jobs {
+				m.QueueDepth.WithLabelValues(state).Set(float64(n))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// intake adapts the queue to the webhook.
+type intake struct {
+	q          *queue.Queue
+	onDelivery func(inviter.IdentityCreated, bool)
+}
+
+func (i intake) AcceptIdentityCreated(ctx context.Context, ev inviter.IdentityCreated, raw []byte, receivedAt time.Time) (bool, error) {
+	res, err := i.q.AcceptDelivery(ctx, ev, raw, receivedAt)
+	if err != nil {
+		return false, err
+	}
+	if i.onDelivery != nil {
+		i.onDelivery(ev, res.Duplicate)
+	}
+	return res.Duplicate, nil
+}
+
+// readiness is ready when the database answers and is migrated.
+type readiness struct{ db *store.DB }
+
+func (r readiness) Ready(ctx context.Context) error {
+	if err := r.db.Ping(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	ok, err := r.db.MigrationsApplied(ctx)
+	if err != nil {
+		return fmt.Errorf("checking migrations: %w", err)
+	}
+	if !ok {
+		return errors.New("database migrations not applied (run inviter migrate)")
+	}
+	return nil
+}
+
+// statusSource gives the status page its figures.
+type statusSource struct {
+	db      *store.DB
+	q       *queue.Queue
+	api     inviter.API
+	started time.Time
+}
+
+func (s statusSource) Status(ctx context.Context) (web.Status, error) {
+	st, err := s.q.Stats(ctx)
+	if err != nil {
+		return web.Status{}, err
+	}
+	out := web.Status{
+		Version: version, StartedAt: s.started, Backend: s.db.Backend(), API: s.api,
+		Identities: web.IdentityCounts{
+			Pending: int(st.Identities[store.StatePending]),
+			Invited: int(st.Identities[store.StateInvited]),
+			Failed:  int(st.Identities[store.StateFailed]),
+			Skipped: int(st.Identities[store.StateSkipped]),
+		},
+		Deliveries: int(st.Deliveries),
+		Jobs:       map[string]int{},
+	}
+	for k, v := range st.Jobs {
+		out.Jobs[k] = int(v)
+	}
+	audit, err := s.db.Audit(ctx, "", 200)
+	if err != nil {
+		return out, err
+	}
+	for _, a := range audit {
+		switch a.Outcome {
+		case inviter.OutcomeInvited:
+			if len(out.RecentInvites) < 10 {
+				out.RecentInvites = append(out.RecentInvites, web.RecentInvite{IdentityID: a.IdentityID, API: a.API, TaskID: a.TaskID, At: a.At})
+			}
+		case inviter.OutcomeFailed, inviter.OutcomeNotFound:
+			if len(out.LastErrors) < 10 {
+				out.LastErrors = append(out.LastErrors, web.Failure{IdentityID: a.IdentityID, Reason: a.Reason, At: a.At})
+			}
+		}
+	}
+	return out, nil
+}
+
+// observedInviter reports every result to onResult.
+type observedInviter struct {
+	next     queue.Inviter
+	onResult func(inviter.Result)
+}
+
+func (o observedInviter) Invite(ctx context.Context, ids []string) []inviter.Result {
+	res := o.next.Invite(ctx, ids)
+	for _, r := range res {
+		o.onResult(r)
+	}
+	return res
+}

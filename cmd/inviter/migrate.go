@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/inviter/inviter/store"
+)
+
+func newMigrateCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	var db dbSettings
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Create or update the database schema (serve also does this on start)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd, getenv); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			d, err := store.Open(ctx, db.dsn, newLogger(stderr, false))
+			if err != nil {
+				return fmt.Errorf("opening the database (INVITER_DB): %w", err)
+			}
+			defer d.Close()
+			if err := d.Migrate(ctx); err != nil {
+				return err
+			}
+			at, err := d.InitialisedAt(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(stdout, "database %s (%s) is up to date; initialised %s\n", redactDSN(db.dsn), d.Backend(), at.Format("2006-01-02 15:04:05Z07:00"))
+			return err
+		},
+	}
+	db.register(cmd.Flags())
+	return cmd
+}

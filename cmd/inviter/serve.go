@@ -1,0 +1,124 @@
+package main
+
+import (
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/web"
+)
+
+// serveOptions are the settings of inviter serve.
+type serveOptions struct {
+	tenant         tenantSettings
+	db             dbSettings
+	listen         string
+	api            apiFlag
+	batchSize      int
+	batchWindow    time.Duration
+	notFoundWindow time.Duration
+	dirRefresh     time.Duration
+	jobTimeout     time.Duration
+	rescueAfter    time.Duration
+	shutdownWait   time.Duration
+	auth           web.Auth
+}
+
+// dbSettings is the database setting shared by every command that has one.
+type dbSettings struct{ dsn string }
+
+func (d *dbSettings) register(fs *pflag.FlagSet) {
+	fs.StringVar(&d.dsn, "db", "inviter.db", "database: a SQLite file path, or a postgres:// URL")
+	bindEnv(fs, "db", "INVITER_DB")
+}
+
+func newServeCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	o := &serveOptions{api: apiFlag{inviter.APIPublic}}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: take ISC's Identity Created events and invite",
+		Long: `Run the daemon. ISC's Identity Created event trigger posts to
+POST /hooks/identity-created; each delivery is stored with its invite job in
+one transaction before the 200 answer, and River workers invite in batches.
+Also serves GET /healthz, /readyz, /metrics and a status page at /.`,
+		Example: `  INVITER_WEBHOOK_TOKEN=… inviter serve --listen :8080
+  inviter serve --api cc --db /var/lib/inviter/inviter.db`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd, getenv); err != nil {
+				return err
+			}
+			cfg, err := o.config(stderr)
+			if err != nil {
+				return err
+			}
+			return runDaemon(cmd.Context(), cfg)
+		},
+	}
+	o.register(cmd.Flags())
+	return cmd
+}
+
+func (o *serveOptions) register(fs *pflag.FlagSet) {
+	o.tenant.register(fs)
+	o.db.register(fs)
+	fs.StringVar(&o.listen, "listen", ":8080", "address the webhook, probes, metrics and status page listen on")
+	bindEnv(fs, "listen", "INVITER_LISTEN")
+	fs.Var(&o.api, "api", "invite path: public (POST /beta/identities/invite) or cc (legacy /cc API)")
+	bindEnv(fs, "api", "INVITER_API")
+	fs.IntVar(&o.batchSize, "batch-size", 100, "identities per invite call")
+	bindEnv(fs, "batch-size", "INVITER_BATCH_SIZE")
+	fs.DurationVar(&o.batchWindow, "batch-window", 250*time.Millisecond, "how long the first identity of a batch waits for others")
+	bindEnv(fs, "batch-window", "INVITER_BATCH_WINDOW")
+	fs.DurationVar(&o.notFoundWindow, "not-found-window", 10*time.Minute, "how long a new identity ISC does not show yet is retried")
+	bindEnv(fs, "not-found-window", "INVITER_NOT_FOUND_WINDOW")
+	fs.DurationVar(&o.dirRefresh, "directory-refresh", 5*time.Second, "with --api cc: least time between two refreshes of the /cc user index")
+	bindEnv(fs, "directory-refresh", "INVITER_DIRECTORY_REFRESH")
+	fs.DurationVar(&o.jobTimeout, "job-timeout", 2*time.Minute, "longest one invite job may run")
+	bindEnv(fs, "job-timeout", "INVITER_JOB_TIMEOUT")
+	fs.DurationVar(&o.rescueAfter, "rescue-after", 5*time.Minute, "a job running longer is taken as lost with its process and retried (must exceed --job-timeout)")
+	bindEnv(fs, "rescue-after", "INVITER_RESCUE_AFTER")
+	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 30*time.Second, "on SIGTERM, how long running jobs may finish before they are handed back")
+	bindEnv(fs, "shutdown-wait", "INVITER_SHUTDOWN_WAIT")
+	fs.StringVar(&o.auth.BearerToken, "webhook-token", "", "bearer token ISC sends with each event; prefer the environment variable")
+	bindEnv(fs, "webhook-token", "INVITER_WEBHOOK_TOKEN")
+	fs.StringVar(&o.auth.BasicUser, "webhook-user", "", "user name ISC sends with each event (basic auth)")
+	bindEnv(fs, "webhook-user", "INVITER_WEBHOOK_USER")
+	fs.StringVar(&o.auth.BasicPassword, "webhook-password", "", "password ISC sends with each event (basic auth); prefer the environment variable")
+	bindEnv(fs, "webhook-password", "INVITER_WEBHOOK_PASSWORD")
+	fs.BoolVar(&o.auth.Insecure, "insecure-no-auth", false, "accept deliveries without authentication (testing only)")
+}
+
+// config validates the settings and returns the daemon's configuration.
+func (o *serveOptions) config(stderr io.Writer) (daemonConfig, error) {
+	switch {
+	case o.batchSize <= 0:
+		return daemonConfig{}, usagef("--batch-size (INVITER_BATCH_SIZE) must be positive")
+	case o.batchWindow <= 0:
+		return daemonConfig{}, usagef("--batch-window (INVITER_BATCH_WINDOW) must be positive")
+	case o.notFoundWindow < 0:
+		return daemonConfig{}, usagef("--not-found-window (INVITER_NOT_FOUND_WINDOW) must not be negative")
+	case o.jobTimeout <= 0 || o.rescueAfter <= o.jobTimeout:
+		return daemonConfig{}, usagef("--rescue-after (INVITER_RESCUE_AFTER) must exceed --job-timeout (INVITER_JOB_TIMEOUT)")
+	case o.db.dsn == "":
+		return daemonConfig{}, usagef("--db (INVITER_DB) is empty")
+	}
+	if err := o.auth.Validate(); err != nil {
+		return daemonConfig{}, &usageError{err}
+	}
+	logger := newLogger(stderr, o.tenant.debug)
+	client, err := o.tenant.clientConfig(logger, 3)
+	if err != nil {
+		return daemonConfig{}, err
+	}
+	return daemonConfig{
+		client: client, dsn: o.db.dsn, listen: o.listen, auth: o.auth, api: o.api.api,
+		batchSize: o.batchSize, batchWindow: o.batchWindow, notFoundWindow: o.notFoundWindow,
+		dirRefresh: o.dirRefresh, jobTimeout: o.jobTimeout, rescueAfter: o.rescueAfter,
+		shutdownWait: o.shutdownWait, logger: logger,
+	}, nil
+}
+

@@ -1,0 +1,478 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/inviter/inviter/isc"
+	"github.com/inviter/inviter/isctest"
+	"github.com/inviter/inviter/store"
+	"github.com/inviter/inviter/store/storetest"
+)
+
+// daemon is an inviter serve running for a test, in process (through run)
+// or as a child process of the built binary.
+type daemon struct {
+	url   string // http://host:port
+	token string
+	stop  func() error
+	cmd   *exec.Cmd // child process, or nil
+	out   *bytes.Buffer
+}
+
+// freeAddr returns a loopback address with a free port.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// serveArgs are the arguments of a serve for tests: quick batches and
+// retries.
+func serveArgs(addr, dsn string, extra ...string) []string {
+	return append([]string{"serve", "--listen", addr, "--db", dsn,
+		"--batch-window", "100ms", "--not-found-window", "1m", "--directory-refresh", "200ms",
+		"--shutdown-wait", "5s"}, extra...)
+}
+
+// startServe runs inviter serve in process against tenant.
+func startServe(t *testing.T, tenant *isctest.Server, dsn string, extra ...string) *daemon {
+	t.Helper()
+	env := tenantEnv(tenant)
+	d := &daemon{token: randomToken(), out: &bytes.Buffer{}}
+	env["INVITER_WEBHOOK_TOKEN"] = d.token
+	addr := freeAddr(t)
+	d.url = "http://" + addr
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out lockedWriter
+	out.w = d.out
+	go func() {
+		done <- run(ctx, serveArgs(addr, dsn, extra...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &out)
+	}()
+	var once sync.Once
+	var stopErr error
+	d.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(30 * time.Second):
+				stopErr = errors.New("serve did not stop within 30 s")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := d.stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	waitReady(t, d, done)
+	return d
+}
+
+// waitReady waits until GET /readyz answers 200.
+func waitReady(t *testing.T, d *daemon, done <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended before it was ready: %v\n%s", err, d.out)
+		default:
+		}
+		resp, err := http.Get(d.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("serve not ready after 30 s\n%s", d.out)
+}
+
+// subscribe points the tenant's Identity Created trigger at d.
+func subscribe(t *testing.T, tenant *isctest.Server, d *daemon) {
+	t.Helper()
+	c, err := isc.New(context.Background(), isc.Config{BaseURL: tenant.URL(), ClientID: tenant.ClientID(), ClientSecret: tenant.ClientSecret(), Retries: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateSubscription(context.Background(), isc.Subscription{
+		Name: "inviter test", TriggerID: isc.TriggerIdentityCreated, Type: "HTTP", Enabled: true,
+		HTTPConfig: &isc.HTTPConfig{URL: d.url + "/hooks/identity-created", HTTPDispatchMode: "SYNC",
+			HTTPAuthenticationType: "BEARER_TOKEN", BearerTokenAuthConfig: &isc.BearerConfig{BearerToken: d.token}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitInvited waits until the tenant has mailed every identity in ids.
+func waitInvited(t *testing.T, tenant *isctest.Server, ids []string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		missing := 0
+		for _, id := range ids {
+			if tenant.InviteCount(id) == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d identities not invited after %s (tenant calls %d, 429s %d)", missing, len(ids), within, tenant.CallCount(""), tenant.RateLimited())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// assertInvitedOnce checks, after a pause for stray invites, that each id
+// was mailed exactly once.
+func assertInvitedOnce(t *testing.T, tenant *isctest.Server, ids []string) {
+	t.Helper()
+	time.Sleep(500 * time.Millisecond)
+	bad := 0
+	for _, id := range ids {
+		if n := tenant.InviteCount(id); n != 1 {
+			bad++
+			if bad <= 5 {
+				t.Errorf("%s mailed %d times, want 1", id, n)
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("… %d identities in all not mailed exactly once", bad)
+	}
+}
+
+func identityIDs(ids []isctest.Identity) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.ID
+	}
+	return out
+}
+
+// TestServeInvitesEveryIdentityOnce is the daemon's main promise: 500 new
+// identities, with 5xx, resets, 429s and late visibility, each invited
+// exactly once, on every backend and both invite paths.
+func TestServeInvitesEveryIdentityOnce(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		for _, api := range []string{"public", "cc"} {
+			t.Run(b.Name+"/"+api, func(t *testing.T) {
+				t.Parallel()
+				dsn := b.DSN(t)
+				tenant := isctest.NewServer(isctest.Options{Users: 2000})
+				t.Cleanup(tenant.Close)
+				// The tenant allows fewer calls than the client is told it
+				// may make, so 429s happen.
+				tenant.SetRateLimit(4, time.Second)
+				d := startServe(t, tenant, dsn, "--api", api, "--rate-limit", "60/1s")
+				subscribe(t, tenant, d)
+				tenant.SetFaults(isctest.Faults{ErrorRate: 0.1, ResetRate: 0.03, Seed: 11})
+
+				wave := tenant.CreateIdentities(500, func(i int) isctest.NewIdentity {
+					n := isctest.NewIdentity{}
+					if i%4 == 0 {
+						n.VisibleAfter = 700 * time.Millisecond
+					}
+					return n
+				})
+				ids := identityIDs(wave)
+				waitInvited(t, tenant, ids, 2*time.Minute)
+				assertInvitedOnce(t, tenant, ids)
+				if tenant.RateLimited() == 0 {
+					t.Error("the tenant answered no 429: the test did not exercise rate limiting")
+				}
+				if n := len(tenant.Deliveries()); n != 500 {
+					t.Errorf("tenant delivered %d events, want 500", n)
+				}
+				t.Logf("%s/%s: %d ISC calls, %d 429s for 500 identities", b.Name, api, tenant.CallCount(""), tenant.RateLimited())
+			})
+		}
+	}
+}
+
+// post sends one webhook delivery.
+func post(t *testing.T, d *daemon, auth, contentType string, body []byte) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", d.url+"/hooks/identity-created", bytes.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST: %v", err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+func payload(id, name string) []byte {
+	return fmt.Appendf(nil, `{"identity":{"type":"IDENTITY","id":%q,"name":%q},"attributes":{"email":"x@example.com","cloudLifecycleState":"active","startDate":null,"count":3,"tags":["a"],"manager":{"id":"m"}},"extra":true}`, id, name)
+}
+
+func TestServeDuplicatesAndReplays(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			dsn := b.DSN(t)
+			tenant := isctest.NewServer(isctest.Options{Users: 50})
+			t.Cleanup(tenant.Close)
+			d := startServe(t, tenant, dsn)
+			ids := identityIDs(tenant.CreateIdentities(20, nil))
+			auth := "Bearer " + d.token
+			var wg sync.WaitGroup
+			for _, id := range ids {
+				for range 3 { // the same event three times at once
+					wg.Go(func() {
+						if code, body := post(t, d, auth, "application/json", payload(id, "Dup")); code != 200 || body != "" {
+							t.Errorf("delivery: %d %q, want 200 and an empty body", code, body)
+						}
+					})
+				}
+			}
+			wg.Wait()
+			waitInvited(t, tenant, ids, time.Minute)
+			for _, id := range ids { // replayed after the invite
+				if code, _ := post(t, d, auth, "application/json", payload(id, "Replay")); code != 200 {
+					t.Errorf("replay: %d", code)
+				}
+			}
+			assertInvitedOnce(t, tenant, ids)
+			if err := d.stop(); err != nil {
+				t.Fatal(err)
+			}
+			db, err := store.Open(context.Background(), dsn, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			c, err := db.Counts(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Deliveries != 80 {
+				t.Errorf("%d deliveries stored, want 80 (every one is kept as the record)", c.Deliveries)
+			}
+			if c.Identities[store.StateInvited] != 20 {
+				t.Errorf("%d identities invited, want 20", c.Identities[store.StateInvited])
+			}
+		})
+	}
+}
+
+func TestServeRejectsBadInputAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.SQLiteDSN(t)
+	tenant := isctest.NewServer(isctest.Options{Users: 10})
+	t.Cleanup(tenant.Close)
+	d := startServe(t, tenant, dsn)
+	good := payload("2c91808568c529c60168cca6f90c1313", "Ok")
+	auth := "Bearer " + d.token
+	tests := []struct {
+		name   string
+		method string
+		auth   string
+		body   []byte
+		want   int
+	}{
+		{"no auth", "POST", "", good, 401},
+		{"wrong token", "POST", "Bearer nope", good, 401},
+		{"basic instead of bearer", "POST", "Basic dXNlcjpwYXNz", good, 401},
+		{"wrong method", "GET", auth, nil, 405},
+		{"not JSON", "POST", auth, []byte("hello"), 400},
+		{"JSON array", "POST", auth, []byte(`[{"identity":{"id":"x"}}]`), 400},
+		{"missing identity.id", "POST", auth, []byte(`{"identity":{"type":"IDENTITY","name":"x"}}`), 400},
+		{"wrong identity.type", "POST", auth, []byte(`{"identity":{"type":"ACCOUNT","id":"x"}}`), 400},
+		{"over 1 MiB", "POST", auth, append([]byte(`{"identity":{"id":"x"},"attributes":{"pad":"`), bytes.Repeat([]byte("a"), 1<<20)...), 413},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, d.url+"/hooks/identity-created", bytes.NewReader(tt.body))
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
+		if tt.want == 400 && (body.Len() == 0 || strings.Count(strings.TrimSpace(body.String()), "\n") > 0) {
+			t.Errorf("%s: reason %q, want one line", tt.name, body.String())
+		}
+	}
+	if err := d.stop(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := db.Counts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := int64(0)
+	for _, n := range c.Jobs {
+		jobs += n
+	}
+	if c.Deliveries != 0 || jobs != 0 || c.Identities[store.StatePending] != 0 {
+		t.Errorf("bad input changed the database: %d deliveries, %d jobs, %v identities", c.Deliveries, jobs, c.Identities)
+	}
+}
+
+func TestServeRefusesToStartWithoutWebhookAuth(t *testing.T) {
+	t.Parallel()
+	tenant := isctest.NewServer(isctest.Options{Users: 1})
+	t.Cleanup(tenant.Close)
+	res := runInviter(t, testContext(t), tenantEnv(tenant), "serve", "--listen", "127.0.0.1:0", "--db", storetest.SQLiteDSN(t))
+	if res.err == nil || exitCode(res.err) != 2 || !strings.Contains(res.err.Error(), "INVITER_WEBHOOK_TOKEN") {
+		t.Fatalf("err = %v, want a usage error naming INVITER_WEBHOOK_TOKEN", res.err)
+	}
+	env := tenantEnv(tenant)
+	env["INVITER_WEBHOOK_TOKEN"] = "t"
+	res = runInviter(t, testContext(t), env, "serve", "--listen", "127.0.0.1:0", "--db", storetest.SQLiteDSN(t), "--rescue-after", "1s")
+	if res.err == nil || !strings.Contains(res.err.Error(), "--rescue-after") {
+		t.Fatalf("err = %v, want an error naming --rescue-after", res.err)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// inviterBinary builds the inviter command once for the tests that run it
+// as a child process.
+func inviterBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "inviter-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "inviter")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// startChild runs inviter serve as a child process.
+func startChild(t *testing.T, tenant *isctest.Server, dsn, token string, extra ...string) *daemon {
+	t.Helper()
+	addr := freeAddr(t)
+	d := &daemon{url: "http://" + addr, token: token, out: &bytes.Buffer{}}
+	cmd := exec.Command(inviterBinary(t), serveArgs(addr, dsn, extra...)...)
+	cmd.Env = append(os.Environ(), "INVITER_WEBHOOK_TOKEN="+token)
+	for k, v := range tenantEnv(tenant) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out lockedWriter
+	out.w = d.out
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = cmd
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	d.stop = func() error {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			return errors.New("serve did not stop on SIGTERM within 30 s")
+		}
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitReady(t, d, done)
+	return d
+}
+
+// TestServeKilledAfterAnswerLosesNothing: deliveries answered 200 survive a
+// SIGKILL right after the answer; a restart on the same database invites
+// them, each once.
+func TestServeKilledAfterAnswerLosesNothing(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			dsn := b.DSN(t)
+			tenant := isctest.NewServer(isctest.Options{Users: 100})
+			t.Cleanup(tenant.Close)
+			ids := identityIDs(tenant.CreateIdentities(60, nil))
+			token := randomToken()
+			// The first process batches for a minute, so nothing is sent
+			// before it is killed.
+			first := startChild(t, tenant, dsn, token, "--batch-window", "1m", "--batch-size", "1000")
+			var wg sync.WaitGroup
+			for _, id := range ids {
+				wg.Go(func() {
+					if code, _ := post(t, first, "Bearer "+token, "application/json", payload(id, "Kill")); code != 200 {
+						t.Errorf("delivery: %d", code)
+					}
+				})
+			}
+			wg.Wait()
+			if err := first.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = first.cmd.Wait()
+			if n := len(tenant.Invites()); n != 0 {
+				t.Fatalf("%d invites before the kill; the test needs none", n)
+			}
+			// The restart rescues the jobs the killed process held.
+			second := startChild(t, tenant, dsn, token, "--job-timeout", "2s", "--rescue-after", "3s")
+			waitInvited(t, tenant, ids, time.Minute)
+			assertInvitedOnce(t, tenant, ids)
+			if err := second.stop(); err != nil {
+				t.Errorf("graceful stop: %v\n%s", err, second.out)
+			}
+		})
+	}
+}
