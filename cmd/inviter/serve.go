@@ -121,4 +121,3 @@ func (o *serveOptions) config(stderr io.Writer) (daemonConfig, error) {
 		shutdownWait: o.shutdownWait, logger: logger,
 	}, nil
 }
-
