@@ -24,6 +24,7 @@ type serveOptions struct {
 	jobTimeout     time.Duration
 	rescueAfter    time.Duration
 	shutdownWait   time.Duration
+	replicas       int
 	auth           web.Auth
 }
 
@@ -83,6 +84,8 @@ func (o *serveOptions) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "rescue-after", "INVITER_RESCUE_AFTER")
 	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 30*time.Second, "on SIGTERM, how long running jobs may finish before they are handed back")
 	bindEnv(fs, "shutdown-wait", "INVITER_SHUTDOWN_WAIT")
+	fs.IntVar(&o.replicas, "replicas", 1, "serve replicas sharing the tenant's rate limit: each uses 1/N of --rate-limit")
+	bindEnv(fs, "replicas", "INVITER_REPLICAS")
 	fs.StringVar(&o.auth.BearerToken, "webhook-token", "", "bearer token ISC sends with each event; prefer the environment variable")
 	bindEnv(fs, "webhook-token", "INVITER_WEBHOOK_TOKEN")
 	fs.StringVar(&o.auth.BasicUser, "webhook-user", "", "user name ISC sends with each event (basic auth)")
@@ -103,6 +106,8 @@ func (o *serveOptions) config(stderr io.Writer) (daemonConfig, error) {
 		return daemonConfig{}, usagef("--not-found-window (INVITER_NOT_FOUND_WINDOW) must not be negative")
 	case o.jobTimeout <= 0 || o.rescueAfter <= o.jobTimeout:
 		return daemonConfig{}, usagef("--rescue-after (INVITER_RESCUE_AFTER) must exceed --job-timeout (INVITER_JOB_TIMEOUT)")
+	case o.replicas <= 0:
+		return daemonConfig{}, usagef("--replicas (INVITER_REPLICAS) must be positive")
 	case o.db.dsn == "":
 		return daemonConfig{}, usagef("--db (INVITER_DB) is empty")
 	}
@@ -113,6 +118,11 @@ func (o *serveOptions) config(stderr io.Writer) (daemonConfig, error) {
 	client, err := o.tenant.clientConfig(logger, 3)
 	if err != nil {
 		return daemonConfig{}, err
+	}
+	// ISC counts the limit per client id, whichever replica calls: each of
+	// N replicas keeps to its share, so the fleet never exceeds it.
+	if o.replicas > 1 && client.RateLimit > 0 {
+		client.RateLimit = max(1, client.RateLimit/o.replicas)
 	}
 	return daemonConfig{
 		client: client, dsn: o.db.dsn, listen: o.listen, auth: o.auth, api: o.api.api,
