@@ -71,3 +71,45 @@ func decodeObject(body []byte, v any) error {
 	}
 	return nil
 }
+
+// AttributeChange is one changed attribute of an Identity Attributes
+// Changed event. Values may be of any JSON type, or null.
+type AttributeChange struct {
+	Attribute string `json:"attribute"`
+	OldValue  any    `json:"oldValue"`
+	NewValue  any    `json:"newValue"`
+}
+
+// IdentityAttributesChanged is the payload of ISC's Identity Attributes
+// Changed event trigger (idn:identity-attributes-changed).
+type IdentityAttributesChanged struct {
+	Identity IdentityRef       `json:"identity"`
+	Changes  []AttributeChange `json:"changes"`
+}
+
+// ParseIdentityAttributesChanged decodes and validates an Identity
+// Attributes Changed payload: the identity id is required, the identity
+// type when present must be IDENTITY, and changes must be a list whose
+// entries name their attribute. Unknown fields are allowed. Errors wrap
+// ErrInvalidEvent and read as a one-line reason.
+func ParseIdentityAttributesChanged(body []byte) (IdentityAttributesChanged, error) {
+	var raw struct {
+		Identity IdentityRef        `json:"identity"`
+		Changes  *[]AttributeChange `json:"changes"`
+	}
+	if err := decodeObject(body, &raw); err != nil {
+		return IdentityAttributesChanged{}, err
+	}
+	if err := raw.Identity.validate(); err != nil {
+		return IdentityAttributesChanged{}, err
+	}
+	if raw.Changes == nil {
+		return IdentityAttributesChanged{}, fmt.Errorf("%w: changes is missing", ErrInvalidEvent)
+	}
+	for i, c := range *raw.Changes {
+		if strings.TrimSpace(c.Attribute) == "" {
+			return IdentityAttributesChanged{}, fmt.Errorf("%w: changes[%d].attribute is missing", ErrInvalidEvent, i)
+		}
+	}
+	return IdentityAttributesChanged{Identity: raw.Identity, Changes: *raw.Changes}, nil
+}

@@ -64,11 +64,41 @@ type AcceptResult struct {
 // received), adds the identity as pending unless already known, and inserts
 // the invite job (unique per identity) unless the identity was already
 // invited. When it returns nil everything is committed and durable; when it
-// returns an error nothing was stored.
+// returns an error nothing was stored. It is AcceptDeliveryWith with the
+// zero AcceptOptions.
 func (q *Queue) AcceptDelivery(ctx context.Context, ev inviter.IdentityCreated, raw []byte, receivedAt time.Time) (AcceptResult, error) {
-	id := strings.TrimSpace(ev.Identity.ID)
+	return q.AcceptDeliveryWith(ctx, ev.Identity, raw, receivedAt, AcceptOptions{})
+}
+
+// AcceptOptions say what a delivery leads to, as the caller's policy
+// decided.
+type AcceptOptions struct {
+	// Source is the job's source; default SourceEvent.
+	Source string
+	// ScheduledAt delays the invite (e.g. N days before a start date);
+	// zero invites now.
+	ScheduledAt time.Time
+	// SkipReason, when set, enqueues nothing: the identity is recorded as
+	// skipped with this reason in the audit trail (a policy said no).
+	SkipReason string
+	// NoJob stores the delivery only (e.g. an attribute change that does
+	// not make the identity eligible); the result reports Duplicate.
+	NoJob bool
+}
+
+// AcceptDeliveryWith is AcceptDelivery for any event about identity, with
+// the options the caller's policy chose. Everything it stores is written in
+// one transaction.
+func (q *Queue) AcceptDeliveryWith(ctx context.Context, identity inviter.IdentityRef, raw []byte, receivedAt time.Time, opts AcceptOptions) (AcceptResult, error) {
+	id := strings.TrimSpace(identity.ID)
 	if id == "" {
 		return AcceptResult{}, fmt.Errorf("accept delivery: %w: identity.id is missing", inviter.ErrInvalidEvent)
+	}
+	if opts.Source == "" {
+		opts.Source = SourceEvent
+	}
+	if !validSource(opts.Source) {
+		return AcceptResult{}, fmt.Errorf("accept delivery for %s: %w %q", id, ErrInvalidSource, opts.Source)
 	}
 	if receivedAt.IsZero() {
 		receivedAt = time.Now()
@@ -78,14 +108,36 @@ func (q *Queue) AcceptDelivery(ctx context.Context, ev inviter.IdentityCreated, 
 		res = AcceptResult{}
 		var err error
 		res.DeliveryID, err = tx.InsertDelivery(ctx, store.Delivery{
-			IdentityID: id, IdentityName: ev.Identity.Name, Payload: raw, ReceivedAt: receivedAt,
+			IdentityID: id, IdentityName: identity.Name, Payload: raw, ReceivedAt: receivedAt,
 		})
 		if err != nil {
 			return err
 		}
-		job, dup, err := q.enqueueTx(ctx, tx, InviteArgs{
-			IdentityID: id, DeliveryID: res.DeliveryID, Source: SourceEvent, EventAt: receivedAt.UTC(),
-		}, receivedAt, nil)
+		switch {
+		case opts.SkipReason != "":
+			res.Duplicate = true
+			ident, _, err := tx.EnsureIdentity(ctx, id, receivedAt.UTC(), receivedAt)
+			if err != nil {
+				return err
+			}
+			if ident.InviteCount > 0 {
+				return nil // invited before: the policy's word changes nothing
+			}
+			return tx.Record(ctx, store.Decision{
+				AuditEntry: store.AuditEntry{IdentityID: id, At: receivedAt, Outcome: inviter.OutcomeSkipped,
+					Reason: opts.SkipReason, API: q.cfg.API, Source: opts.Source},
+				State: store.StateSkipped,
+			})
+		case opts.NoJob:
+			res.Duplicate = true
+			return nil
+		}
+		var insertOpts *river.InsertOpts
+		args := InviteArgs{IdentityID: id, DeliveryID: res.DeliveryID, Source: opts.Source, EventAt: receivedAt.UTC()}
+		if !opts.ScheduledAt.IsZero() {
+			insertOpts = &river.InsertOpts{ScheduledAt: opts.ScheduledAt, UniqueOpts: args.InsertOpts().UniqueOpts}
+		}
+		job, dup, err := q.enqueueTx(ctx, tx, args, receivedAt, insertOpts)
 		if err != nil {
 			return err
 		}

@@ -108,11 +108,14 @@ const (
 	SourceReconcile = "reconcile" // reconciliation found an uninvited identity
 	SourceCLI       = "cli"       // inviter invite
 	SourceReinvite  = "reinvite"  // the previous invitation expired unused
+	// SourceAttributes is an Identity Attributes Changed delivery that made
+	// the identity eligible.
+	SourceAttributes = "attributes-changed"
 )
 
 func validSource(s string) bool {
 	switch s {
-	case SourceEvent, SourceReconcile, SourceCLI, SourceReinvite:
+	case SourceEvent, SourceReconcile, SourceCLI, SourceReinvite, SourceAttributes:
 		return true
 	}
 	return false

@@ -426,3 +426,28 @@ func countBy(ctx context.Context, q querier, query string, set func(string, int6
 	}
 	return rs.Err()
 }
+
+// DueForReinvite returns invited identities whose last invitation was sent
+// before invitedBefore and that have been invited at most maxCount times,
+// oldest invitation first, at most limit (100 when limit <= 0).
+func (db *DB) DueForReinvite(ctx context.Context, invitedBefore time.Time, maxCount, limit int) ([]Identity, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rs, err := db.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities
+		WHERE state = $1 AND invited_at < $2 AND invite_count <= $3
+		ORDER BY invited_at, identity_id LIMIT $4`, string(StateInvited), invitedBefore.UTC(), maxCount, limit)
+	if err != nil {
+		return nil, fmt.Errorf("identities due for re-invite: %w", err)
+	}
+	defer rs.Close()
+	var out []Identity
+	for rs.Next() {
+		i, err := scanIdentity(rs)
+		if err != nil {
+			return nil, fmt.Errorf("identities due for re-invite: %w", err)
+		}
+		out = append(out, i)
+	}
+	return out, rs.Err()
+}

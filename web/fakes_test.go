@@ -13,9 +13,11 @@ import (
 // which are also recorded; a nil func accepts everything as new.
 type Intake struct {
 	AcceptIdentityCreatedFn func(ctx context.Context, ev inviter.IdentityCreated, raw []byte, receivedAt time.Time) (bool, error)
+	AcceptAttributesFn      func(ctx context.Context, ev inviter.IdentityAttributesChanged, raw []byte, receivedAt time.Time) (bool, error)
 
-	mu    sync.Mutex
-	calls []IntakeCall
+	mu        sync.Mutex
+	calls     []IntakeCall
+	attrCalls []inviter.IdentityAttributesChanged
 }
 
 // IntakeCall records one call of Intake.AcceptIdentityCreated.
@@ -36,6 +38,25 @@ func (f *Intake) AcceptIdentityCreated(ctx context.Context, ev inviter.IdentityC
 		return false, nil
 	}
 	return f.AcceptIdentityCreatedFn(ctx, ev, raw, receivedAt)
+}
+
+// AcceptIdentityAttributesChanged implements web.Intake; a nil
+// AcceptAttributesFn accepts everything as queued.
+func (f *Intake) AcceptIdentityAttributesChanged(ctx context.Context, ev inviter.IdentityAttributesChanged, raw []byte, receivedAt time.Time) (bool, error) {
+	f.mu.Lock()
+	f.attrCalls = append(f.attrCalls, ev)
+	f.mu.Unlock()
+	if f.AcceptAttributesFn == nil {
+		return false, nil
+	}
+	return f.AcceptAttributesFn(ctx, ev, raw, receivedAt)
+}
+
+// AttributeCalls returns the Identity Attributes Changed events accepted so far.
+func (f *Intake) AttributeCalls() []inviter.IdentityAttributesChanged {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]inviter.IdentityAttributesChanged(nil), f.attrCalls...)
 }
 
 // Calls returns the calls so far.

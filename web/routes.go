@@ -14,6 +14,7 @@ import (
 // "Allow: POST"); GET patterns also match HEAD.
 func addRoutes(mux *http.ServeMux, cfg Config) {
 	mux.Handle("POST /hooks/identity-created", handleIdentityCreated(cfg.Logger, newAuthenticator(cfg.Auth), cfg.Intake, cfg.Metrics, cfg.MaxBody, cfg.Now))
+	mux.Handle("POST /hooks/identity-attributes-changed", handleIdentityAttributesChanged(cfg.Logger, newAuthenticator(cfg.Auth), cfg.Intake, cfg.Metrics, cfg.MaxBody, cfg.Now))
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(cfg.Logger, cfg.Ready))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{

@@ -35,8 +35,14 @@ const DefaultMaxBody int64 = 1 << 20
 //
 // Implementations must be safe for concurrent use and should return quickly:
 // the sender waits for the answer (ISC gives up after 10 s).
+//
+// AcceptIdentityAttributesChanged does the same for an Identity Attributes
+// Changed delivery: it stores it and, when the change makes the identity
+// eligible for an invitation, enqueues the invite in the same transaction.
+// duplicate reports that nothing was enqueued.
 type Intake interface {
 	AcceptIdentityCreated(ctx context.Context, ev inviter.IdentityCreated, raw []byte, receivedAt time.Time) (duplicate bool, err error)
+	AcceptIdentityAttributesChanged(ctx context.Context, ev inviter.IdentityAttributesChanged, raw []byte, receivedAt time.Time) (duplicate bool, err error)
 }
 
 // Readiness reports whether the service can do its work.

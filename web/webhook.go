@@ -31,19 +31,39 @@ const (
 const intakeTimeout = 10 * time.Second
 
 // handleIdentityCreated receives ISC's Identity Created event trigger
-// (POST /hooks/identity-created). In order:
+// (POST /hooks/identity-created); see handleEvent.
+func handleIdentityCreated(logger *slog.Logger, auth authenticator, intake Intake, m *metrics.Metrics, maxBody int64, now func() time.Time) http.Handler {
+	return handleEvent(logger, auth, m, maxBody, now, inviter.ParseIdentityCreated,
+		func(ev inviter.IdentityCreated) string { return ev.Identity.ID },
+		intake.AcceptIdentityCreated)
+}
+
+// handleIdentityAttributesChanged receives ISC's Identity Attributes
+// Changed event trigger (POST /hooks/identity-attributes-changed); see
+// handleEvent. duplicate from the intake means "not queued": the change did
+// not make the identity eligible, or it was already queued or invited.
+func handleIdentityAttributesChanged(logger *slog.Logger, auth authenticator, intake Intake, m *metrics.Metrics, maxBody int64, now func() time.Time) http.Handler {
+	return handleEvent(logger, auth, m, maxBody, now, inviter.ParseIdentityAttributesChanged,
+		func(ev inviter.IdentityAttributesChanged) string { return ev.Identity.ID },
+		intake.AcceptIdentityAttributesChanged)
+}
+
+// handleEvent receives one kind of event trigger delivery. In order:
 //
 //   - authentication (bearer or Basic): 401 with WWW-Authenticate;
 //   - a body over maxBody bytes: 413;
-//   - a body that is not a valid event (inviter.ParseIdentityCreated): 400
-//     with the one-line reason as text/plain;
-//   - Intake.AcceptIdentityCreated: 503 when it fails (nothing stored), else
-//     200 with an empty body, duplicates included.
+//   - a body that is not a valid event (parse): 400 with the one-line
+//     reason as text/plain;
+//   - accept: 503 when it fails (nothing stored), else 200 with an empty
+//     body, duplicates included.
 //
 // The Content-Type is not checked: ISC sends application/json, but any body
 // that parses as an event is accepted, whatever its declared type, so that a
 // proxy or test tool that changes or drops the header loses no delivery.
-func handleIdentityCreated(logger *slog.Logger, auth authenticator, intake Intake, m *metrics.Metrics, maxBody int64, now func() time.Time) http.Handler {
+func handleEvent[E any](logger *slog.Logger, auth authenticator, m *metrics.Metrics, maxBody int64, now func() time.Time,
+	parse func([]byte) (E, error), idOf func(E) string,
+	accept func(ctx context.Context, ev E, raw []byte, receivedAt time.Time) (bool, error),
+) http.Handler {
 	reject := func(w http.ResponseWriter, r *http.Request, status int, outcome, reason string) {
 		m.Deliveries.WithLabelValues(outcome).Inc()
 		logger.LogAttrs(r.Context(), slog.LevelWarn, "delivery rejected",
@@ -76,7 +96,7 @@ func handleIdentityCreated(logger *slog.Logger, auth authenticator, intake Intak
 			return
 		}
 
-		ev, err := inviter.ParseIdentityCreated(raw)
+		ev, err := parse(raw)
 		if err != nil {
 			reject(w, r, http.StatusBadRequest, outcomeBadRequest, oneLine(err.Error()))
 			return
@@ -84,11 +104,11 @@ func handleIdentityCreated(logger *slog.Logger, auth authenticator, intake Intak
 
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), intakeTimeout)
 		defer cancel()
-		duplicate, err := intake.AcceptIdentityCreated(ctx, ev, raw, receivedAt)
+		duplicate, err := accept(ctx, ev, raw, receivedAt)
 		if err != nil {
 			m.Deliveries.WithLabelValues(outcomeError).Inc()
 			logger.LogAttrs(r.Context(), slog.LevelError, "storing delivery failed",
-				slog.String("identity_id", ev.Identity.ID),
+				slog.String("identity_id", idOf(ev)),
 				slog.String("remote_addr", r.RemoteAddr),
 				slog.Int("status", http.StatusServiceUnavailable),
 				slog.Any("error", err))
@@ -102,7 +122,7 @@ func handleIdentityCreated(logger *slog.Logger, auth authenticator, intake Intak
 		}
 		m.Deliveries.WithLabelValues(outcome).Inc()
 		logger.LogAttrs(r.Context(), slog.LevelInfo, "delivery accepted",
-			slog.String("identity_id", ev.Identity.ID),
+			slog.String("identity_id", idOf(ev)),
 			slog.Bool("duplicate", duplicate),
 			slog.String("remote_addr", r.RemoteAddr))
 		// ISC expects 200 with an empty body.

@@ -9,11 +9,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/metrics"
+	"github.com/inviter/inviter/policy"
 	"github.com/inviter/inviter/queue"
+	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/web"
 )
@@ -32,6 +35,10 @@ type daemonConfig struct {
 	jobTimeout     time.Duration
 	rescueAfter    time.Duration
 	shutdownWait   time.Duration
+	policy         *policy.Policy // nil: everyone, now
+	reconcileEvery time.Duration  // 0: no periodic reconcile
+	backfillSince  time.Time      // zero: the database's initialisation
+	maxReinvites   int
 	logger         *slog.Logger
 
 	// ready, when set, is called with the bound address once the webhook
@@ -95,17 +102,29 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 		inv = observedInviter{next: iscInv, onResult: cfg.onResult}
 	}
 
-	q, err := queue.New(db, queue.Config{
+	// Reconcile and re-invite run as one periodic job on the fleet's leader.
+	// They enqueue into the queue built below: it is set once New returns.
+	rec := &reconcile.Reconciler{ISC: client, DB: db, Policy: cfg.policy, Since: cfg.backfillSince, Logger: logger}
+	reinv := &reconcile.Reinviter{ISC: client, DB: db, MaxReinvites: cfg.maxReinvites, Logger: logger}
+	qcfg := queue.Config{
 		API:                  cfg.api,
 		BatchSize:            cfg.batchSize,
 		BatchWindow:          cfg.batchWindow,
 		NotFoundWindow:       cfg.notFoundWindow,
 		JobTimeout:           cfg.jobTimeout,
 		RescueStuckJobsAfter: cfg.rescueAfter,
-	}, inv, m, logger)
+		RegisterWorkers: func(w *river.Workers) error {
+			return river.AddWorkerSafely(w, &reconcile.ReconcileWorker{Reconciler: rec, Reinviter: reinv, RunTimeout: cfg.rescueAfter * 4 / 5})
+		},
+	}
+	if cfg.reconcileEvery > 0 {
+		qcfg.PeriodicJobs = []*river.PeriodicJob{reconcile.PeriodicJob(cfg.reconcileEvery)}
+	}
+	q, err := queue.New(db, qcfg, inv, m, logger)
 	if err != nil {
 		return err
 	}
+	rec.Queue, reinv.Queue = q, q
 	// Jobs run in a context of their own: a signal stops intake first, then
 	// Stop lets the running jobs finish.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -125,7 +144,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 
 	handler := web.NewServer(web.Config{
 		Auth:     cfg.auth,
-		Intake:   intake{q: q, onDelivery: cfg.onDelivery},
+		Intake:   intake{q: q, policy: cfg.policy, logger: logger, onDelivery: cfg.onDelivery},
 		Ready:    readiness{db: db},
 		Status:   statusSource{db: db, q: q, api: cfg.api, started: started},
 		Metrics:  m,
@@ -167,19 +186,60 @@ func reportQueueDepth(ctx context.Context, q *queue.Queue, m *metrics.Metrics) {
 	}
 }
 
-// intake adapts the queue to the webhook.
+// intake adapts the queue to the webhook, applying the policy: whom to
+// invite (a skip is recorded with its reason) and when (a start date far
+// away schedules the job).
 type intake struct {
 	q          *queue.Queue
+	policy     *policy.Policy
+	logger     *slog.Logger
 	onDelivery func(inviter.IdentityCreated, bool)
 }
 
 func (i intake) AcceptIdentityCreated(ctx context.Context, ev inviter.IdentityCreated, raw []byte, receivedAt time.Time) (bool, error) {
-	res, err := i.q.AcceptDelivery(ctx, ev, raw, receivedAt)
+	var opts queue.AcceptOptions
+	d := i.policy.Decide(ev.Attributes, receivedAt)
+	if d.Warning != "" {
+		i.logger.WarnContext(ctx, "policy warning", "identity_id", ev.Identity.ID, "warning", d.Warning)
+	}
+	switch {
+	case !d.Invite:
+		opts.SkipReason = d.Reason
+	case !d.At.IsZero():
+		opts.ScheduledAt = d.At
+		i.logger.InfoContext(ctx, "invite scheduled", "identity_id", ev.Identity.ID, "at", d.At, "reason", d.Reason)
+	}
+	res, err := i.q.AcceptDeliveryWith(ctx, ev.Identity, raw, receivedAt, opts)
 	if err != nil {
 		return false, err
 	}
 	if i.onDelivery != nil {
 		i.onDelivery(ev, res.Duplicate)
+	}
+	return res.Duplicate, nil
+}
+
+// AcceptIdentityAttributesChanged enqueues the identity when the change
+// made it match the policy; it stores the delivery either way.
+//
+// The event carries only the changed attributes, so a start date that did
+// not change is unknown here: an identity made eligible by a change is
+// invited now.
+func (i intake) AcceptIdentityAttributesChanged(ctx context.Context, ev inviter.IdentityAttributesChanged, raw []byte, receivedAt time.Time) (bool, error) {
+	changes := make([]policy.Change, len(ev.Changes))
+	for k, c := range ev.Changes {
+		changes[k] = policy.Change{Attribute: c.Attribute, OldValue: c.OldValue, NewValue: c.NewValue}
+	}
+	opts := queue.AcceptOptions{Source: queue.SourceAttributes}
+	eligible, reason := i.policy.BecameEligible(changes)
+	if !eligible {
+		opts.NoJob = true
+	} else {
+		i.logger.InfoContext(ctx, "attribute change made an identity eligible", "identity_id", ev.Identity.ID, "reason", reason)
+	}
+	res, err := i.q.AcceptDeliveryWith(ctx, ev.Identity, raw, receivedAt, opts)
+	if err != nil {
+		return false, err
 	}
 	return res.Duplicate, nil
 }

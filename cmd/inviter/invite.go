@@ -28,6 +28,7 @@ type inviteOptions struct {
 	limit        int
 	dryRun       bool
 	output       string
+	policy       policySettings
 }
 
 func newInviteCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -61,6 +62,7 @@ status is 1 when any identity could not be invited.`,
 	fs.IntVar(&o.limit, "limit", 0, "with --unregistered: invite at most N identities (0: no limit)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be invited; change nothing in the tenant")
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	o.policy.register(fs)
 	return cmd
 }
 
@@ -125,15 +127,37 @@ func (o *inviteOptions) run(ctx context.Context, args []string, stdout, stderr i
 		dir = isc.NewDirectory(client, isc.DirectoryOptions{})
 	}
 
+	pol, err := o.policy.build()
+	if err != nil {
+		return err
+	}
+	if pol != nil && !o.unregistered {
+		fmt.Fprintln(stderr, "note: the policy applies to --unregistered; identities named on the command line are invited as asked")
+	}
+
 	ids := dedupeIDs(args)
-	var results []inviter.Result
+	var results, skipped []inviter.Result
 	if o.unregistered {
-		idents, err := listUnregistered(ctx, client, after, o.limit)
+		idents, err := listUnregistered(ctx, client, after, 0)
 		if err != nil {
 			return err
 		}
 		ids = ids[:0]
+		now := time.Now()
 		for _, id := range idents {
+			d := pol.Decide(id.Attributes, now)
+			switch {
+			case !d.Invite:
+				skipped = append(skipped, inviter.Result{IdentityID: id.ID, API: o.api.api, Outcome: inviter.OutcomeSkipped, Reason: d.Reason})
+				continue
+			case !d.At.IsZero():
+				skipped = append(skipped, inviter.Result{IdentityID: id.ID, API: o.api.api, Outcome: inviter.OutcomeSkipped,
+					Reason: "start date: invite on " + d.At.Format(time.DateOnly) + " (inviter serve schedules it)"})
+				continue
+			}
+			if o.limit > 0 && len(ids) >= o.limit {
+				break
+			}
 			ids = append(ids, id.ID)
 		}
 		if len(ids) == 0 {
@@ -155,6 +179,7 @@ func (o *inviteOptions) run(ctx context.Context, args []string, stdout, stderr i
 		}
 		results = inviteWithProgress(ctx, inv, ids, o.batchSize, stderr)
 	}
+	results = append(results, skipped...)
 	if err := printResults(stdout, o.output, results, o.dryRun); err != nil {
 		return err
 	}
@@ -203,13 +228,16 @@ func listUnregistered(ctx context.Context, c *isc.Client, after time.Time, limit
 	return out, nil
 }
 
+// dryRunReason marks the results of a dry run that would be invited.
+const dryRunReason = "dry run: would invite"
+
 // dryRun says what Invite would do without calling anything that changes
 // the tenant. Listed identities are known unregistered; given ids are
 // looked up.
 func dryRun(ctx context.Context, c *isc.Client, dir *isc.Directory, api inviter.API, ids []string, listed bool) ([]inviter.Result, error) {
 	results := make([]inviter.Result, len(ids))
 	for i, id := range ids {
-		results[i] = inviter.Result{IdentityID: id, API: api, Outcome: inviter.OutcomeSkipped, Reason: "dry run: would invite"}
+		results[i] = inviter.Result{IdentityID: id, API: api, Outcome: inviter.OutcomeSkipped, Reason: dryRunReason}
 	}
 	if dir != nil {
 		found, err := dir.LookupMany(ctx, ids)
@@ -291,7 +319,7 @@ func printResults(w io.Writer, format string, results []inviter.Result, dry bool
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range results {
 		what := isc.Describe(r)
-		if dry && r.Outcome == inviter.OutcomeSkipped {
+		if dry && r.Outcome == inviter.OutcomeSkipped && r.Reason == dryRunReason {
 			what = "would invite"
 			if r.CCID != "" {
 				what += " (cc id " + r.CCID + ")"

@@ -27,6 +27,7 @@ delivery durably, and invites through the public API or the legacy /cc API.`,
 		newServeCommand(getenv, stdout, stderr),
 		newInviteCommand(getenv, stdout, stderr),
 		newMigrateCommand(getenv, stdout, stderr),
+		newReconcileCommand(getenv, stdout, stderr),
 		newDemoCommand(getenv, stdout, stderr),
 		newFakeTenantCommand(getenv, stdout, stderr),
 		&cobra.Command{

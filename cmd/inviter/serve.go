@@ -26,6 +26,8 @@ type serveOptions struct {
 	shutdownWait   time.Duration
 	replicas       int
 	auth           web.Auth
+	policy         policySettings
+	reconcile      reconcileSettings
 }
 
 // dbSettings is the database setting shared by every command that has one.
@@ -84,6 +86,8 @@ func (o *serveOptions) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "rescue-after", "INVITER_RESCUE_AFTER")
 	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 30*time.Second, "on SIGTERM, how long running jobs may finish before they are handed back")
 	bindEnv(fs, "shutdown-wait", "INVITER_SHUTDOWN_WAIT")
+	o.policy.register(fs)
+	o.reconcile.register(fs)
 	fs.IntVar(&o.replicas, "replicas", 1, "serve replicas sharing the tenant's rate limit: each uses 1/N of --rate-limit")
 	bindEnv(fs, "replicas", "INVITER_REPLICAS")
 	fs.StringVar(&o.auth.BearerToken, "webhook-token", "", "bearer token ISC sends with each event; prefer the environment variable")
@@ -124,7 +128,19 @@ func (o *serveOptions) config(stderr io.Writer) (daemonConfig, error) {
 	if o.replicas > 1 && client.RateLimit > 0 {
 		client.RateLimit = max(1, client.RateLimit/o.replicas)
 	}
+	pol, err := o.policy.build()
+	if err != nil {
+		return daemonConfig{}, err
+	}
+	since, err := o.reconcile.since()
+	if err != nil {
+		return daemonConfig{}, err
+	}
+	if o.reconcile.every < 0 || o.reconcile.maxReinvites < 0 {
+		return daemonConfig{}, usagef("--reconcile-every and --max-reinvites must not be negative")
+	}
 	return daemonConfig{
+		policy: pol, reconcileEvery: o.reconcile.every, backfillSince: since, maxReinvites: o.reconcile.maxReinvites,
 		client: client, dsn: o.db.dsn, listen: o.listen, auth: o.auth, api: o.api.api,
 		batchSize: o.batchSize, batchWindow: o.batchWindow, notFoundWindow: o.notFoundWindow,
 		dirRefresh: o.dirRefresh, jobTimeout: o.jobTimeout, rescueAfter: o.rescueAfter,

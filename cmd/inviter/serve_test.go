@@ -216,10 +216,21 @@ func TestServeInvitesEveryIdentityOnce(t *testing.T) {
 	}
 }
 
-// post sends one webhook delivery.
+// post sends one Identity Created delivery.
 func post(t *testing.T, d *daemon, auth, contentType string, body []byte) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", d.url+"/hooks/identity-created", bytes.NewReader(body))
+	return postURL(t, d.url+"/hooks/identity-created", auth, contentType, body)
+}
+
+// postTo sends one JSON delivery to url.
+func postTo(t *testing.T, url, auth string, body []byte) (int, string) {
+	t.Helper()
+	return postURL(t, url, auth, "application/json", body)
+}
+
+func postURL(t *testing.T, url, auth, contentType string, body []byte) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}

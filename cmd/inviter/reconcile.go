@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/inviter/inviter/isc"
+	"github.com/inviter/inviter/queue"
+	"github.com/inviter/inviter/reconcile"
+	"github.com/inviter/inviter/store"
+)
+
+// reconcileSettings are the settings of reconciliation and re-invites.
+type reconcileSettings struct {
+	every         time.Duration
+	backfillSince string
+	maxReinvites  int
+}
+
+func (r *reconcileSettings) register(fs *pflag.FlagSet) {
+	fs.DurationVar(&r.every, "reconcile-every", time.Hour, "how often the fleet's leader reconciles and re-invites (0: never)")
+	bindEnv(fs, "reconcile-every", "INVITER_RECONCILE_EVERY")
+	fs.StringVar(&r.backfillSince, "backfill-since", "", "reconcile identities created after DATE, instead of after the database's first start (widens the cut-off on purpose)")
+	bindEnv(fs, "backfill-since", "INVITER_BACKFILL_SINCE")
+	fs.IntVar(&r.maxReinvites, "max-reinvites", 2, "invite an identity still unregistered when its 7-day invitation expired at most N more times")
+	bindEnv(fs, "max-reinvites", "INVITER_MAX_REINVITES")
+}
+
+func (r *reconcileSettings) since() (time.Time, error) {
+	if r.backfillSince == "" {
+		return time.Time{}, nil
+	}
+	t, err := parseDate(r.backfillSince)
+	if err != nil {
+		return t, usagef("--backfill-since (INVITER_BACKFILL_SINCE): %v", err)
+	}
+	return t, nil
+}
+
+func newReconcileCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	var (
+		tenant tenantSettings
+		db     dbSettings
+		pol    policySettings
+		rec    reconcileSettings
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Find unregistered identities inviter missed, and expired invitations, once",
+		Long: `Reconcile once: list the tenant's unregistered identities and enqueue those
+created after the cut-off (the database's first start, or --backfill-since)
+that inviter never handled, as the policy decides; then enqueue re-invites of
+identities whose invitation expired unused. The running daemon (inviter serve,
+same database) sends them. serve does this on its own every --reconcile-every.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd, getenv); err != nil {
+				return err
+			}
+			if output != "text" && output != "json" {
+				return usagef("--output %q: want text or json", output)
+			}
+			ctx := cmd.Context()
+			logger := newLogger(stderr, tenant.debug)
+			cfg, err := tenant.clientConfig(logger, 5)
+			if err != nil {
+				return err
+			}
+			p, err := pol.build()
+			if err != nil {
+				return err
+			}
+			since, err := rec.since()
+			if err != nil {
+				return err
+			}
+			client, err := isc.New(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			d, err := store.Open(ctx, db.dsn, logger)
+			if err != nil {
+				return fmt.Errorf("opening the database (INVITER_DB): %w", err)
+			}
+			defer d.Close()
+			if err := d.Migrate(ctx); err != nil {
+				return err
+			}
+			q, err := queue.New(d, queue.Config{InsertOnly: true}, nil, nil, logger)
+			if err != nil {
+				return err
+			}
+			r := &reconcile.Reconciler{ISC: client, DB: d, Queue: q, Policy: p, Since: since, Logger: logger}
+			rep, err := r.Reconcile(ctx)
+			if err != nil {
+				return err
+			}
+			ri := &reconcile.Reinviter{ISC: client, DB: d, Queue: q, MaxReinvites: rec.maxReinvites, Logger: logger}
+			rrep, err := ri.Reinvite(ctx)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"reconcile": rep, "reinvite": rrep})
+			}
+			fmt.Fprintf(stdout, "reconcile: %s\n", rep)
+			fmt.Fprintf(stdout, "re-invite: %d invitations expired unused, %d registered meanwhile, %d re-invites enqueued\n", rrep.Due, rrep.Registered, rrep.Enqueued)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	tenant.register(fs)
+	db.register(fs)
+	pol.register(fs)
+	fs.StringVar(&rec.backfillSince, "backfill-since", "", "reconcile identities created after DATE instead of after the database's first start")
+	bindEnv(fs, "backfill-since", "INVITER_BACKFILL_SINCE")
+	fs.IntVar(&rec.maxReinvites, "max-reinvites", 2, "invite an identity still unregistered when its invitation expired at most N more times")
+	bindEnv(fs, "max-reinvites", "INVITER_MAX_REINVITES")
+	fs.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}

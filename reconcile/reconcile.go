@@ -1,0 +1,326 @@
+// Package reconcile finds the identities inviter should have invited and
+// did not, and the invitations that expired unused.
+//
+// ISC never resends an event trigger delivery, so an event lost to an
+// outage is lost for good; the Reconciler lists unregistered identities and
+// enqueues those created after a cut-off that inviter never saw. The
+// cut-off defaults to the moment inviter's database was first initialised,
+// so turning inviter on never mails the old backlog.
+//
+// ISC's invitations expire after 7 days; the Reinviter invites again the
+// identities still unregistered then, a bounded number of times.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/isc"
+	"github.com/inviter/inviter/policy"
+	"github.com/inviter/inviter/queue"
+	"github.com/inviter/inviter/store"
+)
+
+// MetaLastRun is the inviter_meta key holding the time (RFC 3339) and
+// summary of the last reconciliation.
+const (
+	MetaLastRun    = "reconcile_last_run"
+	MetaLastReport = "reconcile_last_report"
+)
+
+// Lister is the part of the ISC client reconciliation uses. isc.Client
+// implements it; implementations must be safe for concurrent use.
+type Lister interface {
+	// EachUnregistered calls fn with each page of unregistered identities.
+	EachUnregistered(ctx context.Context, fn func([]inviter.Identity) error) error
+	// IdentitiesByID returns the identities ISC knows among ids (≤ 250).
+	IdentitiesByID(ctx context.Context, ids []string) ([]inviter.Identity, error)
+}
+
+// Enqueuer enqueues invite jobs; queue.Queue implements it.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, identityID, source string, opts *queue.EnqueueOpts) (queue.EnqueueResult, error)
+}
+
+// Reconciler enqueues unregistered identities created after the cut-off
+// that inviter has never handled.
+type Reconciler struct {
+	ISC    Lister
+	DB     *store.DB
+	Queue  Enqueuer
+	Policy *policy.Policy // nil: everyone
+	// Since widens (or narrows) the cut-off on purpose (--backfill-since);
+	// zero means the time the database was first initialised.
+	Since  time.Time
+	Now    func() time.Time // default time.Now
+	Logger *slog.Logger
+}
+
+// Report says what one reconciliation did.
+type Report struct {
+	Cutoff       time.Time `json:"cutoff"`
+	Listed       int       `json:"listed"`        // unregistered identities ISC listed
+	BeforeCutoff int       `json:"before_cutoff"` // left alone: the old backlog
+	Known        int       `json:"known"`         // inviter has handled them already
+	Skipped      int       `json:"skipped"`       // the policy said no (recorded)
+	Enqueued     int       `json:"enqueued"`      // invite jobs added
+	Scheduled    int       `json:"scheduled"`     // of which scheduled for later
+}
+
+func (r Report) String() string {
+	return fmt.Sprintf("listed %d unregistered: %d before the cut-off %s, %d already handled, %d skipped by policy, %d enqueued (%d scheduled)",
+		r.Listed, r.BeforeCutoff, r.Cutoff.UTC().Format(time.RFC3339), r.Known, r.Skipped, r.Enqueued, r.Scheduled)
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Reconciler) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Cutoff returns the cut-off in force: Since, or the database's first
+// initialisation.
+func (r *Reconciler) Cutoff(ctx context.Context) (time.Time, error) {
+	if !r.Since.IsZero() {
+		return r.Since, nil
+	}
+	at, err := r.DB.InitialisedAt(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the reconcile cut-off: %w", err)
+	}
+	return at, nil
+}
+
+// Reconcile lists every unregistered identity once and enqueues those
+// created after the cut-off that inviter never handled, as the policy
+// decides (skips are recorded with their reason, start dates scheduled).
+func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
+	cutoff, err := r.Cutoff(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Cutoff: cutoff}
+	now := r.now()
+	err = r.ISC.EachUnregistered(ctx, func(page []inviter.Identity) error {
+		for _, id := range page {
+			rep.Listed++
+			if !id.Created.After(cutoff) {
+				rep.BeforeCutoff++
+				continue
+			}
+			if _, err := r.DB.Identity(ctx, id.ID); err == nil {
+				rep.Known++
+				continue
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			d := r.Policy.Decide(id.Attributes, now)
+			if d.Warning != "" {
+				r.logger().WarnContext(ctx, "policy warning", "identity_id", id.ID, "warning", d.Warning)
+			}
+			if !d.Invite {
+				rep.Skipped++
+				if err := r.DB.Record(ctx, store.Decision{
+					AuditEntry: store.AuditEntry{IdentityID: id.ID, At: now, Outcome: inviter.OutcomeSkipped, Reason: d.Reason, Source: queue.SourceReconcile},
+					State:      store.StateSkipped,
+				}); err != nil {
+					return err
+				}
+				continue
+			}
+			res, err := r.Queue.Enqueue(ctx, id.ID, queue.SourceReconcile, &queue.EnqueueOpts{ScheduledAt: d.At})
+			if err != nil {
+				return err
+			}
+			if !res.Duplicate {
+				rep.Enqueued++
+				if !d.At.IsZero() {
+					rep.Scheduled++
+				}
+				r.logger().InfoContext(ctx, "reconcile enqueued a missed identity", "identity_id", id.ID, "created", id.Created, "scheduled_at", d.At)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: %w", err)
+	}
+	if err := r.DB.SetMeta(ctx, MetaLastRun, now.UTC().Format(time.RFC3339)); err != nil {
+		return rep, err
+	}
+	if err := r.DB.SetMeta(ctx, MetaLastReport, rep.String()); err != nil {
+		return rep, err
+	}
+	r.logger().InfoContext(ctx, "reconcile done", "report", rep.String())
+	return rep, nil
+}
+
+// Reinviter invites again identities still unregistered after their
+// invitation expired.
+type Reinviter struct {
+	ISC   Lister
+	DB    *store.DB
+	Queue Enqueuer
+	// MaxReinvites is how many times an identity is invited again after its
+	// first invitation; default 0 (none). inviter's flag defaults to 2.
+	MaxReinvites int
+	// Expiry is how long an invitation stays valid; default 7 days (ISC's).
+	Expiry time.Duration
+	Now    func() time.Time // default time.Now
+	Logger *slog.Logger
+}
+
+// ReinviteReport says what one re-invite run did.
+type ReinviteReport struct {
+	Due        int `json:"due"`        // invitations expired unused
+	Registered int `json:"registered"` // registered meanwhile: never invited again
+	Enqueued   int `json:"enqueued"`   // re-invites enqueued
+}
+
+// Reinvite enqueues a new invitation for each identity whose last one
+// expired while it stayed unregistered, up to MaxReinvites times; it
+// checks ISC first (one list call per 250 identities) and records the
+// identities that registered, so they are never invited again.
+func (r *Reinviter) Reinvite(ctx context.Context) (ReinviteReport, error) {
+	var rep ReinviteReport
+	if r.MaxReinvites <= 0 {
+		return rep, nil
+	}
+	expiry := r.Expiry
+	if expiry <= 0 {
+		expiry = 7 * 24 * time.Hour
+	}
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	logger := r.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	for {
+		due, err := r.DB.DueForReinvite(ctx, now.Add(-expiry), r.MaxReinvites, isc.ListPageSize)
+		if err != nil {
+			return rep, err
+		}
+		if len(due) == 0 {
+			return rep, nil
+		}
+		ids := make([]string, len(due))
+		for i, d := range due {
+			ids[i] = d.IdentityID
+		}
+		found, err := r.ISC.IdentitiesByID(ctx, ids)
+		if err != nil {
+			return rep, fmt.Errorf("re-invite: %w", err)
+		}
+		unregistered := map[string]bool{}
+		for _, f := range found {
+			if !f.Registered() {
+				unregistered[f.ID] = true
+			}
+		}
+		progressed := false
+		for _, d := range due {
+			rep.Due++
+			if !unregistered[d.IdentityID] {
+				rep.Registered++
+				progressed = true
+				if err := r.DB.Record(ctx, store.Decision{
+					AuditEntry: store.AuditEntry{IdentityID: d.IdentityID, At: now, Outcome: inviter.OutcomeAlreadyRegistered,
+						Reason: "registered (or gone) when its invitation expired: not invited again", Source: queue.SourceReinvite},
+					State: store.StateSkipped,
+				}); err != nil {
+					return rep, err
+				}
+				continue
+			}
+			res, err := r.Queue.Enqueue(ctx, d.IdentityID, queue.SourceReinvite, &queue.EnqueueOpts{Round: d.InviteCount})
+			if err != nil {
+				return rep, err
+			}
+			if !res.Duplicate {
+				rep.Enqueued++
+				progressed = true
+				logger.InfoContext(ctx, "re-invite enqueued", "identity_id", d.IdentityID, "round", d.InviteCount)
+			}
+		}
+		// The enqueued identities stay "invited" until their job runs, so a
+		// second page would list them again: stop after a page that changed
+		// nothing new, and when the page was not full.
+		if !progressed || len(due) < isc.ListPageSize {
+			return rep, nil
+		}
+	}
+}
+
+// ReconcileArgs is the periodic reconcile job (run by the leader).
+type ReconcileArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ReconcileArgs) Kind() string { return "reconcile" }
+
+// InsertOpts make the job unique while one is waiting or running, so a
+// fleet never runs two at once.
+func (ReconcileArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}}
+}
+
+// ReconcileWorker runs the Reconciler and then the Reinviter.
+type ReconcileWorker struct {
+	river.WorkerDefaults[ReconcileArgs]
+	Reconciler *Reconciler
+	Reinviter  *Reinviter
+	// RunTimeout bounds one run; keep it below River's
+	// RescueStuckJobsAfter. Default 4 minutes.
+	RunTimeout time.Duration
+}
+
+// Work implements river.Worker.
+func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
+	if w.Reconciler != nil {
+		if _, err := w.Reconciler.Reconcile(ctx); err != nil {
+			return err
+		}
+	}
+	if w.Reinviter != nil {
+		if _, err := w.Reinviter.Reinvite(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Timeout bounds one run: listing a large tenant takes a while at ISC's
+// rate limit (100 000 identities ≈ 400 pages ≈ 45 s).
+func (w *ReconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration {
+	if w.RunTimeout > 0 {
+		return w.RunTimeout
+	}
+	return 4 * time.Minute
+}
+
+// PeriodicJob returns the River periodic job that reconciles every interval
+// (and once at start).
+func PeriodicJob(interval time.Duration) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})
+}
