@@ -1,0 +1,395 @@
+package main
+
+// The operator commands: status, jobs and audit. They read the database the
+// daemon writes (SQLite file or PostgreSQL, --db / INVITER_DB), print
+// aligned tables for people and JSON or CSV for scripts, and never create or
+// migrate a database: pointed at the wrong place they say so.
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/store"
+)
+
+// metaReconcileLastRun is the inviter_meta key under which reconcile records
+// the RFC 3339 time of its last run.
+const metaReconcileLastRun = "reconcile_last_run"
+
+// statusErrors is how many recent errors inviter status shows, and
+// statusAuditWindow how many of the newest audit rows it looks through for
+// them.
+const (
+	statusErrors      = 5
+	statusAuditWindow = 1000
+)
+
+// timeLayout is how the operator commands print a time for people (UTC).
+const timeLayout = "2006-01-02 15:04:05Z"
+
+// jobStates are River's job states in the order the commands show them.
+var jobStates = []string{"available", "scheduled", "running", "retryable", "completed", "cancelled", "discarded", "pending"}
+
+// outputFlag is an -o/--output value: one of the formats a command offers.
+type outputFlag struct {
+	format  string
+	formats []string
+}
+
+func newOutputFlag(formats ...string) outputFlag {
+	return outputFlag{format: formats[0], formats: formats}
+}
+
+func (o *outputFlag) String() string { return o.format }
+func (o *outputFlag) Type() string   { return strings.Join(o.formats, "|") }
+func (o *outputFlag) Set(s string) error {
+	if !slices.Contains(o.formats, s) {
+		return fmt.Errorf("want %s", strings.Join(o.formats, ", "))
+	}
+	o.format = s
+	return nil
+}
+
+func (o *outputFlag) register(cmd *cobra.Command) {
+	cmd.Flags().VarP(o, "output", "o", "output format: "+strings.Join(o.formats, ", "))
+}
+
+// openExisting opens the database dsn names for an operator command. It
+// neither creates nor migrates one: a SQLite path that does not exist and a
+// database that was never migrated are errors that say what to run.
+func openExisting(ctx context.Context, dsn string) (*store.DB, error) {
+	name := redactDSN(dsn)
+	if !store.IsPostgresDSN(dsn) {
+		path := strings.TrimPrefix(dsn, "file:")
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no database at %s (--db, INVITER_DB); point --db at the file inviter serve uses, or create one with inviter migrate --db %s", path, path)
+		} else if err != nil {
+			return nil, fmt.Errorf("database %s: %w", path, err)
+		}
+	}
+	db, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening the database (INVITER_DB): %w", err)
+	}
+	ok, err := db.MigrationsApplied(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: checking its schema: %w", name, err)
+	}
+	if !ok {
+		_, ierr := db.InitialisedAt(ctx)
+		db.Close()
+		if ierr == nil {
+			return nil, fmt.Errorf("database %s has an older schema than this inviter: run inviter migrate with the same --db (inviter serve also migrates on start)", name)
+		}
+		return nil, fmt.Errorf("database %s was never migrated, so inviter has not run on it: start inviter serve or run inviter migrate with the same --db", name)
+	}
+	return db, nil
+}
+
+// stamp formats t for a table: the UTC time and how long ago (or ahead)
+// it is; "-" for the zero time.
+func stamp(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(timeLayout) + " (" + age(t, now) + ")"
+}
+
+// age says how far t is from now, roughly: "12s ago", "3m ago", "in 2h".
+func age(t, now time.Time) string {
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < time.Second:
+		return "just now"
+	case d < time.Minute:
+		s = fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		s = fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		s = fmt.Sprintf("%dh", int(d/time.Hour))
+	default:
+		s = fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+	}
+	if future {
+		return "in " + s
+	}
+	return s + " ago"
+}
+
+// oneLine cuts s to its first line and at most max characters, marking a
+// cut with "…"; "-" for an empty s.
+func oneLine(s string, max int) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "-"
+	}
+	cut := false
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s, cut = strings.TrimSpace(s[:i]), true
+	}
+	if utf8.RuneCountInString(s) > max {
+		r := []rune(s)
+		s, cut = string(r[:max-1]), true
+	}
+	if cut {
+		s += "…"
+	}
+	return s
+}
+
+// dash stands in for an empty table cell.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a DSN's & stays readable
+	return enc.Encode(v)
+}
+
+// writeCSV writes header and rows as RFC 4180 CSV.
+func writeCSV(w io.Writer, header []string, rows [][]string) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	if err := cw.WriteAll(rows); err != nil {
+		return err
+	}
+	return cw.Error()
+}
+
+// csvTime formats t for CSV: RFC 3339 in UTC, empty for the zero time.
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// auditRecord is an audit row as JSON shows it.
+type auditRecord struct {
+	ID         int64     `json:"id"`
+	At         time.Time `json:"at"`
+	IdentityID string    `json:"identity_id"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason"`
+	API        string    `json:"api"`
+	CCID       string    `json:"cc_id"`
+	TaskID     string    `json:"task_id"`
+	BatchID    string    `json:"batch_id"`
+	Attempt    int       `json:"attempt"`
+	Source     string    `json:"source"`
+	// IdentityState is the identity's invite state now (inviter status
+	// only): a not_found that was later invited reads "invited".
+	IdentityState string `json:"identity_state,omitempty"`
+}
+
+func newAuditRecord(e store.AuditEntry) auditRecord {
+	return auditRecord{
+		ID: e.ID, At: e.At.UTC(), IdentityID: e.IdentityID, Outcome: string(e.Outcome), Reason: e.Reason,
+		API: string(e.API), CCID: e.CCID, TaskID: e.TaskID, BatchID: e.BatchID, Attempt: e.Attempt, Source: e.Source,
+	}
+}
+
+// statusReport is what inviter status shows.
+type statusReport struct {
+	Database      string    `json:"database"`
+	Backend       string    `json:"backend"`
+	InitialisedAt time.Time `json:"initialised_at"`
+	// ReconcileLastRun is the time reconcile last ran, as recorded; null
+	// when it never ran.
+	ReconcileLastRun *string          `json:"reconcile_last_run"`
+	Identities       map[string]int64 `json:"identities"`
+	Deliveries       int64            `json:"deliveries"`
+	Jobs             map[string]int64 `json:"jobs"`
+	LastErrors       []auditRecord    `json:"last_errors"`
+}
+
+func newStatusCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	var db dbSettings
+	out := newOutputFlag("text", "json")
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show identities by state, jobs, reconcile's last run and the latest errors",
+		Long: `Show what inviter has done, from its database: identities by invite state,
+webhook deliveries, River jobs by state, when the database was initialised
+(reconcile leaves identities created before then alone), when reconcile last
+ran, and the latest failed or not-found outcomes with their reasons.
+Works while inviter serve runs, on SQLite and PostgreSQL alike.`,
+		Example: `  inviter status
+  inviter status --db /var/lib/inviter/inviter.db -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd, getenv); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			d, err := openExisting(ctx, db.dsn)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			rep, err := readStatus(ctx, d, redactDSN(db.dsn))
+			if err != nil {
+				return err
+			}
+			if out.format == "json" {
+				return writeJSON(stdout, rep)
+			}
+			return printStatus(stdout, rep, time.Now())
+		},
+	}
+	db.register(cmd.Flags())
+	out.register(cmd)
+	return cmd
+}
+
+func readStatus(ctx context.Context, d *store.DB, name string) (statusReport, error) {
+	rep := statusReport{Database: name, Backend: d.Backend(), Identities: map[string]int64{}, Jobs: map[string]int64{}, LastErrors: []auditRecord{}}
+	at, err := d.InitialisedAt(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("reading when the database was initialised: %w", err)
+	}
+	rep.InitialisedAt = at.UTC()
+	switch v, err := d.Meta(ctx, metaReconcileLastRun); {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return rep, fmt.Errorf("reading reconcile's last run: %w", err)
+	default:
+		if t, perr := time.Parse(time.RFC3339Nano, v); perr == nil {
+			v = t.UTC().Format(time.RFC3339Nano)
+		}
+		rep.ReconcileLastRun = &v
+	}
+	c, err := d.Counts(ctx)
+	if err != nil {
+		return rep, err
+	}
+	for s, n := range c.Identities {
+		rep.Identities[string(s)] = n
+	}
+	rep.Deliveries = c.Deliveries
+	for _, s := range jobStates {
+		rep.Jobs[s] = 0
+	}
+	for s, n := range c.Jobs {
+		rep.Jobs[s] = n
+	}
+	audit, err := d.Audit(ctx, "", statusAuditWindow)
+	if err != nil {
+		return rep, err
+	}
+	for _, e := range audit {
+		if e.Outcome == inviter.OutcomeFailed || e.Outcome == inviter.OutcomeNotFound {
+			r := newAuditRecord(e)
+			if id, err := d.Identity(ctx, e.IdentityID); err == nil {
+				r.IdentityState = string(id.State)
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return rep, err
+			}
+			rep.LastErrors = append(rep.LastErrors, r)
+			if len(rep.LastErrors) == statusErrors {
+				break
+			}
+		}
+	}
+	return rep, nil
+}
+
+func printStatus(w io.Writer, rep statusReport, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "database\t%s (%s)\n", rep.Database, rep.Backend)
+	fmt.Fprintf(tw, "initialised\t%s, the reconcile cut-off\n", stamp(rep.InitialisedAt, now))
+	last := "never"
+	if rep.ReconcileLastRun != nil {
+		last = *rep.ReconcileLastRun
+		if t, err := time.Parse(time.RFC3339Nano, last); err == nil {
+			last = stamp(t, now)
+		}
+	}
+	fmt.Fprintf(tw, "reconcile last run\t%s\n", last)
+	fmt.Fprintf(tw, "deliveries\t%d\n", rep.Deliveries)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	states := make([]string, 0, len(store.States))
+	for _, s := range store.States {
+		states = append(states, string(s))
+	}
+	for s := range rep.Identities {
+		if !slices.Contains(states, s) {
+			states = append(states, s)
+		}
+	}
+	jobs := slices.Clone(jobStates)
+	for s := range rep.Jobs {
+		if !slices.Contains(jobs, s) {
+			jobs = append(jobs, s)
+		}
+	}
+	fmt.Fprintln(w)
+	if err := countsRows(w, "identities", states, rep.Identities); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if err := countsRows(w, "jobs", jobs, rep.Jobs); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w)
+	if len(rep.LastErrors) == 0 {
+		_, err := fmt.Fprintln(w, "last errors: none")
+		return err
+	}
+	fmt.Fprintln(w, "last errors (newest first):")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TIME\tIDENTITY\tOUTCOME\tATTEMPT\tSTATE NOW\tREASON")
+	for _, e := range rep.LastErrors {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\n", stamp(e.At, now), e.IdentityID, e.Outcome, e.Attempt,
+			dash(e.IdentityState), oneLine(e.Reason, 100))
+	}
+	return tw.Flush()
+}
+
+// countsRows writes a row of names and under it a row of their counts,
+// aligned, after a label.
+func countsRows(w io.Writer, label string, names []string, counts map[string]int64) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%-10s", label)
+	for _, s := range names {
+		fmt.Fprintf(tw, "\t%s", s)
+	}
+	fmt.Fprintf(tw, "\n%-10s", "")
+	for _, s := range names {
+		fmt.Fprintf(tw, "\t%d", counts[s])
+	}
+	fmt.Fprint(tw, "\n")
+	return tw.Flush()
+}

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+	"github.com/spf13/cobra"
+
+	"github.com/inviter/inviter/queue"
+	"github.com/inviter/inviter/store"
+)
+
+// jobRecord is a River job as JSON shows it.
+type jobRecord struct {
+	ID          int64     `json:"id"`
+	Kind        string    `json:"kind"`
+	State       string    `json:"state"`
+	IdentityID  string    `json:"identity_id"`
+	Source      string    `json:"source"`
+	Round       int       `json:"round"`
+	Attempt     int       `json:"attempt"`
+	MaxAttempts int       `json:"max_attempts"`
+	CreatedAt   time.Time `json:"created_at"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	FinalizedAt time.Time `json:"finalized_at,omitzero"` // absent while the job is not finished
+	LastError   string    `json:"last_error"`
+}
+
+func newJobRecord(j queue.Job) jobRecord {
+	return jobRecord{
+		ID: j.ID, Kind: j.Kind, State: j.State, IdentityID: j.IdentityID, Source: j.Source, Round: j.Round,
+		Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, CreatedAt: j.CreatedAt.UTC(), ScheduledAt: j.ScheduledAt.UTC(),
+		FinalizedAt: utcOrZero(j.FinalizedAt), LastError: j.LastError,
+	}
+}
+
+func utcOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+func newJobsCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "jobs",
+		Short: "List River jobs, and retry failed invites",
+		Long: `List the River jobs in inviter's database, or retry invite jobs that gave up
+(dead letters: cancelled or discarded). A running inviter serve on the same
+database picks retried jobs up.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newJobsListCommand(getenv, stdout), newJobsRetryCommand(getenv, stdout))
+	for _, c := range cmd.Commands() {
+		c.Args = wrapArgs(c.Args)
+	}
+	return cmd
+}
+
+// openQueue opens the existing database dsn names and an insert-only queue
+// on it.
+func openQueue(ctx context.Context, dsn string) (*store.DB, *queue.Queue, error) {
+	d, err := openExisting(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := queue.New(d, queue.Config{InsertOnly: true}, nil, nil, nil)
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return d, q, nil
+}
+
+func newJobsListCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	var (
+		db    dbSettings
+		state string
+		limit int
+	)
+	out := newOutputFlag("text", "json", "csv")
+	cmd := &cobra.Command{
+		Use:   "list [--state STATE] [--limit N]",
+		Short: "List River jobs, newest first",
+		Example: `  inviter jobs list
+  inviter jobs list --state discarded
+  inviter jobs list --state retryable -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd, getenv); err != nil {
+				return err
+			}
+			if state != "" && !slices.Contains(rivertype.JobStates(), rivertype.JobState(state)) {
+				return usagef("--state %q: want one of %s", state, strings.Join(jobStates, ", "))
+			}
+			if limit < 1 || limit > 10000 {
+				return usagef("--limit %d: want 1 to 10000", limit)
+			}
+			ctx := cmd.Context()
+			d, q, err := openQueue(ctx, db.dsn)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			jobs, err := q.ListJobs(ctx, state, limit)
+			if err != nil {
+				return err
+			}
+			return printJobs(stdout, out.format, jobs, state, time.Now())
+		},
+	}
+	fs := cmd.Flags()
+	db.register(fs)
+	fs.StringVar(&state, "state", "", "only jobs in this River state: "+strings.Join(jobStates, ", "))
+	fs.IntVar(&limit, "limit", 50, "list at most N jobs")
+	out.register(cmd)
+	return cmd
+}
+
+func printJobs(w io.Writer, format string, jobs []queue.Job, state string, now time.Time) error {
+	switch format {
+	case "json":
+		recs := make([]jobRecord, 0, len(jobs))
+		for _, j := range jobs {
+			recs = append(recs, newJobRecord(j))
+		}
+		return writeJSON(w, recs)
+	case "csv":
+		rows := make([][]string, 0, len(jobs))
+		for _, j := range jobs {
+			rows = append(rows, []string{
+				strconv.FormatInt(j.ID, 10), j.Kind, j.State, j.IdentityID, j.Source, strconv.Itoa(j.Round),
+				strconv.Itoa(j.Attempt), strconv.Itoa(j.MaxAttempts), csvTime(j.CreatedAt), csvTime(j.ScheduledAt),
+				csvTime(j.FinalizedAt), j.LastError,
+			})
+		}
+		return writeCSV(w, []string{"id", "kind", "state", "identity_id", "source", "round", "attempt", "max_attempts",
+			"created_at", "scheduled_at", "finalized_at", "last_error"}, rows)
+	}
+	if len(jobs) == 0 {
+		msg := "no jobs"
+		if state != "" {
+			msg += " in state " + state
+		}
+		_, err := fmt.Fprintln(w, msg)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tIDENTITY\tSOURCE\tATTEMPT\tSCHEDULED\tFINALIZED\tLAST ERROR")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.ID, j.State, j.Kind, dash(j.IdentityID), dash(j.Source),
+			j.Attempt, j.MaxAttempts, stamp(j.ScheduledAt, now), stamp(j.FinalizedAt, now), oneLine(j.LastError, 80))
+	}
+	return tw.Flush()
+}
+
+// retryRecord is a retried job as JSON shows it.
+type retryRecord struct {
+	jobRecord
+	PreviousState string `json:"previous_state"`
+}
+
+func newJobsRetryCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	var (
+		db        dbSettings
+		allFailed bool
+	)
+	out := newOutputFlag("text", "json")
+	cmd := &cobra.Command{
+		Use:   "retry ID | retry --all-failed",
+		Short: "Retry a job now, or every invite job that gave up",
+		Long: `Make a job available to run again now: one job by its id, or with
+--all-failed every invite job that gave up (cancelled or discarded: the dead
+letters). A running inviter serve on the same database works them; an identity
+invited in the meantime is not invited twice.`,
+		Example: `  inviter jobs retry 42
+  inviter jobs retry --all-failed`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv(cmd, getenv); err != nil {
+				return err
+			}
+			var id int64
+			switch {
+			case allFailed && len(args) > 0:
+				return usagef("give a job id or --all-failed, not both")
+			case !allFailed && len(args) == 0:
+				return usagef("give a job id, or --all-failed")
+			case len(args) == 1:
+				n, err := strconv.ParseInt(args[0], 10, 64)
+				if err != nil || n <= 0 {
+					return usagef("job id %q: want a positive number (see inviter jobs list)", args[0])
+				}
+				id = n
+			}
+			ctx := cmd.Context()
+			d, q, err := openQueue(ctx, db.dsn)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			var retried []retryRecord
+			if allFailed {
+				retried, err = retryDeadLetters(ctx, q)
+			} else {
+				var r retryRecord
+				r, err = retryOne(ctx, q, id)
+				if err == nil {
+					retried = append(retried, r)
+				}
+			}
+			if err != nil && len(retried) == 0 {
+				return err
+			}
+			if perr := printRetried(stdout, out.format, retried); perr != nil {
+				return perr
+			}
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	db.register(fs)
+	fs.BoolVar(&allFailed, "all-failed", false, "retry every cancelled or discarded invite job")
+	out.register(cmd)
+	return cmd
+}
+
+// retryOne retries job id; an unknown id and a running job are errors.
+func retryOne(ctx context.Context, q *queue.Queue, id int64) (retryRecord, error) {
+	before, err := q.Job(ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return retryRecord{}, fmt.Errorf("no job with id %d (see inviter jobs list)", id)
+	}
+	if err != nil {
+		return retryRecord{}, err
+	}
+	if before.State == string(rivertype.JobStateRunning) {
+		return retryRecord{}, fmt.Errorf("job %d is running; it was not retried", id)
+	}
+	after, err := q.RetryJob(ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return retryRecord{}, fmt.Errorf("no job with id %d (see inviter jobs list)", id)
+	}
+	if err != nil {
+		return retryRecord{}, err
+	}
+	return retryRecord{jobRecord: newJobRecord(after), PreviousState: before.State}, nil
+}
+
+// retryDeadLetters retries every cancelled or discarded invite job and
+// returns those it retried, also when it stops at an error.
+func retryDeadLetters(ctx context.Context, q *queue.Queue) ([]retryRecord, error) {
+	const page = 1000
+	var out []retryRecord
+	for _, state := range []string{string(rivertype.JobStateCancelled), string(rivertype.JobStateDiscarded)} {
+		for {
+			jobs, err := q.ListJobs(ctx, state, page)
+			if err != nil {
+				return out, err
+			}
+			n := 0
+			for _, j := range jobs {
+				if j.Kind != queue.KindInvite {
+					continue
+				}
+				after, err := q.RetryJob(ctx, j.ID)
+				if err != nil {
+					return out, err
+				}
+				out = append(out, retryRecord{jobRecord: newJobRecord(after), PreviousState: j.State})
+				n++
+			}
+			// Retried jobs leave the state, so the next page is new ones;
+			// stop when a page was short or held nothing to retry.
+			if len(jobs) < page || n == 0 {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func printRetried(w io.Writer, format string, retried []retryRecord) error {
+	if format == "json" {
+		if retried == nil {
+			retried = []retryRecord{}
+		}
+		return writeJSON(w, retried)
+	}
+	if len(retried) == 0 {
+		_, err := fmt.Fprintln(w, "no failed invite jobs to retry")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tIDENTITY\tWAS\tNOW\tATTEMPT\tLAST ERROR")
+	for _, r := range retried {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", r.ID, r.Kind, dash(r.IdentityID), r.PreviousState, r.State,
+			r.Attempt, r.MaxAttempts, oneLine(r.LastError, 80))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	noun := "job"
+	if len(retried) != 1 {
+		noun = "jobs"
+	}
+	_, err := fmt.Fprintf(w, "retried %d %s; a running inviter serve on this database works them now\n", len(retried), noun)
+	return err
+}
