@@ -342,19 +342,39 @@ func (db *DB) Audit(ctx context.Context, identityID string, limit int) ([]AuditE
 	if limit <= 0 {
 		limit = 100
 	}
-	const cols = `SELECT id, identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source FROM inviter_audit`
 	var (
 		rs  rows
 		err error
 	)
 	if identityID == "" {
-		rs, err = db.q.query(ctx, cols+` ORDER BY id DESC LIMIT $1`, limit)
+		rs, err = db.q.query(ctx, auditCols+` ORDER BY id DESC LIMIT $1`, limit)
 	} else {
-		rs, err = db.q.query(ctx, cols+` WHERE identity_id = $1 ORDER BY id DESC LIMIT $2`, identityID, limit)
+		rs, err = db.q.query(ctx, auditCols+` WHERE identity_id = $1 ORDER BY id DESC LIMIT $2`, identityID, limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
+	return scanAudit(rs)
+}
+
+// auditCols selects an AuditEntry from inviter_audit.
+const auditCols = `SELECT id, identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source FROM inviter_audit`
+
+// AuditErrors returns the audit rows with a failed or not_found outcome,
+// every identity, newest first, at most limit (100 when limit <= 0).
+func (db *DB) AuditErrors(ctx context.Context, limit int) ([]AuditEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rs, err := db.q.query(ctx, auditCols+` WHERE outcome IN ($1, $2) ORDER BY id DESC LIMIT $3`,
+		string(inviter.OutcomeFailed), string(inviter.OutcomeNotFound), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list audit errors: %w", err)
+	}
+	return scanAudit(rs)
+}
+
+func scanAudit(rs rows) ([]AuditEntry, error) {
 	defer rs.Close()
 	var out []AuditEntry
 	for rs.Next() {

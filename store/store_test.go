@@ -229,6 +229,36 @@ func runStoreSuite(t *testing.T, backend string, open func(t testing.TB) *store.
 		if got != want {
 			t.Errorf("audit row = %+v\nwant %+v", got, want)
 		}
+		errs, err := db.AuditErrors(ctx, 0)
+		if err != nil || len(errs) != 1 || errs[0].Outcome != inviter.OutcomeFailed || errs[0].Reason != "503, retrying" {
+			t.Errorf("AuditErrors = %+v, %v; want the one failed row", errs, err)
+		}
+	})
+
+	t.Run("DueForReinvite", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		day0 := time.Now().Add(-20 * 24 * time.Hour).Truncate(time.Second)
+		for i, at := range []time.Duration{0, 5 * 24 * time.Hour, 10 * 24 * time.Hour} {
+			id := fmt.Sprintf("id%d", i)
+			for range i + 1 { // id0 invited once, id1 twice, id2 three times
+				if err := db.Record(ctx, store.Decision{State: store.StateInvited, AuditEntry: store.AuditEntry{
+					IdentityID: id, At: day0.Add(at), Outcome: inviter.OutcomeInvited}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		due, err := db.DueForReinvite(ctx, day0.Add(8*24*time.Hour), 2, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, d := range due {
+			ids = append(ids, d.IdentityID)
+		}
+		if fmt.Sprint(ids) != "[id0 id1]" {
+			t.Errorf("due = %v, want [id0 id1] (id2 invited too recently and too often)", ids)
+		}
 	})
 
 	t.Run("CountsAndLists", func(t *testing.T) {

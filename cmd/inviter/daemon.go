@@ -288,21 +288,21 @@ func (s statusSource) Status(ctx context.Context) (web.Status, error) {
 	for k, v := range st.Jobs {
 		out.Jobs[k] = int(v)
 	}
-	audit, err := s.db.Audit(ctx, "", 200)
+	audit, err := s.db.Audit(ctx, "", 50)
 	if err != nil {
 		return out, err
 	}
 	for _, a := range audit {
-		switch a.Outcome {
-		case inviter.OutcomeInvited:
-			if len(out.RecentInvites) < 10 {
-				out.RecentInvites = append(out.RecentInvites, web.RecentInvite{IdentityID: a.IdentityID, API: a.API, TaskID: a.TaskID, At: a.At})
-			}
-		case inviter.OutcomeFailed, inviter.OutcomeNotFound:
-			if len(out.LastErrors) < 10 {
-				out.LastErrors = append(out.LastErrors, web.Failure{IdentityID: a.IdentityID, Reason: a.Reason, At: a.At})
-			}
+		if a.Outcome == inviter.OutcomeInvited && len(out.RecentInvites) < 10 {
+			out.RecentInvites = append(out.RecentInvites, web.RecentInvite{IdentityID: a.IdentityID, API: a.API, TaskID: a.TaskID, At: a.At})
 		}
+	}
+	errs, err := s.db.AuditErrors(ctx, 10)
+	if err != nil {
+		return out, err
+	}
+	for _, a := range errs {
+		out.LastErrors = append(out.LastErrors, web.Failure{IdentityID: a.IdentityID, Reason: a.Reason, At: a.At})
 	}
 	return out, nil
 }

@@ -22,21 +22,16 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
 )
 
 // metaReconcileLastRun is the inviter_meta key under which reconcile records
 // the RFC 3339 time of its last run.
-const metaReconcileLastRun = "reconcile_last_run"
+const metaReconcileLastRun = reconcile.MetaLastRun
 
-// statusErrors is how many recent errors inviter status shows, and
-// statusAuditWindow how many of the newest audit rows it looks through for
-// them.
-const (
-	statusErrors      = 5
-	statusAuditWindow = 1000
-)
+// statusErrors is how many recent errors inviter status shows.
+const statusErrors = 5
 
 // timeLayout is how the operator commands print a time for people (UTC).
 const timeLayout = "2006-01-02 15:04:05Z"
@@ -301,23 +296,18 @@ func readStatus(ctx context.Context, d *store.DB, name string) (statusReport, er
 	for s, n := range c.Jobs {
 		rep.Jobs[s] = n
 	}
-	audit, err := d.Audit(ctx, "", statusAuditWindow)
+	errs, err := d.AuditErrors(ctx, statusErrors)
 	if err != nil {
 		return rep, err
 	}
-	for _, e := range audit {
-		if e.Outcome == inviter.OutcomeFailed || e.Outcome == inviter.OutcomeNotFound {
-			r := newAuditRecord(e)
-			if id, err := d.Identity(ctx, e.IdentityID); err == nil {
-				r.IdentityState = string(id.State)
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return rep, err
-			}
-			rep.LastErrors = append(rep.LastErrors, r)
-			if len(rep.LastErrors) == statusErrors {
-				break
-			}
+	for _, e := range errs {
+		r := newAuditRecord(e)
+		if id, err := d.Identity(ctx, e.IdentityID); err == nil {
+			r.IdentityState = string(id.State)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return rep, err
 		}
+		rep.LastErrors = append(rep.LastErrors, r)
 	}
 	return rep, nil
 }
