@@ -151,7 +151,8 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 				if known[id] {
 					send = append(send, id)
 				} else {
-					setOutcome(res[id], inviter.OutcomeNotFound, "ISC does not know this identity (yet): "+err.Error(), err)
+					setOutcome(res[id], inviter.OutcomeNotFound, "ISC does not list this identity (yet); the invite call answered 400",
+						&PermanentError{Endpoint: "POST /beta/identities/invite", Status: http.StatusBadRequest, Message: "identity " + id + " is not listed"})
 				}
 			}
 			if len(send) > 0 && len(send) < len(batch) {
