@@ -1,0 +1,57 @@
+package isc_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/isc"
+	"github.com/inviter/inviter/isctest"
+)
+
+// TestInviterLateVisibility: a batch holding identities ISC does not show
+// yet costs one lookup and one more invite call, not a split per id.
+func TestInviterLateVisibility(t *testing.T) {
+	t.Parallel()
+	tenant := isctest.NewServer(isctest.Options{Users: 10})
+	t.Cleanup(tenant.Close)
+	var ids []string
+	late := map[string]bool{}
+	for i := range 100 {
+		n := isctest.NewIdentity{}
+		if i%10 == 0 {
+			n.VisibleAfter = time.Hour
+		}
+		id := tenant.CreateIdentity(n)
+		ids = append(ids, id.ID)
+		late[id.ID] = n.VisibleAfter > 0
+	}
+	c, err := isc.New(context.Background(), isc.Config{BaseURL: tenant.URL(), ClientID: tenant.ClientID(), ClientSecret: tenant.ClientSecret(), RateLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := isc.NewInviter(c, isc.InviterConfig{BatchSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant.ResetCalls()
+	for _, r := range inv.Invite(context.Background(), ids) {
+		want := inviter.OutcomeInvited
+		if late[r.IdentityID] {
+			want = inviter.OutcomeNotFound
+		}
+		if r.Outcome != want {
+			t.Errorf("%s: %s (%s), want %s", r.IdentityID, r.Outcome, r.Reason, want)
+		}
+	}
+	if n := tenant.CallCount("POST /beta/identities/invite"); n != 2 {
+		t.Errorf("%d invite calls, want 2 (the batch, then the visible 90)", n)
+	}
+	if n := tenant.CallCount("GET /v2025/identities"); n != 1 {
+		t.Errorf("%d list calls, want 1 lookup", n)
+	}
+	if n := len(tenant.Invites()); n != 90 {
+		t.Errorf("%d mailed, want 90", n)
+	}
+}
