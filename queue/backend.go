@@ -14,6 +14,7 @@ import (
 // the package is not generic.
 type backend interface {
 	insertTx(ctx context.Context, tx *store.Tx, args InviteArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	insertManyTx(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 	stopAndCancel(ctx context.Context) error
@@ -41,6 +42,10 @@ func newRiverBackend[TTx any](driver riverdriver.Driver[TTx], cfg *river.Config,
 
 func (b *riverBackend[TTx]) insertTx(ctx context.Context, tx *store.Tx, args InviteArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
 	return b.client.InsertTx(ctx, b.txOf(tx), args, opts)
+}
+
+func (b *riverBackend[TTx]) insertManyTx(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	return b.client.InsertManyTx(ctx, b.txOf(tx), params)
 }
 
 func (b *riverBackend[TTx]) start(ctx context.Context) error { return b.client.Start(ctx) }

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,5 +27,31 @@ func BenchmarkAcceptDelivery(b *testing.B) {
 		if _, err := q.AcceptDelivery(ctx, ev, raw, time.Now()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkAcceptDeliveryParallel is AcceptDelivery from 16 concurrent
+// senders, as the webhook sees a burst: group commit shares transactions.
+func BenchmarkAcceptDeliveryParallel(b *testing.B) {
+	for _, be := range storetest.Backends() {
+		b.Run(be.Name, func(b *testing.B) {
+			db := be.Open(b)
+			q, err := New(db, Config{InsertOnly: true}, nil, nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			var n atomic.Int64
+			b.SetParallelism(8) // 16 goroutines on 2 cores
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					ev, raw := event(fmt.Sprintf("id%d", n.Add(1)))
+					if _, err := q.AcceptDelivery(ctx, ev, raw, time.Now()); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

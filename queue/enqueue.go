@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -103,59 +104,190 @@ func (q *Queue) AcceptDeliveryWith(ctx context.Context, identity inviter.Identit
 	if receivedAt.IsZero() {
 		receivedAt = time.Now()
 	}
-	var res AcceptResult
-	err := q.db.InTx(ctx, func(tx *store.Tx) error {
-		res = AcceptResult{}
-		var err error
-		res.DeliveryID, err = tx.InsertDelivery(ctx, store.Delivery{
-			IdentityID: id, IdentityName: identity.Name, Payload: raw, ReceivedAt: receivedAt,
+	req := &acceptReq{ctx: ctx, id: id, identity: identity, raw: raw, receivedAt: receivedAt, opts: opts, done: make(chan struct{})}
+	q.group.submit(q, req)
+	if req.err != nil {
+		return AcceptResult{}, fmt.Errorf("accept delivery for %s: %w", id, req.err)
+	}
+	return req.res, nil
+}
+
+// acceptReq is one delivery waiting to be stored by a group commit.
+type acceptReq struct {
+	ctx        context.Context
+	id         string
+	identity   inviter.IdentityRef
+	raw        []byte
+	receivedAt time.Time
+	opts       AcceptOptions
+
+	res  AcceptResult
+	err  error
+	done chan struct{}
+}
+
+// maxGroup is the most deliveries one group commit stores.
+const maxGroup = 128
+
+// grouper stores concurrent deliveries in shared transactions (group
+// commit): one commit, and on SQLite one fsync, serves every delivery that
+// arrived while the previous commit ran. The first caller to find no commit
+// running leads: it stores what is pending, its own delivery included, and
+// hands any newcomers to a goroutine, so no caller waits for more than its
+// own group. Each caller returns only once its delivery is committed (or
+// has failed).
+type grouper struct {
+	mu      sync.Mutex
+	pending []*acceptReq
+	active  bool
+}
+
+func (g *grouper) submit(q *Queue, req *acceptReq) {
+	g.mu.Lock()
+	g.pending = append(g.pending, req)
+	if g.active {
+		g.mu.Unlock()
+		<-req.done
+		return
+	}
+	g.active = true
+	g.mu.Unlock()
+	g.drainOnce(q)
+	<-req.done
+}
+
+// drainOnce commits one group, then leaves the rest to a new leader
+// goroutine, or ends the leadership when nothing is pending.
+func (g *grouper) drainOnce(q *Queue) {
+	g.mu.Lock()
+	n := min(len(g.pending), maxGroup)
+	batch := g.pending[:n:n]
+	g.pending = g.pending[n:]
+	g.mu.Unlock()
+	q.commitGroup(batch)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.pending) == 0 {
+		g.active = false
+		g.pending = nil
+		return
+	}
+	go g.drainOnce(q)
+}
+
+// commitGroup stores batch in one transaction. If that fails, each
+// delivery is tried in its own transaction, so that one bad delivery does
+// not fail the others.
+func (q *Queue) commitGroup(batch []*acceptReq) {
+	defer func() {
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	ctx := batch[0].ctx
+	if len(batch) > 1 {
+		// The group outlives any one caller's deadline; bound it on its own.
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		ctx = c
+	}
+	err := q.db.InTx(ctx, func(tx *store.Tx) error { return q.acceptGroupTx(ctx, tx, batch) })
+	if err == nil {
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].res, batch[0].err = AcceptResult{}, err
+		return
+	}
+	for _, r := range batch {
+		one := []*acceptReq{r}
+		r.err = q.db.InTx(r.ctx, func(tx *store.Tx) error { return q.acceptGroupTx(r.ctx, tx, one) })
+		if r.err != nil {
+			r.res = AcceptResult{}
+		}
+	}
+}
+
+// acceptGroupTx stores the deliveries of batch in tx: the delivery rows,
+// the identities, policy skips, and the invite jobs in one River insert.
+// Two deliveries of one identity in a batch share its job.
+func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*acceptReq) error {
+	type pendingJob struct {
+		reqs []*acceptReq
+	}
+	var (
+		params []river.InsertManyParams
+		jobs   []*pendingJob
+		byKey  = map[string]*pendingJob{}
+	)
+	for _, r := range batch {
+		r.res = AcceptResult{}
+		id, opts, receivedAt := r.id, r.opts, r.receivedAt
+		deliveryID, err := tx.InsertDelivery(ctx, store.Delivery{
+			IdentityID: id, IdentityName: r.identity.Name, Payload: r.raw, ReceivedAt: receivedAt,
 		})
+		if err != nil {
+			return err
+		}
+		r.res.DeliveryID = deliveryID
+		ident, _, err := tx.EnsureIdentity(ctx, id, receivedAt.UTC(), receivedAt)
 		if err != nil {
 			return err
 		}
 		switch {
 		case opts.SkipReason != "":
-			res.Duplicate = true
-			ident, _, err := tx.EnsureIdentity(ctx, id, receivedAt.UTC(), receivedAt)
-			if err != nil {
-				return err
-			}
+			r.res.Duplicate = true
 			if ident.InviteCount > 0 {
-				return nil // invited before: the policy's word changes nothing
+				continue // invited before: the policy's word changes nothing
 			}
-			return tx.Record(ctx, store.Decision{
+			if err := tx.Record(ctx, store.Decision{
 				AuditEntry: store.AuditEntry{IdentityID: id, At: receivedAt, Outcome: inviter.OutcomeSkipped,
 					Reason: opts.SkipReason, API: q.cfg.API, Source: opts.Source},
 				State: store.StateSkipped,
-			})
-		case opts.NoJob:
-			res.Duplicate = true
-			return nil
-		}
-		var insertOpts *river.InsertOpts
-		args := InviteArgs{IdentityID: id, DeliveryID: res.DeliveryID, Source: opts.Source, EventAt: receivedAt.UTC()}
-		if !opts.ScheduledAt.IsZero() {
-			insertOpts = &river.InsertOpts{ScheduledAt: opts.ScheduledAt, UniqueOpts: args.InsertOpts().UniqueOpts}
-		}
-		job, dup, err := q.enqueueTx(ctx, tx, args, receivedAt, insertOpts)
-		if err != nil {
-			return err
-		}
-		res.JobID, res.Duplicate = job, dup
-		if job != 0 {
-			if err := tx.SetDeliveryJob(ctx, res.DeliveryID, job); err != nil {
+			}); err != nil {
 				return err
 			}
+			continue
+		case opts.NoJob:
+			r.res.Duplicate = true
+			continue
+		case ident.InviteCount > 0:
+			r.res.Duplicate = true // already invited (round 0)
+			continue
 		}
-		if q.testAfterInsert != nil {
-			return q.testAfterInsert()
+		if pj, ok := byKey[id]; ok {
+			pj.reqs = append(pj.reqs, r)
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return AcceptResult{}, fmt.Errorf("accept delivery for %s: %w", id, err)
+		args := InviteArgs{IdentityID: id, DeliveryID: deliveryID, Source: opts.Source, EventAt: receivedAt.UTC()}
+		insertOpts := args.InsertOpts()
+		if !opts.ScheduledAt.IsZero() {
+			insertOpts.ScheduledAt = opts.ScheduledAt
+		}
+		pj := &pendingJob{reqs: []*acceptReq{r}}
+		byKey[id] = pj
+		jobs = append(jobs, pj)
+		params = append(params, river.InsertManyParams{Args: args, InsertOpts: &insertOpts})
 	}
-	return res, nil
+	if len(params) > 0 {
+		results, err := q.be.insertManyTx(ctx, tx, params)
+		if err != nil {
+			return fmt.Errorf("insert invite jobs: %w", err)
+		}
+		for i, res := range results {
+			for k, r := range jobs[i].reqs {
+				r.res.JobID = res.Job.ID
+				r.res.Duplicate = res.UniqueSkippedAsDuplicate || k > 0
+				if err := tx.SetDeliveryJob(ctx, r.res.DeliveryID, res.Job.ID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if q.testAfterInsert != nil {
+		return q.testAfterInsert()
+	}
+	return nil
 }
 
 // enqueueTx adds the identity (pending) if unknown and inserts its invite

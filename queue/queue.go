@@ -218,6 +218,7 @@ type Queue struct {
 	logger  *slog.Logger
 	be      backend
 	batcher *batcher // nil with InsertOnly
+	group   grouper  // group commit of deliveries
 
 	baseCtx    context.Context // parent of batched ISC calls and orphan writes
 	baseCancel context.CancelFunc
