@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -105,7 +104,7 @@ func (q *Queue) AcceptDeliveryWith(ctx context.Context, identity inviter.Identit
 		receivedAt = time.Now()
 	}
 	req := &acceptReq{ctx: ctx, id: id, identity: identity, raw: raw, receivedAt: receivedAt, opts: opts, done: make(chan struct{})}
-	q.group.submit(q, req)
+	q.accepts.Submit(req)
 	if req.err != nil {
 		return AcceptResult{}, fmt.Errorf("accept delivery for %s: %w", id, req.err)
 	}
@@ -126,54 +125,8 @@ type acceptReq struct {
 	done chan struct{}
 }
 
-// maxGroup is the most deliveries one group commit stores.
+// maxGroup is the most deliveries (or outcomes) one group commit stores.
 const maxGroup = 128
-
-// grouper stores concurrent deliveries in shared transactions (group
-// commit): one commit, and on SQLite one fsync, serves every delivery that
-// arrived while the previous commit ran. The first caller to find no commit
-// running leads: it stores what is pending, its own delivery included, and
-// hands any newcomers to a goroutine, so no caller waits for more than its
-// own group. Each caller returns only once its delivery is committed (or
-// has failed).
-type grouper struct {
-	mu      sync.Mutex
-	pending []*acceptReq
-	active  bool
-}
-
-func (g *grouper) submit(q *Queue, req *acceptReq) {
-	g.mu.Lock()
-	g.pending = append(g.pending, req)
-	if g.active {
-		g.mu.Unlock()
-		<-req.done
-		return
-	}
-	g.active = true
-	g.mu.Unlock()
-	g.drainOnce(q)
-	<-req.done
-}
-
-// drainOnce commits one group, then leaves the rest to a new leader
-// goroutine, or ends the leadership when nothing is pending.
-func (g *grouper) drainOnce(q *Queue) {
-	g.mu.Lock()
-	n := min(len(g.pending), maxGroup)
-	batch := g.pending[:n:n]
-	g.pending = g.pending[n:]
-	g.mu.Unlock()
-	q.commitGroup(batch)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.pending) == 0 {
-		g.active = false
-		g.pending = nil
-		return
-	}
-	go g.drainOnce(q)
-}
 
 // commitGroup stores batch in one transaction. If that fails, each
 // delivery is tried in its own transaction, so that one bad delivery does

@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/groupcommit"
 	"github.com/inviter/inviter/metrics"
 	"github.com/inviter/inviter/store"
 )
@@ -217,8 +218,9 @@ type Queue struct {
 	m       *metrics.Metrics
 	logger  *slog.Logger
 	be      backend
-	batcher *batcher // nil with InsertOnly
-	group   grouper  // group commit of deliveries
+	batcher *batcher                         // nil with InsertOnly
+	accepts *groupcommit.Grouper[*acceptReq] // deliveries, committed in groups
+	records *groupcommit.Grouper[*recordReq] // invite outcomes, committed in groups
 
 	baseCtx    context.Context // parent of batched ISC calls and orphan writes
 	baseCancel context.CancelFunc
@@ -248,6 +250,8 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 	}
 	baseCtx, cancel := context.WithCancel(context.Background())
 	q := &Queue{db: db, cfg: cfg, inv: inv, m: m, logger: cfg.Logger, baseCtx: baseCtx, baseCancel: cancel}
+	q.accepts = groupcommit.New(maxGroup, q.commitGroup)
+	q.records = groupcommit.New(maxGroup, q.commitRecords)
 
 	rc := &river.Config{
 		Logger:               cfg.Logger,

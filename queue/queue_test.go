@@ -209,7 +209,9 @@ func TestBatchingCoalescesConcurrentJobs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return s.Identities[store.StateInvited] == 200
+			// The metric is counted just after the outcome's commit.
+			return s.Identities[store.StateInvited] == 200 &&
+				testutil.ToFloat64(b.m.Invites.WithLabelValues("invited", "public")) == 200
 		})
 		calls := b.inv.Calls()
 		if len(calls) != 2 || len(calls[0]) != 100 || len(calls[1]) != 100 {

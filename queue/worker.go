@@ -104,7 +104,9 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 // acts on. If storing fails the job fails too (and is retried), unless
 // River was told to cancel or snooze it anyway.
 func (q *Queue) record(ctx context.Context, j jobInfo, d store.Decision, verdict error) error {
-	if err := q.db.Record(ctx, d); err != nil {
+	req := &recordReq{ctx: ctx, d: d}
+	q.records.Submit(req)
+	if err := req.err; err != nil {
 		q.logger.ErrorContext(ctx, "record invite outcome", "identity_id", d.IdentityID, "job_id", j.ID, "error", err)
 		if verdict == nil {
 			return fmt.Errorf("record outcome %s: %w", d.Outcome, err)
@@ -225,4 +227,36 @@ func joinReason(a, b string) string {
 		return a
 	}
 	return a + "; " + b
+}
+
+// recordReq is one outcome waiting for a group commit.
+type recordReq struct {
+	ctx context.Context
+	d   store.Decision
+	err error
+}
+
+// commitRecords stores the outcomes of batch in one transaction (one
+// fsync on SQLite for a whole ISC batch), or each in its own if that fails.
+func (q *Queue) commitRecords(batch []*recordReq) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), 30*time.Second)
+	defer cancel()
+	err := q.db.InTx(ctx, func(tx *store.Tx) error {
+		for _, r := range batch {
+			if err := tx.Record(ctx, r.d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].err = err
+		return
+	}
+	for _, r := range batch {
+		r.err = q.db.Record(r.ctx, r.d)
+	}
 }

@@ -1,0 +1,92 @@
+package groupcommit_test
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/inviter/inviter/groupcommit"
+)
+
+type item struct {
+	n      int
+	result int
+}
+
+func TestEveryItemCommittedOnceInFewCommits(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var commits atomic.Int32
+		var seen sync.Map
+		g := groupcommit.New(64, func(batch []*item) {
+			commits.Add(1)
+			time.Sleep(time.Millisecond) // a commit takes a while
+			for _, it := range batch {
+				if _, dup := seen.LoadOrStore(it.n, true); dup {
+					t.Errorf("item %d committed twice", it.n)
+				}
+				it.result = it.n * 2
+			}
+		})
+		var wg sync.WaitGroup
+		items := make([]*item, 500)
+		for i := range items {
+			items[i] = &item{n: i}
+			wg.Go(func() {
+				g.Submit(items[i])
+				if items[i].result != i*2 {
+					t.Errorf("item %d returned before its commit", i)
+				}
+			})
+		}
+		wg.Wait()
+		if n := commits.Load(); n > 20 {
+			t.Errorf("%d commits for 500 concurrent items; grouping should need about 500/64", n)
+		}
+	})
+}
+
+func TestBatchesRespectMax(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		g := groupcommit.New(3, func(batch []*item) {
+			if len(batch) > 3 {
+				t.Errorf("batch of %d, max 3", len(batch))
+			}
+			time.Sleep(time.Millisecond)
+		})
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() { g.Submit(&item{n: i}) })
+		}
+		wg.Wait()
+	})
+}
+
+func TestPanicInCommitReleasesWaiters(t *testing.T) {
+	t.Parallel()
+	g := groupcommit.New(8, func(batch []*item) {
+		if batch[0].n == 1 {
+			panic("boom")
+		}
+	})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic was swallowed")
+			}
+		}()
+		g.Submit(&item{n: 1})
+	}()
+	// The Grouper still works after the panic.
+	it := &item{n: 2}
+	done := make(chan struct{})
+	go func() { g.Submit(it); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Submit hangs after a commit panicked")
+	}
+}
