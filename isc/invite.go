@@ -145,7 +145,11 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 	}
 	if badRequest(err) && len(batch) > 1 && lookUp {
 		known, lerr := in.known(ctx, batch)
-		if lerr == nil {
+		switch {
+		case lerr != nil && IsTransient(lerr):
+			fail(res, batch, lerr) // the jobs retry the whole batch later
+			return
+		case lerr == nil:
 			var send []string
 			for _, id := range batch {
 				if known[id] {
@@ -155,11 +159,16 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 						&PermanentError{Endpoint: "POST /beta/identities/invite", Status: http.StatusBadRequest, Message: "identity " + id + " is not listed"})
 				}
 			}
-			if len(send) > 0 && len(send) < len(batch) {
-				in.sendPublicTry(ctx, send, res, false)
+			if len(send) < len(batch) {
+				if len(send) > 0 {
+					in.sendPublicTry(ctx, send, res, false)
+				}
 				return
 			}
+			// Every id is listed: the 400 is about something else; split.
 		}
+		// A lookup ISC refuses (e.g. a token without identity read
+		// rights) leaves splitting as the way to find the bad id.
 	}
 	if badRequest(err) && len(batch) > 1 {
 		half := len(batch) / 2

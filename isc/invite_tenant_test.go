@@ -55,3 +55,32 @@ func TestInviterLateVisibility(t *testing.T) {
 		t.Errorf("%d mailed, want 90", n)
 	}
 }
+
+// TestInviterNothingVisibleYet: a batch of identities none of which ISC
+// shows yet costs one invite and one lookup, and reports them all not found.
+func TestInviterNothingVisibleYet(t *testing.T) {
+	t.Parallel()
+	tenant := isctest.NewServer(isctest.Options{Users: 10, VisibilityDelay: time.Hour})
+	t.Cleanup(tenant.Close)
+	ids := make([]string, 50)
+	for i := range ids {
+		ids[i] = tenant.CreateIdentity(isctest.NewIdentity{}).ID
+	}
+	c, err := isc.New(context.Background(), isc.Config{BaseURL: tenant.URL(), ClientID: tenant.ClientID(), ClientSecret: tenant.ClientSecret(), RateLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := isc.NewInviter(c, isc.InviterConfig{BatchSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant.ResetCalls()
+	for _, r := range inv.Invite(context.Background(), ids) {
+		if r.Outcome != inviter.OutcomeNotFound {
+			t.Errorf("%s: %s, want not_found", r.IdentityID, r.Outcome)
+		}
+	}
+	if n, l := tenant.CallCount("POST /beta/identities/invite"), tenant.CallCount("GET /v2025/identities"); n != 1 || l != 1 {
+		t.Errorf("%d invite and %d list calls, want 1 and 1", n, l)
+	}
+}
