@@ -31,10 +31,10 @@
 //
 // Event payloads: the documents' own examples of IdentityCreated and
 // IdentityAttributesChanged (assembled from the schemas' property
-// examples) must validate, the IdentityCreated one must be accepted by
-// inviter.ParseIdentityCreated (there is no parser for attributes-changed
-// yet, so that one is checked against the schema only), and every event
-// the fake delivers to a subscriber must match the trigger's schema.
+// examples) must validate and be accepted by the intake's parsers
+// (inviter.ParseIdentityCreated, inviter.ParseIdentityAttributesChanged),
+// and every event the fake delivers to a subscriber must match the
+// trigger's schema and parse.
 package contract
 
 import (
@@ -434,11 +434,16 @@ func testEvents(t *testing.T, sp *specs, cov *coverage) {
 			}
 			t.Logf("%s IdentityCreated example: %s", v, data)
 
-			// No parser for attributes-changed yet: the schema only.
 			changed := sp.webhookSchema(t, v, "IdentityAttributesChanged")
 			ex, data = jsonValue(t, example(changed))
 			if err := changed.VisitJSON(ex); err != nil {
 				t.Errorf("%s IdentityAttributesChanged example %s does not match its own schema: %v", v, data, schemaErr(err))
+			}
+			cev, err := inviter.ParseIdentityAttributesChanged(data)
+			if err != nil {
+				t.Errorf("%s IdentityAttributesChanged example %s: ParseIdentityAttributesChanged: %v", v, data, err)
+			} else if cev.Identity.ID == "" || len(cev.Changes) == 0 || cev.Changes[0].Attribute == "" {
+				t.Errorf("%s IdentityAttributesChanged example %s parsed as %+v", v, data, cev)
 			}
 			t.Logf("%s IdentityAttributesChanged example: %s", v, data)
 		}
@@ -485,7 +490,7 @@ func testEvents(t *testing.T, sp *specs, cov *coverage) {
 			}
 		}
 
-		check := func(path, name string, n int, parse bool) {
+		check := func(path, name string, n int, parse func([]byte) (any, error)) {
 			bodies := rc.got(path)
 			if len(bodies) != n {
 				t.Errorf("%s: received %d events, want %d", name, len(bodies), n)
@@ -507,14 +512,12 @@ func testEvents(t *testing.T, sp *specs, cov *coverage) {
 						t.Errorf("CONTRACT: %s event delivered by isctest has fields the %s schema does not declare: %s", name, ver, strings.Join(extra, ", "))
 					}
 				}
-				if parse {
-					if _, err := inviter.ParseIdentityCreated(body); err != nil {
-						t.Errorf("ParseIdentityCreated(%s): %v", body, err)
-					}
+				if _, err := parse(body); err != nil {
+					t.Errorf("the intake refuses the %s event %s: %v", name, body, err)
 				}
 			}
 		}
-		check("/created", "IdentityCreated", 4, true)
-		check("/changed", "IdentityAttributesChanged", 1, false)
+		check("/created", "IdentityCreated", 4, func(b []byte) (any, error) { return inviter.ParseIdentityCreated(b) })
+		check("/changed", "IdentityAttributesChanged", 1, func(b []byte) (any, error) { return inviter.ParseIdentityAttributesChanged(b) })
 	})
 }
