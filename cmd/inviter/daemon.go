@@ -294,7 +294,11 @@ func (s statusSource) Status(ctx context.Context) (web.Status, error) {
 	}
 	for _, a := range audit {
 		if a.Outcome == inviter.OutcomeInvited && len(out.RecentInvites) < 10 {
-			out.RecentInvites = append(out.RecentInvites, web.RecentInvite{IdentityID: a.IdentityID, API: a.API, TaskID: a.TaskID, At: a.At})
+			ri := web.RecentInvite{IdentityID: a.IdentityID, API: a.API, TaskID: a.TaskID, At: a.At}
+			if ds, err := s.db.Deliveries(ctx, a.IdentityID, 1); err == nil && len(ds) > 0 {
+				ri.Name = ds[0].IdentityName
+			}
+			out.RecentInvites = append(out.RecentInvites, ri)
 		}
 	}
 	errs, err := s.db.AuditErrors(ctx, 10)
