@@ -301,11 +301,21 @@ func (s statusSource) Status(ctx context.Context) (web.Status, error) {
 			out.RecentInvites = append(out.RecentInvites, ri)
 		}
 	}
-	errs, err := s.db.AuditErrors(ctx, 10)
+	// The errors that still matter: those of identities not invited (or
+	// skipped) since, newest first, one per identity.
+	errs, err := s.db.AuditErrors(ctx, 100)
 	if err != nil {
 		return out, err
 	}
+	seen := map[string]bool{}
 	for _, a := range errs {
+		if seen[a.IdentityID] || len(out.LastErrors) == 10 {
+			continue
+		}
+		seen[a.IdentityID] = true
+		if id, err := s.db.Identity(ctx, a.IdentityID); err == nil && (id.State == store.StateInvited || id.State == store.StateSkipped) {
+			continue
+		}
 		out.LastErrors = append(out.LastErrors, web.Failure{IdentityID: a.IdentityID, Reason: a.Reason, At: a.At})
 	}
 	return out, nil
