@@ -37,6 +37,10 @@ type InviteArgs struct {
 	// The job skips the identity when inviter_identities records more than
 	// Round accepted invitations, so a replayed job never mails twice.
 	Round int `json:"round" river:"unique"`
+	// Recheck asks the worker to look at the identity again before it
+	// invites (Config.Recheck): set for invites scheduled long in advance,
+	// whose identity may have changed (an offer withdrawn) or registered.
+	Recheck bool `json:"recheck,omitempty"`
 }
 
 // Kind returns KindInvite.
@@ -216,6 +220,7 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 		insertOpts := args.InsertOpts()
 		if !opts.ScheduledAt.IsZero() {
 			insertOpts.ScheduledAt = opts.ScheduledAt
+			args.Recheck = true
 		}
 		pj := &pendingJob{reqs: []*acceptReq{r}}
 		byKey[id] = pj
@@ -311,6 +316,7 @@ func (q *Queue) Enqueue(ctx context.Context, identityID, source string, opts *En
 	}
 	var insertOpts *river.InsertOpts
 	if !opts.ScheduledAt.IsZero() {
+		args.Recheck = true
 		insertOpts = &river.InsertOpts{ScheduledAt: opts.ScheduledAt, UniqueOpts: args.InsertOpts().UniqueOpts}
 	}
 	var res EnqueueResult

@@ -85,6 +85,11 @@ type Config struct {
 	// Default 5 minutes.
 	RescueStuckJobsAfter time.Duration
 
+	// Recheck, when set, is asked before a scheduled invite (InviteArgs.
+	// Recheck) is sent: false skips the identity with the reason (recorded),
+	// an error retries the job. It may call ISC. Nil sends without asking.
+	Recheck func(ctx context.Context, identityID string) (invite bool, reason string, err error)
+
 	// InsertOnly builds a client that only enqueues (for CLI commands):
 	// Start and Stop do nothing and no jobs are worked here.
 	InsertOnly bool

@@ -589,3 +589,53 @@ func TestConfigDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduledInviteIsRechecked: an invite scheduled in advance asks
+// Config.Recheck first; a no skips the identity with the reason, a yes
+// invites it, and invites sent now are not rechecked.
+func TestScheduledInviteIsRechecked(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		var asked sync.Map
+		b := setup(t, open, func(c *Config) {
+			c.Recheck = func(_ context.Context, id string) (bool, string, error) {
+				asked.Store(id, true)
+				if id == "withdrawn" {
+					return false, "no longer matches the policy", nil
+				}
+				return true, "", nil
+			}
+		})
+		ctx := context.Background()
+		soon := time.Now().Add(300 * time.Millisecond)
+		for _, id := range []string{"withdrawn", "starts"} {
+			if _, err := b.q.Enqueue(ctx, id, SourceEvent, &EnqueueOpts{ScheduledAt: soon}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := b.q.Enqueue(ctx, "now", SourceEvent, nil); err != nil {
+			t.Fatal(err)
+		}
+		b.start(t)
+		waitFor(t, "three decisions", func() bool {
+			s, err := b.q.Stats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s.Identities[store.StateInvited] == 2 && s.Identities[store.StateSkipped] == 1
+		})
+		w, err := b.db.Identity(ctx, "withdrawn")
+		if err != nil || w.State != store.StateSkipped || w.LastReason != "no longer matches the policy" {
+			t.Errorf("withdrawn: %+v %v", w, err)
+		}
+		if _, ok := asked.Load("now"); ok {
+			t.Error("an invite sent now was rechecked")
+		}
+		for _, call := range b.inv.Calls() {
+			for _, id := range call {
+				if id == "withdrawn" {
+					t.Error("the withdrawn identity was sent to ISC")
+				}
+			}
+		}
+	})
+}

@@ -92,6 +92,18 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 		return q.record(ctx, j, d, nil)
 	}
 
+	if j.Args.Recheck && q.cfg.Recheck != nil {
+		ok, reason, err := q.cfg.Recheck(ctx, j.Args.IdentityID)
+		if err != nil {
+			return fmt.Errorf("re-checking %s before its scheduled invite: %w", j.Args.IdentityID, err)
+		}
+		if !ok {
+			d := q.baseDecision(j, inviter.Result{IdentityID: j.Args.IdentityID, API: q.cfg.API})
+			d.Outcome, d.Reason, d.State = inviter.OutcomeSkipped, reason, store.StateSkipped
+			return q.record(ctx, j, d, nil)
+		}
+	}
+
 	res, batchID, err := q.batcher.submit(ctx, &request{id: j.Args.IdentityID, job: j})
 	if err != nil {
 		return err // the job's context ended: River retries (or hands it back on stop)

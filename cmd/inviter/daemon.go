@@ -113,6 +113,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 		NotFoundWindow:       cfg.notFoundWindow,
 		JobTimeout:           cfg.jobTimeout,
 		RescueStuckJobsAfter: cfg.rescueAfter,
+		Recheck:              recheck(client, cfg.policy),
 		RegisterWorkers: func(w *river.Workers) error {
 			return river.AddWorkerSafely(w, &reconcile.ReconcileWorker{Reconciler: rec, Reinviter: reinv, RunTimeout: cfg.rescueAfter * 4 / 5})
 		},
@@ -242,6 +243,28 @@ func (i intake) AcceptIdentityAttributesChanged(ctx context.Context, ev inviter.
 		return false, err
 	}
 	return res.Duplicate, nil
+}
+
+// recheck looks at an identity again before an invite scheduled weeks ago
+// is sent: one GET of the identity. It skips one that registered, that ISC
+// no longer knows, or that no longer matches the policy (say an offer was
+// withdrawn and the lifecycle state changed).
+func recheck(c *isc.Client, p *policy.Policy) func(context.Context, string) (bool, string, error) {
+	return func(ctx context.Context, id string) (bool, string, error) {
+		ident, err := c.GetIdentity(ctx, id)
+		switch {
+		case isc.IsNotFound(err):
+			return false, "ISC no longer knows this identity at its scheduled invite", nil
+		case err != nil:
+			return false, "", err
+		case ident.Registered():
+			return false, "registered before its scheduled invite", nil
+		}
+		if ok, reason := p.Matches(ident.Attributes); !ok {
+			return false, "no longer matches the policy at its scheduled invite: " + reason, nil
+		}
+		return true, "", nil
+	}
 }
 
 // readiness is ready when the database answers and is migrated.
