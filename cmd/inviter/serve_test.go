@@ -30,6 +30,8 @@ type daemon struct {
 	stop  func() error
 	cmd   *exec.Cmd // child process, or nil
 	out   *bytes.Buffer
+	// exited is closed when the child process has exited (nil in process).
+	exited <-chan struct{}
 }
 
 // freeAddr returns a loopback address with a free port.
@@ -429,7 +431,13 @@ func startChild(t *testing.T, tenant *isctest.Server, dsn, token string, extra .
 	}
 	d.cmd = cmd
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	exited := make(chan struct{})
+	d.exited = exited
+	go func() { // the only Wait: os/exec allows one
+		err := cmd.Wait()
+		close(exited)
+		done <- err
+	}()
 	d.stop = func() error {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -473,7 +481,7 @@ func TestServeKilledAfterAnswerLosesNothing(t *testing.T) {
 			if err := first.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
-			_ = first.cmd.Wait()
+			<-first.exited
 			if n := len(tenant.Invites()); n != 0 {
 				t.Fatalf("%d invites before the kill; the test needs none", n)
 			}
