@@ -48,7 +48,7 @@ type benchOptions struct {
 	timeout        time.Duration
 }
 
-func newBenchCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func newBenchCommand(stdout, stderr io.Writer) *cobra.Command {
 	o := &benchOptions{rate: rateFlag{n: 1000, per: time.Second}}
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -76,9 +76,6 @@ commit) per second and the time to each answer.`,
   inviter bench --scenario ingest --db postgres://localhost/inviter_bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			return o.run(cmd.Context(), stdout, stderr)
 		},
 	}

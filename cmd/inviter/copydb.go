@@ -34,7 +34,7 @@ var unfinishedStates = []rivertype.JobState{
 	rivertype.JobStateRetryable, rivertype.JobStateRunning,
 }
 
-func newCopyDBCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func newCopyDBCommand(stdout, stderr io.Writer) *cobra.Command {
 	o := &copyDBOptions{}
 	cmd := &cobra.Command{
 		Use:   "copy-db --from inviter.db --to postgres://…",
@@ -62,9 +62,6 @@ the earlier cut-off wins.`,
   INVITER_DB=postgres://… inviter serve`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			if err := o.validate(); err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ type demoOptions struct {
 	timeout    time.Duration
 }
 
-func newDemoCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func newDemoCommand(stdout, stderr io.Writer) *cobra.Command {
 	o := &demoOptions{api: apiFlag{inviter.APIPublic}}
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -46,9 +46,6 @@ show in lists, some API faults on); the demo prints what happens and a
 summary, then exits, or keeps serving with --keep.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			return o.run(cmd.Context(), stdout, stderr)
 		},
 	}

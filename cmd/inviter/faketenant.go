@@ -25,7 +25,7 @@ type fakeTenantOptions struct {
 	create      int
 }
 
-func newFakeTenantCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func newFakeTenantCommand(stdout, stderr io.Writer) *cobra.Command {
 	o := &fakeTenantOptions{rate: rateFlag{n: 100, per: 10 * time.Second}}
 	cmd := &cobra.Command{
 		Use:   "fake-tenant",
@@ -38,9 +38,6 @@ delivers their Identity Created events to any trigger subscription.`,
   inviter fake-tenant --users 20000 --create 100 --create-every 2s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			return o.run(cmd.Context(), stdout, stderr)
 		},
 	}

@@ -31,7 +31,7 @@ type inviteOptions struct {
 	policy       policySettings
 }
 
-func newInviteCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func newInviteCommand(stdout, stderr io.Writer) *cobra.Command {
 	o := &inviteOptions{api: apiFlag{inviter.APIPublic}}
 	cmd := &cobra.Command{
 		Use:   "invite [ID…] | invite --unregistered [--created-after DATE] [--limit N]",
@@ -45,9 +45,6 @@ status is 1 when any identity could not be invited.`,
   inviter invite --unregistered --created-after 2026-11-01 --dry-run
   inviter invite --unregistered --created-after 2026-11-01 -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			return o.run(cmd.Context(), args, stdout, stderr)
 		},
 	}

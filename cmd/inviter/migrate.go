@@ -9,16 +9,13 @@ import (
 	"github.com/inviter/inviter/store"
 )
 
-func newMigrateCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func newMigrateCommand(stdout, stderr io.Writer) *cobra.Command {
 	var db dbSettings
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Create or update the database schema (serve also does this on start)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			ctx := cmd.Context()
 			d, err := store.Open(ctx, db.dsn, newLogger(stderr, false))
 			if err != nil {

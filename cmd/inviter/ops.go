@@ -226,7 +226,7 @@ type statusReport struct {
 	LastErrors       []auditRecord    `json:"last_errors"`
 }
 
-func newStatusCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+func newStatusCommand(stdout io.Writer) *cobra.Command {
 	var db dbSettings
 	out := newOutputFlag("text", "json")
 	cmd := &cobra.Command{
@@ -241,9 +241,6 @@ Works while inviter serve runs, on SQLite and PostgreSQL alike.`,
   inviter status --db /var/lib/inviter/inviter.db -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			ctx := cmd.Context()
 			d, err := openExisting(ctx, db.dsn)
 			if err != nil {

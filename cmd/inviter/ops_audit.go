@@ -15,7 +15,7 @@ import (
 // auditCSVHeader names the CSV columns of inviter audit.
 var auditCSVHeader = []string{"id", "at", "identity_id", "outcome", "reason", "api", "cc_id", "task_id", "batch_id", "attempt", "source"}
 
-func newAuditCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+func newAuditCommand(stdout io.Writer) *cobra.Command {
 	var (
 		db       dbSettings
 		identity string
@@ -34,9 +34,6 @@ what asked for the invite. Newest first.`,
   inviter audit --limit 10000 -o csv > audit.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			if limit < 1 {
 				return usagef("--limit %d: want a positive number", limit)
 			}

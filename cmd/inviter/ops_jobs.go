@@ -49,7 +49,7 @@ func utcOrZero(t time.Time) time.Time {
 	return t.UTC()
 }
 
-func newJobsCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+func newJobsCommand(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "jobs",
 		Short: "List River jobs, and retry failed invites",
@@ -58,7 +58,7 @@ func newJobsCommand(getenv func(string) string, stdout io.Writer) *cobra.Command
 database picks retried jobs up.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newJobsListCommand(getenv, stdout), newJobsRetryCommand(getenv, stdout))
+	cmd.AddCommand(newJobsListCommand(stdout), newJobsRetryCommand(stdout))
 	for _, c := range cmd.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}
@@ -80,7 +80,7 @@ func openQueue(ctx context.Context, dsn string) (*store.DB, *queue.Queue, error)
 	return d, q, nil
 }
 
-func newJobsListCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+func newJobsListCommand(stdout io.Writer) *cobra.Command {
 	var (
 		db    dbSettings
 		state string
@@ -95,9 +95,6 @@ func newJobsListCommand(getenv func(string) string, stdout io.Writer) *cobra.Com
   inviter jobs list --state retryable -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			if state != "" && !slices.Contains(rivertype.JobStates(), rivertype.JobState(state)) {
 				return usagef("--state %q: want one of %s", state, strings.Join(jobStates, ", "))
 			}
@@ -168,7 +165,7 @@ type retryRecord struct {
 	PreviousState string `json:"previous_state"`
 }
 
-func newJobsRetryCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+func newJobsRetryCommand(stdout io.Writer) *cobra.Command {
 	var (
 		db        dbSettings
 		allFailed bool
@@ -185,9 +182,6 @@ invited in the meantime is not invited twice.`,
   inviter jobs retry --all-failed`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			var id int64
 			switch {
 			case allFailed && len(args) > 0:

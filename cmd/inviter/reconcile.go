@@ -42,7 +42,7 @@ func (r *reconcileSettings) since() (time.Time, error) {
 	return t, nil
 }
 
-func newReconcileCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func newReconcileCommand(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		tenant tenantSettings
 		db     dbSettings
@@ -60,9 +60,6 @@ identities whose invitation expired unused. The running daemon (inviter serve,
 same database) sends them. serve does this on its own every --reconcile-every.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			if output != "text" && output != "json" {
 				return usagef("--output %q: want text or json", output)
 			}

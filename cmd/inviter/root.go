@@ -20,21 +20,24 @@ delivery durably, and invites through the public API or the legacy /cc API.`,
 		SilenceErrors: true,
 		Version:       version,
 	}
+	// Every command reads its settings from flags first, then from the
+	// environment: one place applies the environment for all of them.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd, getenv) }
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usagef("%v (see %s --help)", err, cmd.CommandPath())
 	})
 	root.AddCommand(
-		newServeCommand(getenv, stdout, stderr),
-		newInviteCommand(getenv, stdout, stderr),
-		newMigrateCommand(getenv, stdout, stderr),
-		newCopyDBCommand(getenv, stdout, stderr),
-		newReconcileCommand(getenv, stdout, stderr),
-		newDemoCommand(getenv, stdout, stderr),
-		newBenchCommand(getenv, stdout, stderr),
-		newFakeTenantCommand(getenv, stdout, stderr),
-		newStatusCommand(getenv, stdout),
-		newJobsCommand(getenv, stdout),
-		newAuditCommand(getenv, stdout),
+		newServeCommand(stdout, stderr),
+		newInviteCommand(stdout, stderr),
+		newMigrateCommand(stdout, stderr),
+		newCopyDBCommand(stdout, stderr),
+		newReconcileCommand(stdout, stderr),
+		newDemoCommand(stdout, stderr),
+		newBenchCommand(stdout, stderr),
+		newFakeTenantCommand(stdout, stderr),
+		newStatusCommand(stdout),
+		newJobsCommand(stdout),
+		newAuditCommand(stdout),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

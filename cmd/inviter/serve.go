@@ -38,7 +38,7 @@ func (d *dbSettings) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "db", "INVITER_DB")
 }
 
-func newServeCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 	o := &serveOptions{api: apiFlag{inviter.APIPublic}}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -51,9 +51,6 @@ Also serves GET /healthz, /readyz, /metrics and a status page at /.`,
   inviter serve --api cc --db /var/lib/inviter/inviter.db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, getenv); err != nil {
-				return err
-			}
 			cfg, err := o.config(stderr)
 			if err != nil {
 				return err
