@@ -38,7 +38,7 @@ func atoi(t *testing.T, f map[string]string, key string) int {
 // no timing.
 func TestBench(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the daemon four times")
+		t.Skip("skipped with -short: it runs the daemon four times (CI runs it)")
 	}
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

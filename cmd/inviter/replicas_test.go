@@ -7,9 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -391,77 +389,74 @@ func workersOfCompletedJobs(t *testing.T, ctx context.Context, db *store.DB) map
 	return out
 }
 
-// TestIngestFigures measures acknowledged deliveries per second for 1 and 3
-// replicas on PostgreSQL and 1 on SQLite, each a child process, with 16
-// concurrent senders spread across the replicas. It only runs with
-// INVITER_INGEST_FIGURES=1 (and PostgreSQL for those rows):
+// BenchmarkIngestReplicas measures acknowledged deliveries per second for 1
+// and 3 replicas on PostgreSQL and 1 on SQLite, each a child process, with
+// 16 concurrent senders spread across the replicas (3,000 deliveries an
+// iteration). It is a benchmark, so go test runs it only when asked:
 //
-//	INVITER_INGEST_FIGURES=1 INVITER_TEST_POSTGRES_URL=… go test ./cmd/inviter -run TestIngestFigures -v
-func TestIngestFigures(t *testing.T) {
-	if os.Getenv("INVITER_INGEST_FIGURES") != "1" {
-		t.Skip("set INVITER_INGEST_FIGURES=1 to measure ingest figures")
-	}
-	n := 3000
-	if v := os.Getenv("INVITER_INGEST_N"); v != "" {
-		fmt.Sscan(v, &n)
-	}
-	var lines []string
+//	INVITER_TEST_POSTGRES_URL=… go test ./cmd/inviter -run '^$' -bench IngestReplicas -benchtime 1x
+func BenchmarkIngestReplicas(b *testing.B) {
+	const n = 3000
 	for _, c := range []struct {
 		backend  string
 		replicas int
 	}{{store.BackendPostgres, 1}, {store.BackendPostgres, 3}, {store.BackendSQLite, 1}} {
-		name := fmt.Sprintf("%s x%d", c.backend, c.replicas)
-		t.Run(name, func(t *testing.T) {
-			dsn := storetest.SQLiteDSN(t)
+		b.Run(fmt.Sprintf("%s_x%d", c.backend, c.replicas), func(b *testing.B) {
+			dsn := storetest.SQLiteDSN(b)
 			if c.backend == store.BackendPostgres {
-				dsn = storetest.PostgresDSN(t)
+				dsn = storetest.PostgresDSN(b) // skips without INVITER_TEST_POSTGRES_URL
 			}
-			lines = append(lines, measureIngest(t, name, dsn, c.replicas, n))
+			measureIngest(b, dsn, c.replicas, n)
 		})
 	}
-	t.Logf("ingest, %d deliveries, 16 senders, acknowledged (200) per second:\n%s", n, strings.Join(lines, "\n"))
 }
 
-func measureIngest(t *testing.T, name, dsn string, replicas, n int) string {
-	ctx := testContext(t)
+// measureIngest starts replicas on dsn and, each iteration, posts n new
+// deliveries from 16 senders, reporting acknowledgements per second and the
+// p50/p99 time to acknowledge.
+func measureIngest(b *testing.B, dsn string, replicas, n int) {
+	ctx := testContext(b)
 	tenant := isctest.NewServer(isctest.Options{})
-	t.Cleanup(tenant.Close)
-	ids := identityIDs(tenant.CreateIdentities(n, nil))
+	b.Cleanup(tenant.Close)
 	token := randomToken()
 	var ds []*daemon
 	for range replicas {
-		ds = append(ds, startChild(t, tenant, dsn, token, "--replicas", fmt.Sprint(replicas)))
+		ds = append(ds, startChild(b, tenant, dsn, token, "--replicas", fmt.Sprint(replicas)))
 	}
 	f := newFleet(ds, token)
-	lat := make([]time.Duration, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range 16 {
-		wg.Go(func() {
-			for i := range next {
-				t0 := time.Now()
-				if _, err := f.deliver(ctx, i, payload(ids[i], "Figure")); err != nil {
-					t.Errorf("delivery %d: %v", i, err)
+	for b.Loop() {
+		b.StopTimer()
+		ids := identityIDs(tenant.CreateIdentities(n, nil))
+		lat := make([]time.Duration, n)
+		next := make(chan int)
+		var wg sync.WaitGroup
+		b.StartTimer()
+		start := time.Now()
+		for range 16 {
+			wg.Go(func() {
+				for i := range next {
+					t0 := time.Now()
+					if _, err := f.deliver(ctx, i, payload(ids[i], "Figure")); err != nil {
+						b.Errorf("delivery %d: %v", i, err)
+					}
+					lat[i] = time.Since(t0)
 				}
-				lat[i] = time.Since(t0)
-			}
-		})
+			})
+		}
+		for i := range ids {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		elapsed := time.Since(start)
+		slices.Sort(lat)
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "acked/s")
+		b.ReportMetric(figureMillis(lat[n/2]), "p50_ms")
+		b.ReportMetric(figureMillis(lat[n*99/100]), "p99_ms")
 	}
-	for i := range ids {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(lat)
-	line := fmt.Sprintf("  %-12s %6.0f acked/s  p50 %6.1f ms  p99 %6.1f ms  (%d in %s)", name, float64(n)/elapsed.Seconds(),
-		figureMillis(lat[n/2]), figureMillis(lat[n*99/100]), n, elapsed.Round(time.Millisecond))
-	t.Log(line)
 	for _, d := range ds {
 		_ = d.stop()
 	}
-	return line
 }
 
 // figureMillis is d in milliseconds, for the figures.

@@ -35,7 +35,7 @@ type daemon struct {
 }
 
 // freeAddr returns a loopback address with a free port.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,7 +91,7 @@ func startServe(t *testing.T, tenant *isctest.Server, dsn string, extra ...strin
 }
 
 // waitReady waits until GET /readyz answers 200.
-func waitReady(t *testing.T, d *daemon, done <-chan error) {
+func waitReady(t testing.TB, d *daemon, done <-chan error) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -393,7 +393,7 @@ var (
 
 // inviterBinary builds the inviter command once for the tests that run it
 // as a child process.
-func inviterBinary(t *testing.T) string {
+func inviterBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "inviter-bin-")
@@ -414,7 +414,7 @@ func inviterBinary(t *testing.T) string {
 }
 
 // startChild runs inviter serve as a child process.
-func startChild(t *testing.T, tenant *isctest.Server, dsn, token string, extra ...string) *daemon {
+func startChild(t testing.TB, tenant *isctest.Server, dsn, token string, extra ...string) *daemon {
 	t.Helper()
 	addr := freeAddr(t)
 	d := &daemon{url: "http://" + addr, token: token, out: &bytes.Buffer{}}
