@@ -639,3 +639,30 @@ func TestScheduledInviteIsRechecked(t *testing.T) {
 		}
 	})
 }
+
+func TestRefreshDepthCountsUnfinishedJobs(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		b := setup(t, open, nil)
+		ctx := context.Background()
+		for _, id := range []string{"a", "b", "c"} {
+			if _, err := b.q.Enqueue(ctx, id, SourceCLI, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := b.q.Enqueue(ctx, "later", SourceCLI, &EnqueueOpts{ScheduledAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.q.RefreshDepth(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := testutil.ToFloat64(b.m.QueueDepth.WithLabelValues("available")); got != 3 {
+			t.Errorf("available = %v, want 3", got)
+		}
+		if got := testutil.ToFloat64(b.m.QueueDepth.WithLabelValues("scheduled")); got != 1 {
+			t.Errorf("scheduled = %v, want 1", got)
+		}
+		if n := testutil.CollectAndCount(b.m.QueueDepth); n != 4 {
+			t.Errorf("%d depth series, want the 4 unfinished states only", n)
+		}
+	})
+}

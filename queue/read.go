@@ -30,11 +30,27 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats: %w", err)
 	}
+	q.setDepth(c.Jobs)
+	return Stats{Identities: c.Identities, Deliveries: c.Deliveries, Jobs: c.Jobs}, nil
+}
+
+// RefreshDepth updates the queue depth gauge from the job counts alone
+// (cheaper than Stats, for a periodic refresh).
+func (q *Queue) RefreshDepth(ctx context.Context) error {
+	jobs, err := q.db.CountJobs(ctx)
+	if err != nil {
+		return err
+	}
+	q.setDepth(jobs)
+	return nil
+}
+
+// setDepth sets the queue depth gauge: the jobs not finished, by state.
+func (q *Queue) setDepth(jobs map[string]int64) {
 	for _, s := range []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateScheduled,
 		rivertype.JobStateRunning, rivertype.JobStateRetryable} {
-		q.m.QueueDepth.WithLabelValues(string(s)).Set(float64(c.Jobs[string(s)]))
+		q.m.QueueDepth.WithLabelValues(string(s)).Set(float64(jobs[string(s)]))
 	}
-	return Stats{Identities: c.Identities, Deliveries: c.Deliveries, Jobs: c.Jobs}, nil
 }
 
 // Job is a River job as the CLI and status page show it.

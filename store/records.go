@@ -419,13 +419,25 @@ func (db *DB) Counts(ctx context.Context) (Counts, error) {
 	if err := db.q.queryRow(ctx, `SELECT count(*) FROM inviter_deliveries`).Scan(&c.Deliveries); err != nil {
 		return Counts{}, fmt.Errorf("count deliveries: %w", err)
 	}
+	jobs, err := db.CountJobs(ctx)
+	if err != nil {
+		return Counts{}, err
+	}
+	c.Jobs = jobs
+	return c, nil
+}
+
+// CountJobs counts River jobs (all kinds) by River state; states with no
+// job are absent.
+func (db *DB) CountJobs(ctx context.Context) (map[string]int64, error) {
+	jobs := map[string]int64{}
 	// river_job's state column is River's public schema on both backends.
 	if err := countBy(ctx, db.q, `SELECT CAST(state AS TEXT), count(*) FROM river_job GROUP BY state`, func(k string, n int64) {
-		c.Jobs[k] = n
+		jobs[k] = n
 	}); err != nil {
-		return Counts{}, fmt.Errorf("count jobs: %w", err)
+		return nil, fmt.Errorf("count jobs: %w", err)
 	}
-	return c, nil
+	return jobs, nil
 }
 
 func countBy(ctx context.Context, q querier, query string, set func(string, int64)) error {

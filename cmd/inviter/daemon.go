@@ -141,7 +141,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 		}
 		logger.Info("inviter stopped")
 	}()
-	go reportQueueDepth(ctx, q, m)
+	go reportQueueDepth(ctx, q)
 
 	handler := web.NewServer(web.Config{
 		Auth:     cfg.auth,
@@ -170,15 +170,11 @@ func statusLabel(status int) string {
 }
 
 // reportQueueDepth keeps the queue depth gauge current.
-func reportQueueDepth(ctx context.Context, q *queue.Queue, m *metrics.Metrics) {
+func reportQueueDepth(ctx context.Context, q *queue.Queue) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
-		if st, err := q.Stats(ctx); err == nil {
-			for state, n := range st.Jobs {
-				m.QueueDepth.WithLabelValues(state).Set(float64(n))
-			}
-		}
+		_ = q.RefreshDepth(ctx) // a failed count leaves the last figures
 		select {
 		case <-ctx.Done():
 			return
