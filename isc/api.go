@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -245,6 +246,22 @@ func (c *Client) IdentitiesByID(ctx context.Context, ids []string) ([]inviter.Id
 	}
 	page, _, err := c.ListIdentities(ctx, ListOptions{Filters: "id in (" + strings.Join(quoted, ",") + ")", Limit: ListPageSize})
 	return page, err
+}
+
+// LookupIdentities returns the identities ISC knows among ids, by id, with
+// one IdentitiesByID call per ListPageSize ids.
+func (c *Client) LookupIdentities(ctx context.Context, ids []string) (map[string]inviter.Identity, error) {
+	byID := make(map[string]inviter.Identity, len(ids))
+	for chunk := range slices.Chunk(ids, ListPageSize) {
+		found, err := c.IdentitiesByID(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range found {
+			byID[f.ID] = f
+		}
+	}
+	return byID, nil
 }
 
 // GetIdentity fetches GET /v2025/identities/{id}. An unknown id gives a

@@ -90,14 +90,10 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 	if in.cfg.Precheck {
 		send = send[:0:0]
 		for chunk := range slices.Chunk(ids, ListPageSize) {
-			found, err := in.c.IdentitiesByID(ctx, chunk)
+			byID, err := in.c.LookupIdentities(ctx, chunk)
 			if err != nil {
 				fail(res, chunk, err)
 				continue
-			}
-			byID := make(map[string]inviter.Identity, len(found))
-			for _, f := range found {
-				byID[f.ID] = f
 			}
 			for _, id := range chunk {
 				f, ok := byID[id]
@@ -144,7 +140,7 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 		return
 	}
 	if badRequest(err) && len(batch) > 1 && lookUp {
-		known, lerr := in.known(ctx, batch)
+		known, lerr := in.c.LookupIdentities(ctx, batch)
 		switch {
 		case lerr != nil && IsTransient(lerr):
 			fail(res, batch, lerr) // the jobs retry the whole batch later
@@ -152,7 +148,7 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 		case lerr == nil:
 			var send []string
 			for _, id := range batch {
-				if known[id] {
+				if _, ok := known[id]; ok {
 					send = append(send, id)
 				} else {
 					setOutcome(res[id], inviter.OutcomeNotFound, "ISC does not list this identity (yet); the invite call answered 400",
@@ -183,21 +179,6 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 		return
 	}
 	fail(res, batch, err)
-}
-
-// known reports which of ids ISC lists.
-func (in *Inviter) known(ctx context.Context, ids []string) (map[string]bool, error) {
-	known := make(map[string]bool, len(ids))
-	for chunk := range slices.Chunk(ids, ListPageSize) {
-		found, err := in.c.IdentitiesByID(ctx, chunk)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range found {
-			known[f.ID] = true
-		}
-	}
-	return known, nil
 }
 
 func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*inviter.Result) {

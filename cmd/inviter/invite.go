@@ -257,15 +257,9 @@ func dryRun(ctx context.Context, c *isc.Client, dir *isc.Directory, api inviter.
 	if listed {
 		return results, nil
 	}
-	byID := make(map[string]inviter.Identity)
-	for chunk := range slices.Chunk(ids, isc.ListPageSize) {
-		found, err := c.IdentitiesByID(ctx, chunk)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range found {
-			byID[f.ID] = f
-		}
+	byID, err := c.LookupIdentities(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
 	for i := range results {
 		f, ok := byID[results[i].IdentityID]
