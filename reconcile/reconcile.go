@@ -79,16 +79,22 @@ func (r Report) String() string {
 		r.Listed, r.BeforeCutoff, r.Cutoff.UTC().Format(time.RFC3339), r.Known, r.Skipped, r.Enqueued, r.Scheduled)
 }
 
-func (r *Reconciler) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
+func (r *Reconciler) now() time.Time { return nowOf(r.Now) }
+
+func (r *Reconciler) logger() *slog.Logger { return loggerOf(r.Logger) }
+
+// nowOf is the time by clock, or time.Now when clock is nil.
+func nowOf(clock func() time.Time) time.Time {
+	if clock != nil {
+		return clock()
 	}
 	return time.Now()
 }
 
-func (r *Reconciler) logger() *slog.Logger {
-	if r.Logger != nil {
-		return r.Logger
+// loggerOf is l, or a logger that discards when l is nil.
+func loggerOf(l *slog.Logger) *slog.Logger {
+	if l != nil {
+		return l
 	}
 	return slog.New(slog.DiscardHandler)
 }
@@ -205,14 +211,7 @@ func (r *Reinviter) Reinvite(ctx context.Context) (ReinviteReport, error) {
 	if expiry <= 0 {
 		expiry = 7 * 24 * time.Hour
 	}
-	now := time.Now()
-	if r.Now != nil {
-		now = r.Now()
-	}
-	logger := r.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	now, logger := nowOf(r.Now), loggerOf(r.Logger)
 	for {
 		due, err := r.DB.DueForReinvite(ctx, now.Add(-expiry), r.MaxReinvites, isc.ListPageSize)
 		if err != nil {
