@@ -31,8 +31,6 @@ type InviterConfig struct {
 	// identities are reported as such instead of being sent. The /cc path
 	// always knows this from its Directory.
 	Precheck bool
-	// OnBatch, when set, is called after each invite call with its size.
-	OnBatch func(n int)
 }
 
 // NewInviter returns an Inviter over c.
@@ -128,9 +126,6 @@ func (in *Inviter) sendPublic(ctx context.Context, batch []string, res map[strin
 
 func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[string]*inviter.Result, lookUp bool) {
 	ts, err := in.c.InviteIdentities(ctx, batch)
-	if in.cfg.OnBatch != nil {
-		in.cfg.OnBatch(len(batch))
-	}
 	if err == nil {
 		for _, id := range batch {
 			r := res[id]
@@ -218,9 +213,6 @@ func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*i
 // sendCC sends one batch of short ids, splitting on a 400 like sendPublic.
 func (in *Inviter) sendCC(ctx context.Context, batch []string, byCC map[string]string, res map[string]*inviter.Result) {
 	err := in.c.InviteCC(ctx, batch)
-	if in.cfg.OnBatch != nil {
-		in.cfg.OnBatch(len(batch))
-	}
 	ids := make([]string, len(batch))
 	for i, cc := range batch {
 		ids[i] = byCC[cc]
