@@ -246,16 +246,25 @@ func (db *DB) Identities(ctx context.Context, state State, limit int) ([]Identit
 	if err != nil {
 		return nil, fmt.Errorf("list identities: %w", err)
 	}
+	return scanIdentities(rs, "list identities")
+}
+
+// scanIdentities reads every row of rs and closes it; errors are prefixed
+// with what.
+func scanIdentities(rs rows, what string) ([]Identity, error) {
 	defer rs.Close()
 	var out []Identity
 	for rs.Next() {
 		i, err := scanIdentity(rs)
 		if err != nil {
-			return nil, fmt.Errorf("list identities: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out = append(out, i)
 	}
-	return out, rs.Err()
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }
 
 // Record stores a decision in one transaction: it appends the audit row and
@@ -472,14 +481,5 @@ func (db *DB) DueForReinvite(ctx context.Context, invitedBefore time.Time, maxCo
 	if err != nil {
 		return nil, fmt.Errorf("identities due for re-invite: %w", err)
 	}
-	defer rs.Close()
-	var out []Identity
-	for rs.Next() {
-		i, err := scanIdentity(rs)
-		if err != nil {
-			return nil, fmt.Errorf("identities due for re-invite: %w", err)
-		}
-		out = append(out, i)
-	}
-	return out, rs.Err()
+	return scanIdentities(rs, "identities due for re-invite")
 }

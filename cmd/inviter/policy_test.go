@@ -12,7 +12,6 @@ import (
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/policy"
 	"github.com/inviter/inviter/queue"
-	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/store/storetest"
 )
 
@@ -68,15 +67,7 @@ func TestServePolicyScheduleAndLifecycle(t *testing.T) {
 	if n := tenant.InviteCount(prehire.ID); n != 0 {
 		t.Errorf("the prehire starting in 30 days was invited now")
 	}
-	if err := d.stop(); err != nil {
-		t.Fatal(err)
-	}
-
-	db, err := store.Open(context.Background(), dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := reopen(t, d, dsn)
 	ctx := context.Background()
 	audit, err := db.Audit(ctx, other.ID, 10)
 	if err != nil || len(audit) != 1 || audit[0].Outcome != inviter.OutcomeSkipped || !strings.Contains(audit[0].Reason, "inactive") {

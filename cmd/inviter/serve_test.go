@@ -90,6 +90,20 @@ func startServe(t *testing.T, tenant *isctest.Server, dsn string, extra ...strin
 	return d
 }
 
+// reopen stops d and opens its database for inspection (closed at cleanup).
+func reopen(t *testing.T, d *daemon, dsn string) *store.DB {
+	t.Helper()
+	if err := d.stop(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // waitReady waits until GET /readyz answers 200.
 func waitReady(t testing.TB, d *daemon, done <-chan error) {
 	t.Helper()
@@ -282,14 +296,7 @@ func TestServeDuplicatesAndReplays(t *testing.T) {
 				}
 			}
 			assertInvitedOnce(t, tenant, ids)
-			if err := d.stop(); err != nil {
-				t.Fatal(err)
-			}
-			db, err := store.Open(context.Background(), dsn, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := reopen(t, d, dsn)
 			c, err := db.Counts(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -348,14 +355,7 @@ func TestServeRejectsBadInputAndChangesNothing(t *testing.T) {
 			t.Errorf("%s: reason %q, want one line", tt.name, body.String())
 		}
 	}
-	if err := d.stop(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(context.Background(), dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := reopen(t, d, dsn)
 	c, err := db.Counts(context.Background())
 	if err != nil {
 		t.Fatal(err)
