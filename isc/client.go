@@ -290,13 +290,7 @@ func (c *Client) send(ctx context.Context, req request, body []byte, tok *oauth2
 		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	resp, err := c.http.Do(hr)
-	if c.cfg.OnCall != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		c.cfg.OnCall(req.endpoint, status)
-	}
+	c.cfg.reportCall(req.endpoint, resp)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", req.endpoint, ctx.Err())
@@ -436,6 +430,19 @@ func classifyTokenError(err error) error {
 	return &TransientError{Endpoint: ep, Err: redactURLError(err)}
 }
 
+// reportCall tells OnCall, when set, about one exchange; resp is nil when
+// no answer arrived.
+func (c *Config) reportCall(endpoint string, resp *http.Response) {
+	if c.OnCall == nil {
+		return
+	}
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	c.OnCall(endpoint, status)
+}
+
 // observe reports token calls to Config.OnCall.
 type observe struct {
 	next     http.RoundTripper
@@ -446,13 +453,7 @@ type observe struct {
 func (o *observe) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Header.Set("User-Agent", o.cfg.UserAgent)
 	resp, err := o.next.RoundTrip(r)
-	if o.cfg.OnCall != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		o.cfg.OnCall(o.endpoint, status)
-	}
+	o.cfg.reportCall(o.endpoint, resp)
 	return resp, err
 }
 
