@@ -102,6 +102,9 @@ type Config struct {
 
 	// Logger receives the queue's and River's logs. Default: discarded.
 	Logger *slog.Logger
+	// RiverLogger, when set, receives River's own logs instead of Logger
+	// (an operator may want them only at WARN and above).
+	RiverLogger *slog.Logger
 
 	// fetchPollInterval overrides River's poll for jobs becoming available
 	// (retries, snoozes; SQLite has no LISTEN/NOTIFY). Tests only.
@@ -258,8 +261,12 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 	q.accepts = groupcommit.New(maxGroup, q.commitGroup)
 	q.records = groupcommit.New(maxGroup, q.commitRecords)
 
+	riverLogger := cfg.Logger
+	if cfg.RiverLogger != nil {
+		riverLogger = cfg.RiverLogger
+	}
 	rc := &river.Config{
-		Logger:               cfg.Logger,
+		Logger:               riverLogger,
 		MaxAttempts:          cfg.MaxAttempts,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
