@@ -4,8 +4,11 @@
 // trigger subscriptions.
 //
 // A Client rate-limits itself per API version, refreshes its token before it
-// expires (and once more on a 401), and returns typed errors:
-// *RateLimitedError, *PermanentError and *TransientError.
+// expires (and once more on a 401), never follows a redirect, reads at most
+// Config.MaxAnswerBytes of an answer, and returns typed errors:
+// *RateLimitedError, *PermanentError, *TransientError, and for problems of
+// inviter's own configuration *AuthError, *RedirectError and ErrCCRemoved
+// (see IsConfigProblem).
 package isc
 
 import (
@@ -17,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,12 +55,25 @@ type Config struct {
 	// error or a 429 (honouring Retry-After) before the error is returned;
 	// default 0: the caller (a River job) decides.
 	Retries int
+	// MaxRetryAfter caps the wait a 429's Retry-After asks for; default 10
+	// minutes. A RateLimitedError never carries a longer wait.
+	MaxRetryAfter time.Duration
+	// MaxAnswerBytes caps how much of one answer is read; default 8 MiB
+	// (a page of 250 identities with many attributes is well below 1 MiB).
+	// A longer answer to a read is a *TransientError, and no more than the
+	// cap is ever held in memory.
+	MaxAnswerBytes int64
 	// Transport is the base RoundTripper; default http.DefaultTransport.
+	// Redirects are never followed, whatever the transport.
 	Transport http.RoundTripper
 	// OnCall, when set, is called after every HTTP exchange with the endpoint
 	// name (e.g. "POST /beta/identities/invite") and the status code, 0 when
 	// no answer arrived. It must be safe for concurrent use.
 	OnCall func(endpoint string, status int)
+	// OnDeprecated, when set, is called for every answer that carries an
+	// X-Deprecated header, with the endpoint name. The client also logs
+	// each such endpoint once at WARN. It must be safe for concurrent use.
+	OnDeprecated func(endpoint string)
 	// Logger receives debug records of calls (never headers or secrets).
 	Logger *slog.Logger
 }
@@ -78,6 +93,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Transport == nil {
 		c.Transport = http.DefaultTransport
+	}
+	if c.MaxRetryAfter <= 0 {
+		c.MaxRetryAfter = 10 * time.Minute
+	}
+	if c.MaxAnswerBytes <= 0 {
+		c.MaxAnswerBytes = 8 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -113,8 +134,9 @@ type Client struct {
 	http   *http.Client
 	tokens *tokenCache
 
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	mu         sync.Mutex
+	limiters   map[string]*rate.Limiter
+	deprecated map[string]bool // endpoints already logged as deprecated
 }
 
 // New returns a Client for cfg. ctx must live as long as the Client: token
@@ -126,10 +148,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	cfg.setDefaults()
 	base, _ := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	c := &Client{
-		cfg:      cfg,
-		base:     base,
-		http:     &http.Client{Transport: cfg.Transport, Timeout: cfg.Timeout},
-		limiters: make(map[string]*rate.Limiter),
+		cfg:        cfg,
+		base:       base,
+		http:       &http.Client{Transport: cfg.Transport, Timeout: cfg.Timeout, CheckRedirect: noRedirects},
+		limiters:   make(map[string]*rate.Limiter),
+		deprecated: make(map[string]bool),
 	}
 	cc := &clientcredentials.Config{
 		ClientID:     cfg.ClientID,
@@ -137,10 +160,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		TokenURL:     base.String() + "/oauth/token",
 		AuthStyle:    oauth2.AuthStyleInParams, // credentials in the form body, as ISC documents
 	}
-	tokenHTTP := &http.Client{Transport: &observe{next: cfg.Transport, endpoint: "POST /oauth/token", cfg: &c.cfg}, Timeout: cfg.Timeout}
+	// The token call's client never follows a redirect either: a 307 or 308
+	// would post the client secret again to the redirect's target.
+	tokenHTTP := &http.Client{Transport: &observe{next: cfg.Transport, endpoint: "POST /oauth/token", cfg: &c.cfg}, Timeout: cfg.Timeout, CheckRedirect: noRedirects}
 	c.tokens = &tokenCache{src: cc, ctx: context.WithValue(ctx, oauth2.HTTPClient, tokenHTTP)}
 	return c, nil
 }
+
+// noRedirects makes an http.Client return a 3xx answer as it is instead of
+// following it, so neither a bearer token nor a client secret is ever sent
+// anywhere but SAIL_BASE_URL.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // BaseURL returns the tenant's API base URL.
 func (c *Client) BaseURL() string { return c.base.String() }
@@ -191,6 +221,10 @@ type request struct {
 	header   http.Header
 	// onHeader, when set, sees the headers of a 2xx answer.
 	onHeader func(http.Header)
+	// accepted, when set, marks a call whose 2xx answer means ISC took it
+	// (an invite): any 2xx is success, and accepted is given the body (nil
+	// when unreadable or too long) to decode what it can, never failing.
+	accepted func(body []byte)
 }
 
 // do sends req and decodes a 2xx JSON answer into out (when out is not nil).
@@ -246,14 +280,15 @@ func (c *Client) attempt(ctx context.Context, req request, body []byte, out any)
 		}
 		tok, err := c.tokens.token()
 		if err != nil {
-			return classifyTokenError(err)
+			return c.classifyTokenError(err)
 		}
 		resp, err := c.send(ctx, req, body, tok)
 		if err != nil {
 			return err
 		}
 		if resp.StatusCode == http.StatusUnauthorized && !refreshed {
-			// ISC answers 401 for an expired JWT; fetch a new token once.
+			// ISC answers 401 for an expired JWT; fetch a new token once. A
+			// second 401 is an *AuthError (decode).
 			drain(resp)
 			c.tokens.invalidate(tok)
 			refreshed = true
@@ -301,26 +336,67 @@ func (c *Client) send(ctx context.Context, req request, body []byte, tok *oauth2
 }
 
 // decode reads resp, classifying non-2xx answers into typed errors.
+//
+// A 2xx answer to a read (out not nil) must be JSON that fits out: HTML, an
+// empty or unreadable body, or one longer than MaxAnswerBytes is a
+// *TransientError (a proxy's page, a half-deployed tenant), never a
+// silently empty result. A 2xx answer to a call with req.accepted set is
+// success whatever its body: accepted decodes what it can.
 func (c *Client) decode(req request, resp *http.Response, out any) error {
 	defer drain(resp)
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return &TransientError{Endpoint: req.endpoint, Status: resp.StatusCode, Err: fmt.Errorf("reading answer: %w", err)}
+	c.noteDeprecated(req.endpoint, resp.Header)
+	s := resp.StatusCode
+	data, over, err := readCapped(resp.Body, c.cfg.MaxAnswerBytes)
+	if s >= 200 && s < 300 && req.accepted != nil {
+		// ISC took the call; the body is only a receipt.
+		if req.onHeader != nil {
+			req.onHeader(resp.Header)
+		}
+		if err != nil || over {
+			data = nil
+		}
+		req.accepted(data)
+		return nil
 	}
-	switch s := resp.StatusCode; {
+	if err != nil {
+		return &TransientError{Endpoint: req.endpoint, Status: s, Err: fmt.Errorf("reading answer: %w", err)}
+	}
+	switch {
 	case s >= 200 && s < 300:
 		if req.onHeader != nil {
 			req.onHeader(resp.Header)
 		}
-		if out == nil || len(bytes.TrimSpace(data)) == 0 {
+		if out == nil {
 			return nil
 		}
+		if over {
+			return &TransientError{Endpoint: req.endpoint, Status: s, Err: fmt.Errorf("answer longer than %d bytes: not read", c.cfg.MaxAnswerBytes)}
+		}
+		if ct := mediaType(resp.Header); ct == "text/html" || ct == "application/xhtml+xml" {
+			return &TransientError{Endpoint: req.endpoint, Status: s, Err: fmt.Errorf("answer is %s, not JSON: %s", ct, firstLine(string(data)))}
+		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			return &TransientError{Endpoint: req.endpoint, Status: s, Err: errors.New("empty answer where JSON was expected")}
+		}
 		if err := json.Unmarshal(data, out); err != nil {
-			return &PermanentError{Endpoint: req.endpoint, Status: s, Message: "unreadable answer: " + err.Error()}
+			return &TransientError{Endpoint: req.endpoint, Status: s, Err: fmt.Errorf("unreadable answer: %w", err)}
 		}
 		return nil
+	case s >= 300 && s < 400:
+		return &RedirectError{Endpoint: req.endpoint, Status: s, Location: resp.Header.Get("Location")}
 	case s == http.StatusTooManyRequests:
-		return &RateLimitedError{Endpoint: req.endpoint, RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		return &RateLimitedError{Endpoint: req.endpoint, RetryAfter: c.retryAfter(resp.Header)}
+	case s == http.StatusUnauthorized:
+		return &AuthError{Endpoint: req.endpoint, Status: s,
+			Message: "a freshly issued token was refused: check SAIL_CLIENT_ID/SAIL_CLIENT_SECRET (" + errorText(data, resp.Status) + ")"}
+	case s == http.StatusForbidden:
+		msg := "the credentials lack the rights for this call"
+		if sc := RequiredScope(req.endpoint); sc != "" {
+			msg += " (it needs the scope " + sc + ")"
+		}
+		return &AuthError{Endpoint: req.endpoint, Status: s, Message: msg + ": " + errorText(data, resp.Status)}
+	case (s == http.StatusNotFound || s == http.StatusGone) && isCC(req.path):
+		return &ccRemovedError{Endpoint: req.endpoint, Status: s}
 	case s >= 500 || s == http.StatusRequestTimeout:
 		return &TransientError{Endpoint: req.endpoint, Status: s, Err: errors.New(errorText(data, resp.Status))}
 	default:
@@ -331,6 +407,49 @@ func (c *Client) decode(req request, resp *http.Response, out any) error {
 		}
 		return pe
 	}
+}
+
+// noteDeprecated counts an answer marked X-Deprecated and logs its endpoint
+// the first time.
+func (c *Client) noteDeprecated(endpoint string, h http.Header) {
+	v := h.Get("X-Deprecated")
+	if v == "" || strings.EqualFold(v, "false") {
+		return
+	}
+	if c.cfg.OnDeprecated != nil {
+		c.cfg.OnDeprecated(endpoint)
+	}
+	c.mu.Lock()
+	first := !c.deprecated[endpoint]
+	c.deprecated[endpoint] = true
+	c.mu.Unlock()
+	if first {
+		c.cfg.Logger.Warn("ISC marks this endpoint deprecated; consider another --api-version",
+			"endpoint", endpoint, "x_deprecated", firstLine(v), "sunset", firstLine(h.Get("Sunset")))
+	}
+}
+
+// readCapped reads at most limit bytes of r; over reports that r held more.
+func readCapped(r io.Reader, limit int64) (data []byte, over bool, err error) {
+	data, err = io.ReadAll(io.LimitReader(r, limit+1))
+	if int64(len(data)) > limit {
+		return data[:limit], true, err
+	}
+	return data, false, err
+}
+
+// mediaType is the answer's Content-Type without parameters, lower case.
+func mediaType(h http.Header) string {
+	ct, _, _ := strings.Cut(h.Get("Content-Type"), ";")
+	return strings.ToLower(strings.TrimSpace(ct))
+}
+
+// isCC reports whether path is on the legacy /cc API.
+func isCC(path string) bool { return strings.HasPrefix(path, "/cc/") }
+
+// retryAfter reads a 429's Retry-After, capped at Config.MaxRetryAfter.
+func (c *Client) retryAfter(h http.Header) time.Duration {
+	return min(ParseRetryAfter(h.Get("Retry-After"), time.Now()), c.cfg.MaxRetryAfter)
 }
 
 // errorBody covers the error shapes ISC uses: ErrorResponseDto, the OAuth
@@ -405,27 +524,26 @@ func redactURLError(err error) error {
 	return err
 }
 
-// classifyTokenError maps a failed token fetch to a typed error.
-func classifyTokenError(err error) error {
+// classifyTokenError maps a failed token fetch to a typed error: a 3xx is
+// a *RedirectError (not followed: the secret is never posted twice), 429 is
+// rate limiting, 5xx transient, and any other refusal (400/401
+// invalid_client, …) an *AuthError.
+func (c *Client) classifyTokenError(err error) error {
 	const ep = "POST /oauth/token"
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
+	if errors.As(err, &re) && re.Response != nil {
 		s := re.Response.StatusCode
 		switch {
+		case s >= 300 && s < 400:
+			return &RedirectError{Endpoint: ep, Status: s, Location: re.Response.Header.Get("Location")}
 		case s == http.StatusTooManyRequests:
-			return &RateLimitedError{Endpoint: ep, RetryAfter: ParseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())}
-		case s >= 500:
+			return &RateLimitedError{Endpoint: ep, RetryAfter: c.retryAfter(re.Response.Header)}
+		case s >= 500 || s == http.StatusRequestTimeout:
 			return &TransientError{Endpoint: ep, Status: s, Err: errors.New(errorText(re.Body, re.Response.Status))}
 		default:
-			pe := &PermanentError{Endpoint: ep, Status: s}
-			parseErrorBody(re.Body, pe)
-			pe.Message = "getting a token with SAIL_CLIENT_ID/SAIL_CLIENT_SECRET failed: " + pe.Message
-			return pe
+			return &AuthError{Endpoint: ep, Status: s,
+				Message: "getting a token with SAIL_CLIENT_ID/SAIL_CLIENT_SECRET failed: " + errorText(re.Body, re.Response.Status)}
 		}
-	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return &TransientError{Endpoint: ep, Err: redactURLError(err)}
 	}
 	return &TransientError{Endpoint: ep, Err: redactURLError(err)}
 }

@@ -144,7 +144,7 @@ func TestTokenReusedAndRefreshed(t *testing.T) {
 			t.Errorf("token calls = %d, want 2", got)
 		}
 	})
-	t.Run("401 twice is permanent", func(t *testing.T) {
+	t.Run("401 twice is an AuthError", func(t *testing.T) {
 		t.Parallel()
 		tn := newTenant(t, func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -152,9 +152,9 @@ func TestTokenReusedAndRefreshed(t *testing.T) {
 		})
 		c := tn.client(t, func(c *Config) { c.Retries = 3 })
 		_, err := c.InviteIdentities(context.Background(), []string{"a"})
-		var pe *PermanentError
-		if !errors.As(err, &pe) || pe.Status != 401 || !strings.Contains(pe.Message, "JWT is expired") {
-			t.Fatalf("err = %v, want a permanent 401 naming the JWT", err)
+		var ae *AuthError
+		if !errors.As(err, &ae) || ae.Status != 401 || !strings.Contains(ae.Message, "JWT is expired") || !IsConfigProblem(err) || IsPermanent(err) || IsTransient(err) {
+			t.Fatalf("err = %v, want an AuthError 401 naming the JWT, a configuration problem", err)
 		}
 		if got := tn.tokens.Load(); got != 2 {
 			t.Errorf("token calls = %d, want 2 (one refresh, no loop)", got)
@@ -165,8 +165,9 @@ func TestTokenReusedAndRefreshed(t *testing.T) {
 		tn := newTenant(t, okTask)
 		c := tn.client(t, func(c *Config) { c.ClientSecret = "wrong-value-xyz" })
 		_, err := c.InviteIdentities(context.Background(), []string{"a"})
-		if !IsPermanent(err) || !strings.Contains(err.Error(), "SAIL_CLIENT_ID") {
-			t.Fatalf("err = %v, want a permanent error naming the settings", err)
+		var ae *AuthError
+		if !errors.As(err, &ae) || ae.Endpoint != "POST /oauth/token" || !IsConfigProblem(err) || !strings.Contains(err.Error(), "SAIL_CLIENT_ID") {
+			t.Fatalf("err = %v, want an AuthError of the token call naming the settings", err)
 		}
 		if strings.Contains(err.Error(), "wrong-value-xyz") {
 			t.Fatal("the error shows the secret")
@@ -205,9 +206,11 @@ func TestErrorClassification(t *testing.T) {
 			},
 		},
 		{
-			name: "403 is permanent", status: 403, retries: 3, calls: 1, body: `{"detailCode":"403 Forbidden","messages":[{"text":"missing scope"}]}`,
+			name: "403 is a configuration problem naming the scope", status: 403, retries: 3, calls: 1, body: `{"detailCode":"403 Forbidden","messages":[{"text":"missing scope"}]}`,
 			check: func(t *testing.T, err error) {
-				if !IsPermanent(err) {
+				var ae *AuthError
+				if !errors.As(err, &ae) || ae.Status != 403 || !IsConfigProblem(err) || IsPermanent(err) ||
+					!strings.Contains(err.Error(), "idn:password-user-invite:manage") || !strings.Contains(err.Error(), "missing scope") {
 					t.Errorf("err = %v", err)
 				}
 			},
@@ -344,6 +347,10 @@ func TestInviterSplitsOn400(t *testing.T) {
 	var mu sync.Mutex
 	var sent [][]string
 	tn := newTenant(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet { // a token without identity read rights: lookups refused
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
 		var body struct{ IDs []string }
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -113,3 +114,97 @@ func IsNotFound(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p) && p.Status == http.StatusNotFound
 }
+
+// AuthError is a refusal of inviter's own credentials or rights: a 401 that
+// persists after one token refresh, a 403, or the token endpoint refusing
+// SAIL_CLIENT_ID/SAIL_CLIENT_SECRET. It is a problem of inviter's
+// configuration, not of the identities in the call: sending the same call
+// again succeeds once an operator fixes the credentials or their scopes.
+type AuthError struct {
+	Endpoint string
+	Status   int
+	Message  string // ISC's message, or what the status means for inviter
+}
+
+func (e *AuthError) Error() string {
+	return fmt.Sprintf("%s: ISC refused inviter's credentials (%d): %s", e.Endpoint, e.Status, e.Message)
+}
+
+// RedirectError is a 3xx answer. The client never follows a redirect, so a
+// client secret is never posted, and a bearer token never sent, to a place
+// other than SAIL_BASE_URL; a redirect usually means SAIL_BASE_URL names the
+// wrong host (e.g. the tenant's UI host instead of its API host).
+type RedirectError struct {
+	Endpoint string
+	Status   int
+	Location string // the Location header, as sent
+}
+
+func (e *RedirectError) Error() string {
+	loc := e.Location
+	if loc == "" {
+		loc = "(no Location header)"
+	}
+	return fmt.Sprintf("%s: ISC answered %d redirecting to %s; redirects are not followed: check SAIL_BASE_URL", e.Endpoint, e.Status, redactLocation(loc))
+}
+
+// redactLocation drops any userinfo from a redirect target before it is
+// shown.
+func redactLocation(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil || u.User == nil {
+		return loc
+	}
+	u.User = url.User("redacted")
+	return u.String()
+}
+
+// ErrCCRemoved is matched (errors.Is) by the error of a /cc endpoint that
+// answered 404 or 410: the legacy /cc API is gone from the tenant, and only
+// the public API (--api public) can invite there.
+var ErrCCRemoved = errors.New("the /cc API is gone from this tenant (SailPoint is retiring it): use --api public")
+
+// ccRemovedError is the error of a /cc call answered 404 or 410.
+type ccRemovedError struct {
+	Endpoint string
+	Status   int
+}
+
+func (e *ccRemovedError) Error() string {
+	return fmt.Sprintf("%s: ISC answered %d: %v", e.Endpoint, e.Status, ErrCCRemoved)
+}
+
+func (e *ccRemovedError) Unwrap() error { return ErrCCRemoved }
+
+// IsConfigProblem reports whether err is about inviter's configuration
+// rather than the identities in the call: an *AuthError, a *RedirectError,
+// or ErrCCRemoved. Such calls succeed unchanged once an operator fixes the
+// setting, so callers keep the identities waiting instead of failing them.
+func IsConfigProblem(err error) bool {
+	var a *AuthError
+	var r *RedirectError
+	return errors.As(err, &a) || errors.As(err, &r) || errors.Is(err, ErrCCRemoved)
+}
+
+// scopes maps an endpoint name (as in errors and OnCall) to the OAuth scope
+// SailPoint's OpenAPI documents list for it.
+var scopes = map[string]string{
+	"POST /beta/identities/invite":            "idn:password-user-invite:manage",
+	"POST /v2025/identities/invite":           "idn:password-user-invite:manage",
+	"GET /v2025/identities":                   "idn:identity:read",
+	"GET /v2025/identities/{id}":              "idn:identity:read",
+	"GET /beta/identities":                    "idn:identity:read",
+	"GET /beta/identities/{id}":               "idn:identity:read",
+	"GET /beta/task-status/{id}":              "idn:task-management:read",
+	"GET /v2025/task-status/{id}":             "idn:task-management:read",
+	"POST /v3/search":                         "sp:search:read",
+	"POST /v2025/search":                      "sp:search:read",
+	"GET /beta/trigger-subscriptions":         "sp:trigger-service-subscriptions:read",
+	"POST /beta/trigger-subscriptions":        "sp:trigger-service-subscriptions:manage",
+	"DELETE /beta/trigger-subscriptions/{id}": "sp:trigger-service-subscriptions:manage",
+	"POST /beta/trigger-invocations/test":     "sp:trigger-service-invocation-status:manage",
+}
+
+// RequiredScope returns the OAuth scope an endpoint needs (from SailPoint's
+// OpenAPI documents), or "" when inviter does not know it.
+func RequiredScope(endpoint string) string { return scopes[endpoint] }
