@@ -85,3 +85,15 @@ func (c *Client) TestInvocation(ctx context.Context, triggerID string, input any
 		json: body,
 	}, nil)
 }
+
+// UpdateSubscription replaces the trigger subscription with the given id:
+// PUT /beta/trigger-subscriptions/{id}. Its trigger cannot change.
+func (c *Client) UpdateSubscription(ctx context.Context, id string, s Subscription) (Subscription, error) {
+	var out Subscription
+	s.ID = ""
+	err := c.do(ctx, request{
+		method: "PUT", path: "/beta/trigger-subscriptions/" + url.PathEscape(id), json: s,
+		endpoint: "PUT /beta/trigger-subscriptions/{id}",
+	}, &out)
+	return out, err
+}

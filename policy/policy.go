@@ -225,6 +225,11 @@ func (p *Policy) BecameEligible(changes []Change) (bool, string) {
 	return true, "now matches the rules on [" + strings.Join(relevant, " ") + "]; before the change " + failedBefore
 }
 
+// HasRules reports whether the policy has rules on attributes, so that an
+// attribute change can make an identity eligible (the Identity Attributes
+// Changed trigger is then worth subscribing to).
+func (p *Policy) HasRules() bool { return p != nil && len(p.rules) > 0 }
+
 // String summarises the policy for logs and the status page, such as
 // `invite if cloudLifecycleState in (active, prehire) and department != Contractors;
 // 7 days before startDate (date-only at 09:00 UTC)`.
