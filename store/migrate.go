@@ -120,6 +120,42 @@ var migrations = []migration{
 			`CREATE INDEX inviter_audit_identity_id ON inviter_audit (identity_id, id)`,
 		},
 	},
+	{
+		version: 2,
+		name:    "delivery kind, error kinds, task completion, process liveness, retention indexes",
+		sqlite: []string{
+			`ALTER TABLE inviter_deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'event'`,
+			`CREATE INDEX inviter_deliveries_received_at ON inviter_deliveries (received_at)`,
+			`CREATE INDEX inviter_deliveries_kind ON inviter_deliveries (kind, id)`,
+			`ALTER TABLE inviter_audit ADD COLUMN completion_status TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE inviter_audit ADD COLUMN error_kind TEXT NOT NULL DEFAULT ''`,
+			`CREATE INDEX inviter_audit_at ON inviter_audit (at)`,
+			`ALTER TABLE inviter_identities ADD COLUMN last_error_kind TEXT NOT NULL DEFAULT ''`,
+			`CREATE TABLE inviter_processes (
+				client_id    TEXT PRIMARY KEY,
+				pid          INTEGER NOT NULL,
+				host         TEXT NOT NULL,
+				started_at   TIMESTAMP NOT NULL,
+				heartbeat_at TIMESTAMP NOT NULL
+			)`,
+		},
+		postgres: []string{
+			`ALTER TABLE inviter_deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'event'`,
+			`CREATE INDEX inviter_deliveries_received_at ON inviter_deliveries (received_at)`,
+			`CREATE INDEX inviter_deliveries_kind ON inviter_deliveries (kind, id)`,
+			`ALTER TABLE inviter_audit ADD COLUMN completion_status TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE inviter_audit ADD COLUMN error_kind TEXT NOT NULL DEFAULT ''`,
+			`CREATE INDEX inviter_audit_at ON inviter_audit (at)`,
+			`ALTER TABLE inviter_identities ADD COLUMN last_error_kind TEXT NOT NULL DEFAULT ''`,
+			`CREATE TABLE inviter_processes (
+				client_id    TEXT PRIMARY KEY,
+				pid          INTEGER NOT NULL,
+				host         TEXT NOT NULL,
+				started_at   TIMESTAMPTZ NOT NULL,
+				heartbeat_at TIMESTAMPTZ NOT NULL
+			)`,
+		},
+	},
 }
 
 // createMigrationsTable creates the table of applied versions before any

@@ -32,16 +32,44 @@ const (
 // States lists every State, in the order a status page shows them.
 var States = []State{StatePending, StateInvited, StateFailed, StateSkipped}
 
+// DeliveryKind says what a stored delivery was.
+type DeliveryKind string
+
+const (
+	// DeliveryEvent is a real event about an identity (the default).
+	DeliveryEvent DeliveryKind = "event"
+	// DeliveryTest is ISC's sample payload, sent by "Test subscription":
+	// stored to show the subscription works, never invited.
+	DeliveryTest DeliveryKind = "test"
+)
+
 // Delivery is one webhook delivery as it arrived, kept as the record of what
-// ISC sent.
+// ISC sent. Payloads carry personal data and are pruned after the retention
+// period (PruneDeliveries).
 type Delivery struct {
 	ID           int64
 	IdentityID   string
 	IdentityName string
 	Payload      []byte // the raw JSON body
 	ReceivedAt   time.Time
-	JobID        int64 // the invite job it led to; 0 when none
+	JobID        int64        // the invite job it led to; 0 when none
+	Kind         DeliveryKind // empty is stored as DeliveryEvent
 }
+
+// ErrorKind classifies the failure behind an outcome, as package isc's
+// typed errors do; empty when there was no failure.
+type ErrorKind string
+
+const (
+	// ErrorKindTransient is a failure worth retrying (5xx, network, 429,
+	// not yet visible): reconcile re-enqueues identities that gave up on one.
+	ErrorKindTransient ErrorKind = "transient"
+	// ErrorKindPermanent is ISC refusing the identity itself (4xx).
+	ErrorKindPermanent ErrorKind = "permanent"
+	// ErrorKindConfig is a problem of inviter's own credentials or rights
+	// (401 after a token refresh, 403, a redirect).
+	ErrorKindConfig ErrorKind = "config"
+)
 
 // Identity is the current invite state of one identity (a row of
 // inviter_identities). It, not River's unique jobs, decides whether an
@@ -59,6 +87,9 @@ type Identity struct {
 	API         inviter.API
 	TaskID      string
 	UpdatedAt   time.Time
+	// LastErrorKind classifies the failure of the last outcome; empty when
+	// the last outcome was not a failure.
+	LastErrorKind ErrorKind
 }
 
 // AuditEntry is one row of the append-only audit trail: a decision about one
@@ -75,6 +106,11 @@ type AuditEntry struct {
 	BatchID    string // groups the identities sent in one ISC call
 	Attempt    int    // the River job attempt that decided it
 	Source     string // what asked for the invite: event, reconcile, cli, reinvite
+	// CompletionStatus is the completionStatus of ISC's task (TaskID), when
+	// read: SUCCESS, WARNING, ERROR, …; empty when not known.
+	CompletionStatus string
+	// ErrorKind classifies the failure behind Outcome; empty for none.
+	ErrorKind ErrorKind
 }
 
 // Decision is an outcome to record: an audit row, and optionally a new state
@@ -94,9 +130,12 @@ func (tx *Tx) InsertDelivery(ctx context.Context, d Delivery) (int64, error) {
 
 func insertDelivery(ctx context.Context, q querier, d Delivery) (int64, error) {
 	var id int64
-	err := q.queryRow(ctx, `INSERT INTO inviter_deliveries (identity_id, identity_name, payload, received_at, job_id)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		d.IdentityID, d.IdentityName, string(d.Payload), utc(d.ReceivedAt), nullInt(d.JobID)).Scan(&id)
+	if d.Kind == "" {
+		d.Kind = DeliveryEvent
+	}
+	err := q.queryRow(ctx, `INSERT INTO inviter_deliveries (identity_id, identity_name, payload, received_at, job_id, kind)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		d.IdentityID, d.IdentityName, string(d.Payload), utc(d.ReceivedAt), nullInt(d.JobID), string(d.Kind)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert delivery: %w", err)
 	}
@@ -121,35 +160,46 @@ func (db *DB) Deliveries(ctx context.Context, identityID string, limit int) ([]D
 	if limit <= 0 {
 		limit = 100
 	}
-	const cols = `SELECT id, identity_id, identity_name, payload, received_at, job_id FROM inviter_deliveries`
 	var (
 		rs  rows
 		err error
 	)
 	if identityID == "" {
-		rs, err = db.q.query(ctx, cols+` ORDER BY id DESC LIMIT $1`, limit)
+		rs, err = db.q.query(ctx, deliveryCols+` ORDER BY id DESC LIMIT $1`, limit)
 	} else {
-		rs, err = db.q.query(ctx, cols+` WHERE identity_id = $1 ORDER BY id DESC LIMIT $2`, identityID, limit)
+		rs, err = db.q.query(ctx, deliveryCols+` WHERE identity_id = $1 ORDER BY id DESC LIMIT $2`, identityID, limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
+	return scanDeliveries(rs)
+}
+
+// deliveryCols selects a Delivery from inviter_deliveries.
+const deliveryCols = `SELECT id, identity_id, identity_name, payload, received_at, job_id, kind FROM inviter_deliveries`
+
+func scanDeliveries(rs rows) ([]Delivery, error) {
 	defer rs.Close()
 	var out []Delivery
 	for rs.Next() {
 		var (
 			d       Delivery
 			payload string
+			kind    string
 			jobID   sql.NullInt64
 		)
-		if err := rs.Scan(&d.ID, &d.IdentityID, &d.IdentityName, &payload, &d.ReceivedAt, &jobID); err != nil {
+		if err := rs.Scan(&d.ID, &d.IdentityID, &d.IdentityName, &payload, &d.ReceivedAt, &jobID, &kind); err != nil {
 			return nil, fmt.Errorf("list deliveries: %w", err)
 		}
 		d.Payload = []byte(payload)
 		d.JobID = jobID.Int64
+		d.Kind = DeliveryKind(kind)
 		out = append(out, d)
 	}
-	return out, rs.Err()
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return out, nil
 }
 
 // EnsureIdentity adds identityID as pending, first seen at now, unless it is
@@ -183,23 +233,24 @@ func ensureIdentity(ctx context.Context, q querier, identityID string, eventAt, 
 }
 
 const identityCols = `identity_id, state, first_seen_at, event_at, invited_at, invite_count,
-	last_outcome, last_reason, cc_id, api, task_id, updated_at`
+	last_outcome, last_reason, cc_id, api, task_id, updated_at, last_error_kind`
 
 func scanIdentity(s scanner) (Identity, error) {
 	var (
 		i                  Identity
 		state, outcome     string
-		api                string
+		api, errKind       string
 		eventAt, invitedAt sql.NullTime
 	)
 	err := s.Scan(&i.IdentityID, &state, &i.FirstSeenAt, &eventAt, &invitedAt, &i.InviteCount,
-		&outcome, &i.LastReason, &i.CCID, &api, &i.TaskID, &i.UpdatedAt)
+		&outcome, &i.LastReason, &i.CCID, &api, &i.TaskID, &i.UpdatedAt, &errKind)
 	if err != nil {
 		return Identity{}, err
 	}
 	i.State = State(state)
 	i.LastOutcome = inviter.Outcome(outcome)
 	i.API = inviter.API(api)
+	i.LastErrorKind = ErrorKind(errKind)
 	i.EventAt = eventAt.Time
 	i.InvitedAt = invitedAt.Time
 	return i, nil
@@ -296,8 +347,8 @@ func record(ctx context.Context, q querier, d Decision) error {
 	if err := appendAudit(ctx, q, d.AuditEntry); err != nil {
 		return err
 	}
-	set := []string{"last_outcome = $2", "last_reason = $3", "updated_at = $4"}
-	args := []any{d.IdentityID, string(d.Outcome), d.Reason, utc(d.At)}
+	set := []string{"last_outcome = $2", "last_reason = $3", "updated_at = $4", "last_error_kind = $5"}
+	args := []any{d.IdentityID, string(d.Outcome), d.Reason, utc(d.At), string(d.ErrorKind)}
 	add := func(col string, v any) {
 		args = append(args, v)
 		set = append(set, fmt.Sprintf("%s = $%d", col, len(args)))
@@ -336,9 +387,10 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) error {
 
 func appendAudit(ctx context.Context, q querier, e AuditEntry) error {
 	_, err := q.exec(ctx, `INSERT INTO inviter_audit
-		(identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		e.IdentityID, utc(e.At), string(e.Outcome), e.Reason, string(e.API), e.CCID, e.TaskID, e.BatchID, e.Attempt, e.Source)
+		(identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		e.IdentityID, utc(e.At), string(e.Outcome), e.Reason, string(e.API), e.CCID, e.TaskID, e.BatchID, e.Attempt, e.Source,
+		e.CompletionStatus, string(e.ErrorKind))
 	if err != nil {
 		return fmt.Errorf("append audit for %s: %w", e.IdentityID, err)
 	}
@@ -367,7 +419,8 @@ func (db *DB) Audit(ctx context.Context, identityID string, limit int) ([]AuditE
 }
 
 // auditCols selects an AuditEntry from inviter_audit.
-const auditCols = `SELECT id, identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source FROM inviter_audit`
+const auditCols = `SELECT id, identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source,
+	completion_status, error_kind FROM inviter_audit`
 
 // AuditErrors returns the audit rows with a failed or not_found outcome,
 // every identity, newest first, at most limit (100 when limit <= 0).
@@ -388,15 +441,16 @@ func scanAudit(rs rows) ([]AuditEntry, error) {
 	var out []AuditEntry
 	for rs.Next() {
 		var (
-			e            AuditEntry
-			outcome, api string
+			e                     AuditEntry
+			outcome, api, errKind string
 		)
 		if err := rs.Scan(&e.ID, &e.IdentityID, &e.At, &outcome, &e.Reason, &api, &e.CCID, &e.TaskID,
-			&e.BatchID, &e.Attempt, &e.Source); err != nil {
+			&e.BatchID, &e.Attempt, &e.Source, &e.CompletionStatus, &errKind); err != nil {
 			return nil, fmt.Errorf("list audit: %w", err)
 		}
 		e.Outcome = inviter.Outcome(outcome)
 		e.API = inviter.API(api)
+		e.ErrorKind = ErrorKind(errKind)
 		out = append(out, e)
 	}
 	return out, rs.Err()

@@ -68,6 +68,7 @@ type DB struct {
 	pool    *pgxpool.Pool // PostgreSQL only
 	q       querier       // over sqlDB or pool
 	logger  *slog.Logger
+	dur     *durability // SQLite only: the file's identity, the serve lock
 }
 
 // IsPostgresDSN reports whether dsn names a PostgreSQL database
@@ -115,6 +116,14 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 		sqlDB.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// The connection is open, so the file exists: remember which file it
+	// is, to notice it being deleted or replaced under us.
+	id, err := statIdentity(path)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.dur = &durability{path: path, identity: id, minFree: DefaultMinFreeBytes}
 	return db, nil
 }
 
@@ -151,13 +160,16 @@ func redactDSN(dsn string) string {
 	return u.Redacted()
 }
 
-// Close closes the database. Stop every River client using it first.
+// Close closes the database and releases the serve lock. Stop every River
+// client using it first.
 func (db *DB) Close() error {
 	if db.pool != nil {
 		db.pool.Close()
 		return nil
 	}
-	return db.sqlDB.Close()
+	err := db.sqlDB.Close()
+	db.dur.unlock()
+	return err
 }
 
 // Backend returns BackendSQLite or BackendPostgres.
@@ -199,7 +211,10 @@ func (tx *Tx) PgxTx() pgx.Tx { return tx.pgxTx }
 
 // InTx runs fn in a transaction and commits it if fn returns nil, or rolls it
 // back and returns fn's error. When InTx returns nil the transaction is
-// committed and durable.
+// committed and durable. On SQLite it also returns an error wrapping
+// ErrDatabaseGone when, after the commit, the file at the path is no longer
+// the one written: what was committed will not be read again, so it must
+// not be acknowledged.
 //
 // On SQLite, fn must not use db (or River's non-Tx methods) while it runs:
 // the transaction holds the only connection.
@@ -241,7 +256,7 @@ func (db *DB) inSQLTx(ctx context.Context, fn func(tx *Tx) error) error {
 		_ = stx.Rollback()
 		return fmt.Errorf("commit: %w", err)
 	}
-	return nil
+	return db.checkFile()
 }
 
 // querier is what the store's SQL runs on: a pool or a transaction of
