@@ -40,6 +40,7 @@ type daemonConfig struct {
 	backfillSince  time.Time      // zero: the database's initialisation
 	maxReinvites   int
 	logger         *slog.Logger
+	riverLogger    *slog.Logger // River's own logs; nil: logger
 
 	// ready, when set, is called with the bound address once the webhook
 	// listens.
@@ -57,10 +58,14 @@ type daemonConfig struct {
 func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 	logger := cfg.logger
 	started := time.Now()
+	health := newISCHealth(nil)
+	if err := checkTenantAtStart(ctx, cfg, health, logger); err != nil {
+		return err
+	}
 
 	db, err := store.Open(ctx, cfg.dsn, logger)
 	if err != nil {
-		return fmt.Errorf("opening the database (INVITER_DB): %w", err)
+		return fmt.Errorf("opening the database %s (--db, INVITER_DB): %w", redactDSN(cfg.dsn), err)
 	}
 	defer func() {
 		if cerr := db.Close(); cerr != nil && err == nil {
@@ -74,9 +79,15 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
+	health.register(reg)
 
 	clientCfg := cfg.client
+	next := clientCfg.OnCall
 	clientCfg.OnCall = func(endpoint string, status int) {
+		if next != nil {
+			next(endpoint, status)
+		}
+		health.observe(endpoint, status)
 		m.ISCCalls.WithLabelValues(endpoint, statusLabel(status)).Inc()
 		if status == 429 {
 			m.ISCRateLimited.WithLabelValues(endpoint).Inc()
@@ -113,6 +124,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 		NotFoundWindow:       cfg.notFoundWindow,
 		JobTimeout:           cfg.jobTimeout,
 		RescueStuckJobsAfter: cfg.rescueAfter,
+		RiverLogger:          cfg.riverLogger,
 		Recheck:              recheck(client, cfg.policy),
 		RegisterWorkers: func(w *river.Workers) error {
 			return river.AddWorkerSafely(w, &reconcile.ReconcileWorker{Reconciler: rec, Reinviter: reinv, RunTimeout: cfg.rescueAfter * 4 / 5})
@@ -153,7 +165,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 		Logger:   logger,
 		Version:  version,
 	})
-	logger.Info("inviter starting", "listen", cfg.listen, "backend", db.Backend(), "api", cfg.api, "isc", client.BaseURL(), "webhook_auth", cfg.auth)
+	logger.Info("inviter starting", "listen", cfg.listen, "backend", db.Backend(), "api", cfg.api, "isc", redactURL(client.BaseURL()), "webhook_auth", cfg.auth)
 	return web.ListenAndServe(ctx, cfg.listen, handler, logger, func(addr string) {
 		logger.Info("webhook listening", "addr", addr, "path", "/hooks/identity-created")
 		if cfg.ready != nil {

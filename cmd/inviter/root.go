@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -35,22 +34,16 @@ delivery durably, and invites through the public API or the legacy /cc API.`,
 		newDemoCommand(stdout, stderr),
 		newBenchCommand(stdout, stderr),
 		newFakeTenantCommand(stdout, stderr),
+		newSubscribeCommand(stdout, stderr),
 		newStatusCommand(stdout),
 		newJobsCommand(stdout),
 		newAuditCommand(stdout),
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print the version",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				_, err := fmt.Fprintln(stdout, "inviter", version)
-				return err
-			},
-		},
+		newVersionCommand(stdout),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}
+	root.SetGlobalNormalizationFunc(normalizeFlag)
 	return root
 }
 

@@ -51,7 +51,7 @@ Also serves GET /healthz, /readyz, /metrics and a status page at /.`,
   inviter serve --api cc --db /var/lib/inviter/inviter.db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := o.config(stderr)
+			cfg, err := o.config(cmd.Flags(), stderr)
 			if err != nil {
 				return err
 			}
@@ -73,8 +73,8 @@ func (o *serveOptions) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "batch-size", "INVITER_BATCH_SIZE")
 	fs.DurationVar(&o.batchWindow, "batch-window", 250*time.Millisecond, "how long the first identity of a batch waits for others")
 	bindEnv(fs, "batch-window", "INVITER_BATCH_WINDOW")
-	fs.DurationVar(&o.notFoundWindow, "not-found-window", 10*time.Minute, "how long a new identity ISC does not show yet is retried")
-	bindEnv(fs, "not-found-window", "INVITER_NOT_FOUND_WINDOW")
+	fs.DurationVar(&o.notFoundWindow, "visibility-delay", 10*time.Minute, "the longest delay before ISC shows a new identity: one it does not show yet is retried this long")
+	bindEnv(fs, "visibility-delay", "INVITER_VISIBILITY_DELAY", "INVITER_NOT_FOUND_WINDOW")
 	fs.DurationVar(&o.dirRefresh, "directory-refresh", 5*time.Second, "with --api cc: least time between two refreshes of the /cc user index")
 	bindEnv(fs, "directory-refresh", "INVITER_DIRECTORY_REFRESH")
 	fs.DurationVar(&o.jobTimeout, "job-timeout", 2*time.Minute, "longest one invite job may run")
@@ -97,14 +97,20 @@ func (o *serveOptions) register(fs *pflag.FlagSet) {
 }
 
 // config validates the settings and returns the daemon's configuration.
-func (o *serveOptions) config(stderr io.Writer) (daemonConfig, error) {
+func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig, error) {
+	if err := checkListen(settingName(fs, "listen"), o.listen); err != nil {
+		return daemonConfig{}, err
+	}
+	if err := checkDB(settingName(fs, "db"), o.db.dsn); err != nil {
+		return daemonConfig{}, err
+	}
 	switch {
 	case o.batchSize <= 0:
 		return daemonConfig{}, usagef("--batch-size (INVITER_BATCH_SIZE) must be positive")
 	case o.batchWindow <= 0:
 		return daemonConfig{}, usagef("--batch-window (INVITER_BATCH_WINDOW) must be positive")
 	case o.notFoundWindow < 0:
-		return daemonConfig{}, usagef("--not-found-window (INVITER_NOT_FOUND_WINDOW) must not be negative")
+		return daemonConfig{}, usagef("--visibility-delay (INVITER_VISIBILITY_DELAY) must not be negative")
 	case o.jobTimeout <= 0 || o.rescueAfter <= o.jobTimeout:
 		return daemonConfig{}, usagef("--rescue-after (INVITER_RESCUE_AFTER) must exceed --job-timeout (INVITER_JOB_TIMEOUT)")
 	case o.replicas <= 0:
@@ -115,11 +121,13 @@ func (o *serveOptions) config(stderr io.Writer) (daemonConfig, error) {
 	if err := o.auth.Validate(); err != nil {
 		return daemonConfig{}, &usageError{err}
 	}
-	logger := newLogger(stderr, o.tenant.debug)
-	client, err := o.tenant.clientConfig(logger, 3)
+	client, err := o.tenant.clientConfig(nil, 3)
 	if err != nil {
 		return daemonConfig{}, err
 	}
+	logger, riverLogger := o.tenant.logger(stderr)
+	client.Logger = logger
+	o.tenant.logCalls(&client, logger)
 	// ISC counts the limit per client id, whichever replica calls: each of
 	// N replicas keeps to its share, so the fleet never exceeds it.
 	if o.replicas > 1 && client.RateLimit > 0 {
@@ -141,6 +149,6 @@ func (o *serveOptions) config(stderr io.Writer) (daemonConfig, error) {
 		client: client, dsn: o.db.dsn, listen: o.listen, auth: o.auth, api: o.api.api,
 		batchSize: o.batchSize, batchWindow: o.batchWindow, notFoundWindow: o.notFoundWindow,
 		dirRefresh: o.dirRefresh, jobTimeout: o.jobTimeout, rescueAfter: o.rescueAfter,
-		shutdownWait: o.shutdownWait, logger: logger,
+		shutdownWait: o.shutdownWait, logger: logger, riverLogger: riverLogger,
 	}, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,11 +20,29 @@ import (
 // envAnnotation names the environment variable a flag falls back to.
 const envAnnotation = "inviter_env"
 
-// bindEnv declares that flag name of fs is also read from env.
-func bindEnv(fs *pflag.FlagSet, name, env string) {
+// bindEnv declares that flag name of fs is also read from env, and then
+// from the older names of that variable, which still work but are not
+// shown.
+func bindEnv(fs *pflag.FlagSet, name, env string, old ...string) {
 	f := fs.Lookup(name)
 	f.Usage += " (env " + env + ")"
-	_ = fs.SetAnnotation(name, envAnnotation, []string{env})
+	_ = fs.SetAnnotation(name, envAnnotation, append([]string{env}, old...))
+}
+
+// flagAliases maps the old name of a flag to its name now: the same idea
+// has one name in every command, and the old names still work, unshown.
+var flagAliases = map[string]string{
+	"not-found-window": "visibility-delay",
+	"late-visibility":  "visibility-delay",
+	"backfill-since":   "created-after",
+}
+
+// normalizeFlag is the pflag normalisation that applies flagAliases.
+func normalizeFlag(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if n, ok := flagAliases[name]; ok {
+		return pflag.NormalizedName(n)
+	}
+	return pflag.NormalizedName(name)
 }
 
 // applyEnv sets every flag of cmd that was not given on the command line
@@ -37,12 +56,15 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 		if err != nil || f.Changed || len(envs) == 0 {
 			return
 		}
-		v := getenv(envs[0])
-		if v == "" {
+		for _, env := range envs {
+			v := getenv(env)
+			if v == "" {
+				continue
+			}
+			if e := f.Value.Set(v); e != nil {
+				err = usagef("%s: %v", env, e)
+			}
 			return
-		}
-		if e := f.Value.Set(v); e != nil {
-			err = usagef("%s: %v", envs[0], e)
 		}
 	}
 	cmd.Flags().VisitAll(apply)
@@ -58,6 +80,7 @@ type tenantSettings struct {
 	rate         rateFlag
 	timeout      time.Duration
 	debug        bool
+	log          logSettings
 }
 
 func (t *tenantSettings) register(fs *pflag.FlagSet) {
@@ -72,8 +95,30 @@ func (t *tenantSettings) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "rate-limit", "INVITER_RATE_LIMIT")
 	fs.DurationVar(&t.timeout, "timeout", 30*time.Second, "timeout of one ISC request")
 	bindEnv(fs, "timeout", "INVITER_TIMEOUT")
-	fs.BoolVar(&t.debug, "debug", false, "log every ISC call (never secrets or tokens)")
+	fs.BoolVar(&t.debug, "debug", false, "log every ISC call (never secrets or tokens), and River's own messages")
 	bindEnv(fs, "debug", "INVITER_DEBUG")
+	t.log.register(fs)
+}
+
+// logger returns the command's logger, as --log-format, --log-level and
+// --debug say, and River's logger (WARN and above unless --debug).
+func (t *tenantSettings) logger(w io.Writer) (app, river *slog.Logger) {
+	return t.log.loggers(w, t.debug)
+}
+
+// logCalls makes cfg log every ISC call at DEBUG when --debug is set,
+// keeping what cfg.OnCall already does.
+func (t *tenantSettings) logCalls(cfg *isc.Config, logger *slog.Logger) {
+	if !t.debug {
+		return
+	}
+	next := cfg.OnCall
+	cfg.OnCall = func(endpoint string, status int) {
+		logger.Debug("isc call", "endpoint", endpoint, "status", status)
+		if next != nil {
+			next(endpoint, status)
+		}
+	}
 }
 
 // clientConfig returns the isc.Config of these settings, validated.
@@ -89,8 +134,11 @@ func (t *tenantSettings) clientConfig(logger *slog.Logger, retries int) (isc.Con
 		Retries:      retries,
 		Logger:       logger,
 	}
+	if err := t.log.validate(); err != nil {
+		return cfg, err
+	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, &usageError{err}
+		return cfg, &usageError{errors.New(redactUserinfo(err.Error()))}
 	}
 	return cfg, nil
 }
@@ -146,13 +194,12 @@ func (a *apiFlag) Set(s string) error {
 }
 func (a *apiFlag) Type() string { return "public|cc" }
 
-// newLogger logs text records to w, at debug level when debug is set.
+// newLogger logs text records to w, at debug level when debug is set,
+// with the user information of URLs redacted.
 func newLogger(w io.Writer, debug bool) *slog.Logger {
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	l := logSettings{format: "text", level: "info"}
+	app, _ := l.loggers(w, debug)
+	return app
 }
 
 // redactDSN hides the password of a postgres:// URL.

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// startupProbeTimeout bounds the token request serve makes at start.
+const startupProbeTimeout = 15 * time.Second
+
+// checkTenantAtStart gets a token before serve creates anything. ISC
+// refusing the credentials, or redirecting (SAIL_BASE_URL naming the wrong
+// host), is a bad setting: exit 2 with a message naming it. A tenant that
+// does not answer is only a WARN: deliveries are stored and invited once it
+// does, and the status page shows ISC as unhealthy meanwhile.
+func checkTenantAtStart(ctx context.Context, cfg daemonConfig, health *iscHealth, logger *slog.Logger) error {
+	timeout := min(cfg.client.Timeout, startupProbeTimeout)
+	if timeout <= 0 {
+		timeout = startupProbeTimeout
+	}
+	p := probeToken(ctx, cfg.client.BaseURL, cfg.client.ClientID, cfg.client.ClientSecret, timeout)
+	switch {
+	case p.Refused:
+		return usagef("%v: check --client-id and --client-secret (SAIL_CLIENT_ID, SAIL_CLIENT_SECRET): a personal access token's client id and secret", p.Err)
+	case p.Status >= 300 && p.Status < 400:
+		return usagef("--base-url (SAIL_BASE_URL): %v", p.Err)
+	case p.Err != nil:
+		health.fail(p.Err.Error())
+		logger.Warn("ISC does not answer at start; serving anyway: deliveries are stored and invited once it answers", "error", p.Err)
+		return nil
+	}
+	health.observe("POST /oauth/token", 200)
+	if missing := missingScopes(p.Scopes, scopesInUse(string(cfg.api))); len(missing) > 0 {
+		logger.Error("the token lacks scopes inviter needs: invites will wait as a configuration problem until it has them (run inviter doctor)",
+			"missing_scopes", strings.Join(missing, " "), "token_scopes", strings.Join(p.Scopes, " "))
+	}
+	logger.Info("ISC token obtained", "isc", redactURL(cfg.client.BaseURL), "scopes", strings.Join(p.Scopes, " "))
+	return nil
+}
+
+// scopesInUse lists the scopes of every feature the daemon uses.
+func scopesInUse(api string) []string {
+	var out []string
+	for _, f := range featuresInUse(api, false) {
+		out = append(out, scopesOf(f)...)
+	}
+	return out
+}
+
+// describeProbe is a one-line account of a token probe, for doctor.
+func describeProbe(p tokenProbe) string {
+	if p.Err != nil {
+		return p.Err.Error()
+	}
+	return fmt.Sprintf("token issued (scopes: %s)", dash(strings.Join(p.Scopes, " ")))
+}

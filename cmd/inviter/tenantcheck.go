@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// tokenProbe is what one client-credentials token request told: whether
+// the tenant answered, whether it issued a token, and with which scopes.
+type tokenProbe struct {
+	// Reached is false when no HTTP answer came back (DNS, refused
+	// connection, timeout).
+	Reached bool
+	// Status is the HTTP status of the answer; 0 when none.
+	Status int
+	// Refused is true when the token endpoint refused the credentials
+	// (400 or 401, invalid_client and the like).
+	Refused bool
+	// Scopes are the token's scopes, from the answer's "scope" field and
+	// the JWT's scope claim; Authorities its user levels (ORG_ADMIN, …)
+	// when the JWT names them.
+	Scopes      []string
+	Authorities []string
+	// Err says what went wrong, without any secret; nil when a token was
+	// issued.
+	Err error
+}
+
+// probeToken asks base's /oauth/token for a token with the client
+// credentials, once, without following a redirect (the secret is never
+// posted anywhere else), and reads the token's scopes. The token itself is
+// neither kept nor shown.
+func probeToken(ctx context.Context, base, clientID, secret string, timeout time.Duration) tokenProbe {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/oauth/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return tokenProbe{Err: fmt.Errorf("SAIL_BASE_URL %s: %v", redactURL(base), err)}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "inviter/"+version)
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return tokenProbe{Err: fmt.Errorf("SAIL_BASE_URL %s does not answer: %v", redactURL(base), err)}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	p := tokenProbe{Reached: true, Status: resp.StatusCode}
+	switch s := resp.StatusCode; {
+	case s >= 300 && s < 400:
+		p.Err = fmt.Errorf("POST /oauth/token answered %d redirecting to %s: SAIL_BASE_URL must be the tenant's API host (https://TENANT.api.identitynow.com)", s, redactURL(resp.Header.Get("Location")))
+		return p
+	case s == http.StatusBadRequest || s == http.StatusUnauthorized || s == http.StatusForbidden:
+		p.Refused = true
+		p.Err = fmt.Errorf("ISC refused SAIL_CLIENT_ID/SAIL_CLIENT_SECRET (POST /oauth/token answered %d: %s)", s, oauthMessage(body))
+		return p
+	case s < 200 || s >= 300:
+		p.Err = fmt.Errorf("POST /oauth/token answered %d: %s", s, oauthMessage(body))
+		return p
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Scope       string `json:"scope"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		p.Err = fmt.Errorf("POST /oauth/token answered %d without a token: is SAIL_BASE_URL the tenant's API host?", resp.StatusCode)
+		return p
+	}
+	p.Scopes = strings.Fields(tok.Scope)
+	claimScopes, auths := jwtClaims(tok.AccessToken)
+	for _, s := range claimScopes {
+		if !slices.Contains(p.Scopes, s) {
+			p.Scopes = append(p.Scopes, s)
+		}
+	}
+	p.Authorities = auths
+	return p
+}
+
+// oauthMessage is the error text of a token endpoint's answer.
+func oauthMessage(body []byte) string {
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+		Message     string `json:"message"`
+	}
+	if json.Unmarshal(body, &e) == nil {
+		switch {
+		case e.Error != "" && e.Description != "":
+			return e.Error + ": " + e.Description
+		case e.Error != "":
+			return e.Error
+		case e.Message != "":
+			return e.Message
+		}
+	}
+	return oneLine(string(body), 120)
+}
+
+// jwtClaims reads the scope and authorities claims of a JWT, unverified
+// (they only inform the operator); nothing when tok is not a JWT.
+func jwtClaims(tok string) (scopes, authorities []string) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil, nil
+	}
+	var c struct {
+		Scope       json.RawMessage `json:"scope"`
+		Authorities []string        `json:"authorities"`
+	}
+	if json.Unmarshal(raw, &c) != nil {
+		return nil, nil
+	}
+	return stringOrList(c.Scope), c.Authorities
+}
+
+// stringOrList reads a JSON string of space-separated words or an array
+// of strings.
+func stringOrList(raw json.RawMessage) []string {
+	var list []string
+	if json.Unmarshal(raw, &list) == nil {
+		return list
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strings.Fields(s)
+	}
+	return nil
+}
+
+// broadScopes are scopes that grant whatever the user's level allows: the
+// token's scopes then say nothing about single rights.
+var broadScopes = []string{"sp:scopes:all", "sp:scopes:default"}
+
+// missingScopes returns the scopes of need that the token's scopes lack;
+// nil when they are broad (or unknown: no scopes at all).
+func missingScopes(have, need []string) []string {
+	if len(have) == 0 || slices.ContainsFunc(have, func(s string) bool { return slices.Contains(broadScopes, s) }) {
+		return nil
+	}
+	var out []string
+	for _, n := range need {
+		if n != "" && !slices.Contains(have, n) && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// feature is something inviter does with ISC, and the OAuth scopes its
+// calls need (as SailPoint's OpenAPI documents list them).
+type feature struct {
+	name   string
+	scopes []string
+}
+
+// featuresInUse lists what the settings make inviter call. The /cc API
+// has no documented scopes.
+func featuresInUse(api string, subscriptions bool) []feature {
+	var fs []feature
+	if api != "cc" {
+		fs = append(fs, feature{"invite", []string{"idn:password-user-invite:manage"}},
+			feature{"task status", []string{"idn:task-management:read"}})
+	}
+	fs = append(fs, feature{"identities read", []string{"idn:identity:read"}})
+	if subscriptions {
+		fs = append(fs, feature{"subscriptions", []string{"sp:trigger-service-subscriptions:read", "sp:trigger-service-subscriptions:manage"}})
+	}
+	return fs
+}
+
+// scopesOf returns the scopes f needs.
+func scopesOf(f feature) []string { return f.scopes }
