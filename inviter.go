@@ -72,7 +72,14 @@ type Identity struct {
 	Attributes     map[string]any `json:"attributes,omitempty"`
 }
 
-// Registered reports whether the identity has completed registration.
+// Registered reports whether the identity has completed registration, by
+// the status table (ClassifyStatus).
 func (i Identity) Registered() bool {
-	return i.Status != "" && i.Status != "UNREGISTERED"
+	c, _ := ClassifyStatus(i.Status)
+	return c == StatusRegistered
+}
+
+// StatusClass classifies the identity's status (see ClassifyStatus).
+func (i Identity) StatusClass() (StatusClass, string) {
+	return ClassifyStatus(i.Status)
 }

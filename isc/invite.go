@@ -98,10 +98,15 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 				switch {
 				case !ok:
 					setOutcome(res[id], inviter.OutcomeNotFound, "ISC does not know this identity", &PermanentError{Endpoint: "GET /v2025/identities", Status: http.StatusNotFound, Message: "identity not found"})
-				case f.Registered():
-					setOutcome(res[id], inviter.OutcomeAlreadyRegistered, "identity status is "+f.Status, nil)
 				default:
-					send = append(send, id)
+					switch class, reason := f.StatusClass(); class {
+					case inviter.StatusRegistered:
+						setOutcome(res[id], inviter.OutcomeAlreadyRegistered, reason, nil)
+					case inviter.StatusUnknown:
+						setOutcome(res[id], inviter.OutcomeSkipped, reason, nil)
+					default:
+						send = append(send, id)
+					}
 				}
 			}
 		}
@@ -198,7 +203,12 @@ func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*i
 		case !ok:
 		case e.Registered:
 			r.CCID = e.CCID
-			setOutcome(r, inviter.OutcomeAlreadyRegistered, "the /cc list shows the user registered", nil)
+			_, reason := inviter.ClassifyStatus(e.Status)
+			setOutcome(r, inviter.OutcomeAlreadyRegistered, "the /cc list shows the user "+reason, nil)
+		case e.Class() == inviter.StatusUnknown:
+			r.CCID = e.CCID
+			_, reason := inviter.ClassifyStatus(e.Status)
+			setOutcome(r, inviter.OutcomeSkipped, "the /cc list shows "+reason, nil)
 		default:
 			r.CCID = e.CCID
 			send = append(send, e.CCID)
