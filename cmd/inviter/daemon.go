@@ -26,6 +26,7 @@ type daemonConfig struct {
 	client         isc.Config
 	dsn            string
 	listen         string
+	adminListen    string // status page and /metrics; "": not served
 	auth           web.Auth
 	api            inviter.API
 	batchSize      int
@@ -45,6 +46,8 @@ type daemonConfig struct {
 	// ready, when set, is called with the bound address once the webhook
 	// listens.
 	ready func(addr string)
+	// adminReady, when set, is called with the admin listener's address.
+	adminReady func(addr string)
 	// onResult, when set, sees every invite result (the demo prints them).
 	onResult func(inviter.Result)
 	// onDelivery, when set, sees every accepted delivery.
@@ -155,7 +158,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 	}()
 	go reportQueueDepth(ctx, q)
 
-	handler := web.NewServer(web.Config{
+	webCfg := web.Config{
 		Auth:     cfg.auth,
 		Intake:   intake{q: q, policy: cfg.policy, logger: logger, onDelivery: cfg.onDelivery},
 		Ready:    readiness{db: db},
@@ -164,14 +167,39 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 		Gatherer: reg,
 		Logger:   logger,
 		Version:  version,
-	})
+	}
+	handler := web.NewServer(webCfg)
 	logger.Info("inviter starting", "listen", cfg.listen, "backend", db.Backend(), "api", cfg.api, "isc", redactURL(client.BaseURL()), "webhook_auth", cfg.auth)
-	return web.ListenAndServe(ctx, cfg.listen, handler, logger, func(addr string) {
+	// The admin listener (status page, /metrics) runs beside the webhook's;
+	// either failing stops both.
+	srvCtx, stopServing := context.WithCancelCause(ctx)
+	defer stopServing(nil)
+	adminDone := make(chan error, 1)
+	if cfg.adminListen == "" {
+		adminDone <- nil
+	} else {
+		go func() {
+			aerr := web.ListenAndServe(srvCtx, cfg.adminListen, web.NewAdminServer(webCfg), logger, func(addr string) {
+				logger.Info("admin listening (status page, /metrics)", "addr", addr)
+				if cfg.adminReady != nil {
+					cfg.adminReady(addr)
+				}
+			})
+			if aerr != nil {
+				aerr = fmt.Errorf("admin listener (--admin-listen): %w", aerr)
+				stopServing(aerr)
+			}
+			adminDone <- aerr
+		}()
+	}
+	err = web.ListenAndServe(srvCtx, cfg.listen, handler, logger, func(addr string) {
 		logger.Info("webhook listening", "addr", addr, "path", "/hooks/identity-created")
 		if cfg.ready != nil {
 			cfg.ready(addr)
 		}
 	})
+	stopServing(nil)
+	return errors.Join(err, <-adminDone)
 }
 
 func statusLabel(status int) string {
@@ -267,6 +295,9 @@ func recheck(c *isc.Client, p *policy.Policy) func(context.Context, string) (boo
 			return false, "", err
 		case ident.Registered():
 			return false, "registered before its scheduled invite", nil
+		}
+		if class, reason := ident.StatusClass(); class == inviter.StatusUnknown {
+			return false, reason + " at its scheduled invite", nil
 		}
 		if ok, reason := p.Matches(ident.Attributes); !ok {
 			return false, "no longer matches the policy at its scheduled invite: " + reason, nil

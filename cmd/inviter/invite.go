@@ -248,6 +248,9 @@ func dryRun(ctx context.Context, c *isc.Client, dir *isc.Directory, api inviter.
 				results[i].Outcome, results[i].Reason = inviter.OutcomeNotFound, isc.ErrNotInDirectory.Error()
 			case e.Registered:
 				results[i].CCID, results[i].Outcome, results[i].Reason = e.CCID, inviter.OutcomeAlreadyRegistered, ""
+			case e.Class() == inviter.StatusUnknown:
+				_, reason := inviter.ClassifyStatus(e.Status)
+				results[i].CCID, results[i].Reason = e.CCID, reason
 			default:
 				results[i].CCID = e.CCID
 			}
@@ -268,6 +271,10 @@ func dryRun(ctx context.Context, c *isc.Client, dir *isc.Directory, api inviter.
 			results[i].Outcome, results[i].Reason = inviter.OutcomeNotFound, "ISC does not know this identity"
 		case f.Registered():
 			results[i].Outcome, results[i].Reason = inviter.OutcomeAlreadyRegistered, ""
+		default:
+			if class, reason := f.StatusClass(); class == inviter.StatusUnknown {
+				results[i].Reason = reason
+			}
 		}
 	}
 	return results, nil
