@@ -12,6 +12,7 @@ import (
 // token is an issued access token: tied to a client id and an expiry.
 type token struct {
 	clientID string
+	scopes   []string // nil: sp:scopes:all
 	expires  time.Time
 }
 
@@ -30,7 +31,8 @@ func (s *Server) handleToken() http.Handler {
 		}
 		// Inferred: like Spring's OAuth2 server, client authentication is
 		// checked before the grant type.
-		if !s.validClient(id, secret) {
+		client, ok := s.validClient(id, secret)
+		if !ok || s.refuseCredentials() {
 			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Bad credentials")
 			return
 		}
@@ -47,9 +49,13 @@ func (s *Server) handleToken() http.Handler {
 		now := s.now()
 		jti := newUUID()
 		exp := now.Add(s.opts.TokenTTL)
-		tok := s.newJWT(id, jti, now, exp)
+		scopes := client.Scopes
+		if scopes == nil {
+			scopes = []string{ScopeAll}
+		}
+		tok := s.newJWT(id, jti, scopes, now, exp)
 		s.mu.Lock()
-		s.tokens[tok] = token{clientID: id, expires: exp}
+		s.tokens[tok] = token{clientID: id, scopes: client.Scopes, expires: exp}
 		s.mu.Unlock()
 
 		w.Header().Set("Cache-Control", "no-store")
@@ -57,7 +63,7 @@ func (s *Server) handleToken() http.Handler {
 			"access_token":          tok,
 			"token_type":            "bearer",
 			"expires_in":            int(s.opts.TokenTTL / time.Second),
-			"scope":                 "sp:scopes:all",
+			"scope":                 strings.Join(scopes, " "),
 			"tenant_id":             s.tenantID,
 			"pod":                   "fake01-useast1",
 			"strong_auth_supported": false,
@@ -69,10 +75,19 @@ func (s *Server) handleToken() http.Handler {
 	})
 }
 
-func (s *Server) validClient(id, secret string) bool {
-	return sameCredentials(id, secret, s.opts.ClientID, s.opts.ClientSecret) ||
-		(s.opts.PlainClientID != "" && s.opts.PlainClientSecret != "" &&
-			sameCredentials(id, secret, s.opts.PlainClientID, s.opts.PlainClientSecret))
+// validClient returns the client whose credentials id and secret are.
+func (s *Server) validClient(id, secret string) (Client, bool) {
+	if s.opts.PlainClientID != "" && s.opts.PlainClientSecret != "" &&
+		sameCredentials(id, secret, s.opts.PlainClientID, s.opts.PlainClientSecret) {
+		return Client{ID: id, Secret: secret}, true
+	}
+	c, ok := s.clients[id]
+	if !ok {
+		// Compare anyway, so that an unknown id costs the same time.
+		sameCredentials(id, secret, s.opts.ClientID, s.opts.ClientSecret)
+		return Client{}, false
+	}
+	return c, sameCredentials(id, secret, c.ID, c.Secret)
 }
 
 func sameCredentials(id, secret, wantID, wantSecret string) bool {
@@ -94,13 +109,13 @@ func (s *Server) canInvite(clientID string) bool {
 
 // newJWT returns a JWT-looking opaque token. Its signature is random, so
 // only this tenant's token table gives it meaning.
-func (s *Server) newJWT(clientID, jti string, iat, exp time.Time) string {
+func (s *Server) newJWT(clientID, jti string, scopes []string, iat, exp time.Time) string {
 	enc := base64.RawURLEncoding
 	header, _ := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT"})
 	claims, _ := json.Marshal(map[string]any{
 		"tenant_id": s.tenantID,
 		"client_id": clientID,
-		"scope":     []string{"sp:scopes:all"},
+		"scope":     scopes,
 		"iat":       iat.Unix(),
 		"exp":       exp.Unix(),
 		"jti":       jti,
@@ -108,9 +123,9 @@ func (s *Server) newJWT(clientID, jti string, iat, exp time.Time) string {
 	return enc.EncodeToString(header) + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString(randomBytes(32))
 }
 
-// authenticate checks the bearer token of an API request and returns its
-// client id, or answers 401 and reports false.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+// authenticate checks the bearer token of an API request and returns it,
+// or answers 401 and reports false.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (token, bool) {
 	auth := r.Header.Get("Authorization")
 	raw, ok := cutPrefixFold(auth, "Bearer ")
 	raw = strings.TrimSpace(raw)
@@ -123,12 +138,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 		// Inferred: an unknown or malformed token gets the same answer as
 		// a missing one.
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is missing"})
-		return "", false
+		return token{}, false
 	case expired:
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is expired"})
-		return "", false
+		return token{}, false
 	}
-	return t.clientID, true
+	return t, true
 }
 
 // ExpireTokens expires every token issued so far: the next API call made

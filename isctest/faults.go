@@ -35,6 +35,9 @@ type Faults struct {
 	ResetRate float64
 	// Seed seeds the fault generator.
 	Seed int64
+	// RefuseCredentials makes the token endpoint answer 401
+	// invalid_client to every client, as a wrong secret gets.
+	RefuseCredentials bool
 }
 
 // SetFaults replaces the faults in force and reseeds the generator.
@@ -104,4 +107,12 @@ func resetConn(w http.ResponseWriter) {
 		_ = tc.SetLinger(0) // send RST, not FIN
 	}
 	_ = conn.Close()
+}
+
+// refuseCredentials reports whether the token endpoint refuses every
+// client's credentials (Faults.RefuseCredentials).
+func (s *Server) refuseCredentials() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.RefuseCredentials
 }

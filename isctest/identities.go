@@ -30,7 +30,8 @@ func identityFilterFields() filterFields {
 //
 // Inferred: cloudStatus eq "REGISTERED" matches every registered identity,
 // whose cloudStatus attribute reads ACTIVE; every fake identity is
-// correlated, not protected, and in processing state OK.
+// correlated unless created Uncorrelated, not protected, and in processing
+// state OK.
 func identityFilterValues(id *identity) func(string) []string {
 	return func(field string) []string {
 		switch field {
@@ -46,14 +47,14 @@ func identityFilterValues(id *identity) func(string) []string {
 			s, _ := id.Attributes[field].(string)
 			return []string{s}
 		case "cloudStatus":
-			if id.registered() {
-				return []string{id.Status, "REGISTERED"}
+			if registeredStatus(id.Status) {
+				return []string{id.Status, statusRegistered}
 			}
 			return []string{id.Status}
 		case "processingState":
 			return []string{"OK"}
 		case "correlated":
-			return []string{"true"}
+			return []string{strconv.FormatBool(!id.Uncorrelated)}
 		case "protected":
 			return []string{"false"}
 		}
@@ -107,7 +108,9 @@ func (id *identity) toJSON() identityJSON {
 
 // handleListIdentities answers GET /{beta,v2024,v2025}/identities: the
 // visible identities, filtered, sorted and paged. The specs require no
-// experimental header for it.
+// experimental header for it. defaultFilter is CORRELATED_ONLY (adds
+// correlated eq true: uncorrelated identities are hidden) or NONE, as the
+// beta and v2025 specs document it; another value is 400.
 func (s *Server) handleListIdentities() http.Handler {
 	fields := identityFilterFields()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -126,10 +129,22 @@ func (s *Server) handleListIdentities() http.Handler {
 			badRequest(w, "Invalid sorters %q: %v", q.Get("sorters"), err)
 			return
 		}
+		correlatedOnly := true
+		switch df := q.Get("defaultFilter"); df {
+		case "", "CORRELATED_ONLY":
+		case "NONE":
+			correlatedOnly = false
+		default:
+			badRequest(w, "The value %q is not valid for the query parameter 'defaultFilter': it must be CORRELATED_ONLY or NONE.", df)
+			return
+		}
 
 		s.mu.Lock()
 		var matched []*identity
 		for _, id := range s.visibleLocked() {
+			if correlatedOnly && id.Uncorrelated {
+				continue
+			}
 			if expr == nil || expr.match(identityFilterValues(id)) {
 				matched = append(matched, id)
 			}

@@ -1,9 +1,12 @@
 package isctest
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // uninvitedLimit is the documented cap of {"uninvited":true}.
@@ -21,13 +24,71 @@ type taskStatus struct {
 	Created          string         `json:"created"`
 	Modified         string         `json:"modified"`
 	Launched         string         `json:"launched"`
-	Completed        string         `json:"completed"`
-	CompletionStatus string         `json:"completionStatus"`
-	Messages         []struct{}     `json:"messages"`
+	Completed        *string        `json:"completed"`
+	CompletionStatus *string        `json:"completionStatus"`
+	Messages         []taskMessage  `json:"messages"`
 	Returns          []struct{}     `json:"returns"`
 	Attributes       map[string]any `json:"attributes"`
 	Progress         string         `json:"progress"`
 	PercentComplete  int            `json:"percentComplete"`
+}
+
+// taskMessage is ISC's TaskStatusMessage.
+type taskMessage struct {
+	Type          string           `json:"type"`
+	LocalizedText localizedMessage `json:"localizedText"`
+	Key           string           `json:"key"`
+	Parameters    []map[string]any `json:"parameters"`
+}
+
+// localizedMessage is ISC's LocalizedMessage.
+type localizedMessage struct {
+	Locale  string `json:"locale"`
+	Message string `json:"message"`
+}
+
+// Keys of the invite task's messages.
+//
+// Inferred: ISC documents TaskStatusMessage but not the keys or texts of
+// the invite task; these name what happened, and each message's
+// parameters hold {"id": identity id}.
+const (
+	// MessageKeyNotFound is the key of a WARN message for an id the task
+	// skipped as unknown or not visible yet (Options.UnknownIDs skip).
+	MessageKeyNotFound = "idn.identity.invite.notFound"
+	// MessageKeyNoEmail is the key of an ERROR message for an identity the
+	// task could not mail because it has no email address.
+	MessageKeyNoEmail = "idn.identity.invite.noEmail"
+)
+
+// task is an invite task: its final state, and when it reaches it.
+type task struct {
+	final  taskStatus
+	doneAt time.Time
+}
+
+// status renders the task as it is at now: pending until doneAt.
+func (t *task) status(now time.Time) taskStatus {
+	if !now.Before(t.doneAt) {
+		return t.final
+	}
+	out := t.final
+	out.Completed = nil
+	out.CompletionStatus = nil
+	out.Modified = out.Launched
+	out.Messages = []taskMessage{}
+	out.Progress = "Started"
+	out.PercentComplete = 0
+	return out
+}
+
+func newTaskMessage(typ, key, id, format string, args ...any) taskMessage {
+	return taskMessage{
+		Type:          typ,
+		LocalizedText: localizedMessage{Locale: "en-US", Message: fmt.Sprintf(format, args...)},
+		Key:           key,
+		Parameters:    []map[string]any{{"id": id}},
+	}
 }
 
 type inviteRequest struct {
@@ -38,17 +99,18 @@ type inviteRequest struct {
 // handleInvite answers POST /beta/identities/invite and its versioned
 // copies, which need the header X-SailPoint-Experimental: true.
 //
-// Inferred: the whole call is refused with 400 naming the id when an id is
-// unknown or not visible yet; duplicate ids are mailed once; when both ids
-// and uninvited are given, ids win (the spec says uninvited "makes sense
-// only when ids is empty"). The task runs at once: the 202 already reports
-// SUCCESS, and attributes.identityCount is the number of distinct
-// identities the call named.
+// Inferred: by default the whole call is refused with 400 naming the id
+// when an id is unknown or not visible yet (Options.UnknownIDs selects the
+// other behaviour); duplicate ids are mailed once; when both ids and
+// uninvited are given, ids win (the spec says uninvited "makes sense only
+// when ids is empty"). By default the task runs at once: the 202 already
+// reports its completionStatus (Options.AsyncTasks delays it), and
+// attributes.identityCount is the number of distinct identities the call
+// named and the tenant found.
 func (s *Server) handleInvite(experimental bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.canInvite(clientFrom(r)) {
-			// As the specs' 403 example words it.
-			writeError(w, http.StatusForbidden, detail403, "The server understood the request but refuses to authorize it.")
+			writeForbidden(w)
 			return
 		}
 		if experimental && !strings.EqualFold(r.Header.Get("X-SailPoint-Experimental"), "true") {
@@ -78,25 +140,32 @@ func (s *Server) handleInvite(experimental bool) http.Handler {
 	})
 }
 
-// invitePublic runs an invite task: it mails the unregistered identities
-// among those req names and keeps the task for lookup. It reports false,
-// with the id, when an id is unknown or not visible yet.
-func (s *Server) invitePublic(req inviteRequest, clientID string) (task taskStatus, unknown string, ok bool) {
+// invitePublic runs an invite task: it mails the mailable identities among
+// those req names and keeps the task for lookup. It reports false, with
+// the id, when an id is unknown or not visible yet and Options.UnknownIDs
+// rejects the call.
+func (s *Server) invitePublic(req inviteRequest, clientID string) (out taskStatus, unknown string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	var targets []*identity
+	var messages []taskMessage
 	if len(req.IDs) > 0 {
 		seen := make(map[string]bool, len(req.IDs))
 		for _, raw := range req.IDs {
+			if seen[raw] {
+				continue
+			}
+			seen[raw] = true
 			id, ok := s.byID[raw]
 			if !ok || !id.visible(now) {
-				return taskStatus{}, raw, false
+				if s.opts.UnknownIDs != UnknownIDsSkip {
+					return taskStatus{}, raw, false
+				}
+				messages = append(messages, newTaskMessage("WARN", MessageKeyNotFound, raw, "Identity %s was not found; no invitation was sent to it.", raw))
+				continue
 			}
-			if !seen[raw] {
-				seen[raw] = true
-				targets = append(targets, id)
-			}
+			targets = append(targets, id)
 		}
 	} else {
 		for _, id := range s.visibleLocked() {
@@ -108,39 +177,61 @@ func (s *Server) invitePublic(req inviteRequest, clientID string) (task taskStat
 			}
 		}
 	}
-	task = taskStatus{
-		ID:               newHexID(),
-		Type:             "QUARTZ",
-		UniqueName:       "Invite Identities",
-		Description:      "Invite identities to register",
-		Launcher:         clientID,
-		Created:          isoTime(now),
-		Modified:         isoTime(now),
-		Launched:         isoTime(now),
-		Completed:        isoTime(now),
-		CompletionStatus: "SUCCESS",
-		Messages:         []struct{}{},
-		Returns:          []struct{}{},
-		Attributes:       map[string]any{"identityCount": len(targets)},
-		Progress:         "Completed",
-		PercentComplete:  100,
+	t := &task{
+		final: taskStatus{
+			ID:              newHexID(),
+			Type:            "QUARTZ",
+			UniqueName:      "Invite Identities",
+			Description:     "Invite identities to register",
+			Launcher:        clientID,
+			Created:         isoTime(now),
+			Launched:        isoTime(now),
+			Returns:         []struct{}{},
+			Attributes:      map[string]any{"identityCount": len(targets)},
+			Progress:        "Completed",
+			PercentComplete: 100,
+		},
+		doneAt: now,
 	}
-	s.recordInvitesLocked(targets, "public", task.ID, now)
-	s.tasks[task.ID] = task
-	return task, "", true
+	if s.opts.AsyncTasks {
+		t.doneAt = now.Add(s.opts.TaskDelay)
+	}
+	for _, id := range s.recordInvitesLocked(targets, "public", t.final.ID, now) {
+		messages = append(messages, newTaskMessage("ERROR", MessageKeyNoEmail, id.ID, "Identity %s (%s) has no email address; the invitation could not be sent.", id.ID, id.Name))
+	}
+	status := "SUCCESS"
+	for _, m := range messages {
+		switch {
+		case m.Type == "ERROR":
+			status = "ERROR"
+		case m.Type == "WARN" && status == "SUCCESS":
+			status = "WARNING"
+		}
+	}
+	done := isoTime(t.doneAt)
+	t.final.Modified = done
+	t.final.Completed = &done
+	t.final.CompletionStatus = &status
+	t.final.Messages = append([]taskMessage{}, messages...)
+	s.tasks[t.final.ID] = t
+	return t.status(now), "", true
 }
 
-// handleTaskStatus answers GET /beta/task-status/{id}.
+// handleTaskStatus answers GET /{beta,v2024,v2025}/task-status/{id}.
 func (s *Server) handleTaskStatus() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		task, ok := s.tasks[r.PathValue("id")]
+		t, ok := s.tasks[r.PathValue("id")]
+		var out taskStatus
+		if ok {
+			out = t.status(s.now())
+		}
 		s.mu.Unlock()
 		if !ok {
 			notFound(w, "TaskStatus with the given id was not found.")
 			return
 		}
-		writeJSON(w, http.StatusOK, task)
+		writeJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -160,7 +251,8 @@ type ccUser struct {
 
 // handleCCUserList answers GET /cc/api/user/list?start=&limit=.
 //
-// Inferred: items come in creation order (stable, so offset paging works);
+// Inferred: items come in Options.CCOrder, creation order by default
+// (stable, so offset paging works);
 // a missing, zero or negative limit means 250 and a larger one is capped
 // at 250; a start that is not a number or negative is refused with 400;
 // displayName is the alias, as the forum thread's example shows.
@@ -187,7 +279,7 @@ func (s *Server) handleCCUserList() http.Handler {
 			}
 		}
 		s.mu.Lock()
-		visible := s.visibleLocked()
+		visible := s.ccListLocked()
 		items := make([]ccUser, 0, limit)
 		for _, id := range page(visible, limit, start) {
 			items = append(items, ccUser{
@@ -205,6 +297,19 @@ func (s *Server) handleCCUserList() http.Handler {
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"total": total, "items": items})
 	})
+}
+
+// ccListLocked returns the visible identities in the /cc list's order.
+func (s *Server) ccListLocked() []*identity {
+	switch s.opts.CCOrder {
+	case CCOrderName:
+		return s.visibleOf(s.byName)
+	case CCOrderNewestFirst:
+		out := s.visibleLocked()
+		slices.Reverse(out)
+		return out
+	}
+	return s.visibleLocked()
 }
 
 // handleCCInvite answers POST /cc/api/user/invite, a form with a repeated

@@ -12,10 +12,28 @@ func (s *Server) routes() *http.ServeMux {
 	for _, v := range []string{"v2024", "v2025", "v2026"} {
 		mux.Handle("POST /"+v+"/identities/invite", s.handleInvite(true))
 	}
-	mux.Handle("GET /beta/task-status/{id}", s.handleTaskStatus())
+	for _, v := range []string{"beta", "v2024", "v2025"} {
+		mux.Handle("GET /"+v+"/task-status/{id}", s.handleTaskStatus())
+	}
 	for _, v := range []string{"beta", "v2024", "v2025"} {
 		mux.Handle("GET /"+v+"/identities", s.handleListIdentities())
 		mux.Handle("GET /"+v+"/identities/{id}", s.handleGetIdentity())
+	}
+
+	mux.Handle("POST /v3/search", s.handleSearch())
+	mux.Handle("POST /v2025/search", s.handleSearch())
+
+	if s.opts.ServiceVersioned {
+		// Inferred: SailPoint's versioning page describes per-service
+		// paths (/service/v1/action, "an endpoint to list identities
+		// would be accessible at a path like /identities/v1/"), but the
+		// published specs do not yet document them; these paths follow
+		// that pattern with the v2025 behaviour, experimental header
+		// not required.
+		mux.Handle("POST /identities/v1/invite", s.handleInvite(false))
+		mux.Handle("GET /identities/v1/{$}", s.handleListIdentities())
+		mux.Handle("GET /identities/v1/{id}", s.handleGetIdentity())
+		mux.Handle("GET /task-status/v1/{id}", s.handleTaskStatus())
 	}
 
 	mux.Handle("GET /cc/api/user/list", s.handleCCUserList())

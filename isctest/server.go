@@ -15,10 +15,12 @@ package isctest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +71,57 @@ type Options struct {
 	// Now is the tenant's clock (token expiry, rate limit, visibility,
 	// timestamps). Default time.Now. Tests may inject a fake clock.
 	Now func() time.Time
+
+	// CCOrder is the order of GET /cc/api/user/list. Default
+	// CCOrderCreated.
+	CCOrder CCOrder
+	// UnknownIDs is what the public invite does with an id that is unknown
+	// or not visible yet. Default UnknownIDsReject.
+	UnknownIDs UnknownIDMode
+	// AsyncTasks makes invite tasks asynchronous: the 202 and the task
+	// status report completionStatus null until TaskDelay has passed, then
+	// SUCCESS, WARNING or ERROR. Default false: the task is complete at
+	// once.
+	AsyncTasks bool
+	// TaskDelay is how long an asynchronous task takes, by the tenant's
+	// clock. Default 2s.
+	TaskDelay time.Duration
+	// StatusMix, when set, gives the registered pre-existing Users these
+	// statuses in rotation (values of IdentityStatuses) instead of ACTIVE.
+	StatusMix []string
+	// MailableStatuses are the statuses an invitation is mailed to.
+	// Default {"UNREGISTERED"}.
+	//
+	// Inferred: ISC documents the invite for unregistered identities; what
+	// it does for PENDING, LOCKED… is not documented, so it is selectable.
+	MailableStatuses []string
+	// SharedEmailUsers makes that many of the unregistered pre-existing
+	// Users share one email address; ISC mails only the first of them.
+	SharedEmailUsers int
+	// Scopes are the scopes of ClientID's tokens. Default (nil)
+	// "sp:scopes:all", which every endpoint accepts.
+	Scopes []string
+	// Clients are further client-credentials pairs, each with its scopes.
+	Clients []Client
+	// CCIgnoresScopes lets the /cc endpoints accept any token. By default
+	// they require a token with "sp:scopes:all".
+	//
+	// Inferred: the /cc API predates scopes; SailPoint documents no scope
+	// for it, so a token restricted to named scopes is refused 403 by
+	// default, and this option models the opposite.
+	CCIgnoresScopes bool
+	// CCRemoved, when 404 or 410, answers every /cc path with that status:
+	// the /cc API is retired.
+	CCRemoved int
+	// MaxURILength, when positive, answers 414 to a request whose URI
+	// (path and query) is longer. 8192 models ISC's gateway.
+	MaxURILength int
+	// DeprecatedVersions are the first path segments ("beta", "v2024", …)
+	// whose answers carry the header X-Deprecated: true.
+	DeprecatedVersions []string
+	// ServiceVersioned also serves the per-service version family
+	// (/identities/v1/…, /task-status/v1/…).
+	ServiceVersioned bool
 }
 
 const (
@@ -79,6 +132,7 @@ const (
 	defaultRateWindow   = 10 * time.Second
 	defaultMaxInviteIDs = 1000
 	deliveryTimeout     = 10 * time.Second
+	defaultTaskDelay    = 2 * time.Second
 )
 
 func (o Options) withDefaults() Options {
@@ -103,6 +157,14 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.AsyncTasks && o.TaskDelay <= 0 {
+		o.TaskDelay = defaultTaskDelay
+	}
+	for _, st := range append(slices.Clone(o.StatusMix), o.MailableStatuses...) {
+		if !validStatus(st) {
+			panic(fmt.Sprintf("isctest: unknown identity status %q", st))
+		}
 	}
 	return o
 }
@@ -146,13 +208,21 @@ type Server struct {
 	byCCID      map[string]*identity
 	nextCCID    int
 	invites     []Invite
-	tasks       map[string]taskStatus
+	tasks       map[string]*task
 	calls       []*Call
 	rateLimited int
 	subs        []*Subscription // creation order
 	closed      bool            // no new deliveries start once set
 	deliveries  []Delivery
 	delivered   chan struct{} // closed and replaced on every delivery
+
+	byName       []*identity // sorted by compareByName when CCOrder is CCOrderName
+	bulk         bool        // createUsers is adding: sort byName once at the end
+	firstByEmail map[string]*identity
+	clients      map[string]Client
+	firstSub     chan struct{} // closed when the first subscription is created
+	outage       outage
+	listener     *switchListener // nil for NewTenant
 }
 
 // NewServer returns a fake tenant listening on 127.0.0.1 on a free port.
@@ -184,8 +254,18 @@ func NewTenant(opts Options) *Server {
 		byID:          make(map[string]*identity),
 		byCCID:        make(map[string]*identity),
 		nextCCID:      100000,
-		tasks:         make(map[string]taskStatus),
+		tasks:         make(map[string]*task),
 		delivered:     make(chan struct{}),
+		firstByEmail:  make(map[string]*identity),
+		clients:       make(map[string]Client),
+		firstSub:      make(chan struct{}),
+	}
+	if opts.CCOrder == CCOrderName {
+		s.byName = []*identity{}
+	}
+	s.clients[opts.ClientID] = Client{ID: opts.ClientID, Secret: opts.ClientSecret, Scopes: opts.Scopes}
+	for _, c := range opts.Clients {
+		s.clients[c.ID] = c
 	}
 	s.mux = s.routes()
 	s.handler = http.HandlerFunc(s.serve)
@@ -255,6 +335,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.opts.Logger.Debug("isctest request", "method", r.Method, "path", r.URL.Path, "status", sw.status)
 	}()
 
+	if s.opts.MaxURILength > 0 && len(r.RequestURI) > s.opts.MaxURILength {
+		writeURITooLong(sw)
+		return
+	}
+	if slices.Contains(s.opts.DeprecatedVersions, apiVersion(r.URL.Path)) {
+		sw.Header().Set("X-Deprecated", "true")
+	}
 	isToken := r.URL.Path == "/oauth/token"
 	f := s.rollFaults(!isToken)
 	if f.reset {
@@ -276,11 +363,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mux.ServeHTTP(sw, r)
 		return
 	}
-	clientID, ok := s.authenticate(sw, r)
+	if s.opts.CCRemoved != 0 && strings.HasPrefix(r.URL.Path, "/cc/") {
+		writeCCRemoved(sw, s.opts.CCRemoved)
+		return
+	}
+	tok, ok := s.authenticate(sw, r)
 	if !ok {
 		return
 	}
+	clientID := tok.clientID
 	if !s.allow(sw, clientID, r.URL.Path) {
+		return
+	}
+	if !s.authorized(tok, r.Method, endpoint) {
+		writeForbidden(sw)
 		return
 	}
 	r = r.WithContext(context.WithValue(r.Context(), clientKey{}, clientID))

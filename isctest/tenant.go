@@ -3,6 +3,7 @@ package isctest
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,19 @@ import (
 const (
 	statusUnregistered = "UNREGISTERED"
 	statusActive       = "ACTIVE"
+	statusRegistered   = "REGISTERED"
 )
+
+// IdentityStatuses are the values of the identityStatus enum of the v2025
+// Identity schema (components/schemas/Identity/properties/identityStatus),
+// the statuses NewIdentity.Status and Options.StatusMix accept.
+var IdentityStatuses = []string{
+	"UNREGISTERED", "REGISTERED", "PENDING", "WARNING", "DISABLED",
+	"ACTIVE", "DEACTIVATED", "TERMINATED", "ERROR", "LOCKED",
+}
+
+// validStatus reports whether st is a value of the identityStatus enum.
+func validStatus(st string) bool { return slices.Contains(IdentityStatuses, st) }
 
 // NewIdentity describes an identity to create with CreateIdentity.
 type NewIdentity struct {
@@ -31,6 +44,17 @@ type NewIdentity struct {
 	Attributes map[string]any
 	// Registered makes the identity registered (Status ACTIVE) from the start.
 	Registered bool
+	// Status, when set, is the identity's status: any value of
+	// IdentityStatuses (e.g. "LOCKED", "PENDING"). It overrides Registered.
+	// An unknown value panics, as a programming error.
+	Status string
+	// NoEmail gives the identity no email address. ISC cannot mail it: an
+	// invite task that names it ends ERROR with a message naming it.
+	NoEmail bool
+	// Uncorrelated makes the identity uncorrelated (no account on an
+	// authoritative source). The identities lists hide it unless
+	// defaultFilter=NONE, as the spec documents.
+	Uncorrelated bool
 	// Created is the creation time; zero means now.
 	Created time.Time
 	// VisibleAfter, when positive, replaces Options.VisibilityDelay for this
@@ -52,8 +76,11 @@ type Identity struct {
 	Email string
 	// LifecycleState is the cloud lifecycle state, e.g. "active".
 	LifecycleState string
-	// Status is "UNREGISTERED" or "ACTIVE" (registered).
+	// Status is the identity status: "UNREGISTERED", "ACTIVE" (registered)
+	// or another value of IdentityStatuses.
 	Status string
+	// Uncorrelated reports that the identity has no correlated account.
+	Uncorrelated bool
 	// Created is the creation time.
 	Created time.Time
 	// VisibleAt is when the identity starts to show in lists and gets and
@@ -68,6 +95,8 @@ type Identity struct {
 type identity struct {
 	Identity
 	modified time.Time
+	nameKey  string // lower-case name, the /cc list's name order
+	seq      int    // creation sequence, from 0
 }
 
 func (id *identity) snapshot() Identity {
@@ -77,6 +106,10 @@ func (id *identity) snapshot() Identity {
 }
 
 func (id *identity) registered() bool { return id.Status != statusUnregistered }
+
+// registeredStatus reports whether the status means registration done: the
+// cloudStatus filter value "REGISTERED" matches these.
+func registeredStatus(st string) bool { return st == statusActive || st == statusRegistered }
 
 func (id *identity) visible(now time.Time) bool { return !now.Before(id.VisibleAt) }
 
@@ -129,14 +162,42 @@ func (s *Server) createUsers(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	s.bulk = true
+	mix, shared := s.opts.StatusMix, s.opts.SharedEmailUsers
+	registered := 0
 	for i := range n {
-		s.addIdentityLocked(NewIdentity{
+		ni := NewIdentity{
 			Name:       fmt.Sprintf("Existing User %d", i+1),
 			Department: departments[i%len(departments)],
 			Registered: (i+1)%10 != 0,
 			Created:    now.Add(-30 * 24 * time.Hour),
-		}, now, 0)
+		}
+		if ni.Registered && len(mix) > 0 {
+			ni.Status = mix[registered%len(mix)]
+			registered++
+		}
+		if !ni.Registered && shared > 0 {
+			ni.Email = sharedEmail
+			shared--
+		}
+		s.addIdentityLocked(ni, now, 0)
 	}
+	s.bulk = false
+	if s.byName != nil {
+		slices.SortFunc(s.byName, compareByName)
+	}
+}
+
+// sharedEmail is the address of Options.SharedEmailUsers.
+const sharedEmail = "shared.mailbox@example.com"
+
+// compareByName orders the /cc list by name: lower-case name, then
+// creation.
+func compareByName(a, b *identity) int {
+	if c := strings.Compare(a.nameKey, b.nameKey); c != 0 {
+		return c
+	}
+	return a.seq - b.seq
 }
 
 func (s *Server) addIdentityLocked(n NewIdentity, now time.Time, delay time.Duration) *identity {
@@ -148,7 +209,7 @@ func (s *Server) addIdentityLocked(n NewIdentity, now time.Time, delay time.Dura
 	}
 	alias := aliasFor(name, n.Email)
 	email := n.Email
-	if email == "" {
+	if email == "" && !n.NoEmail {
 		// Inferred convenience: every fake identity gets a work email.
 		email = alias + "@example.com"
 	}
@@ -163,6 +224,12 @@ func (s *Server) addIdentityLocked(n NewIdentity, now time.Time, delay time.Dura
 	status := statusUnregistered
 	if n.Registered {
 		status = statusActive
+	}
+	if n.Status != "" {
+		if !validStatus(n.Status) {
+			panic(fmt.Sprintf("isctest: unknown identity status %q", n.Status))
+		}
+		status = n.Status
 	}
 	first, last, _ := strings.Cut(name, " ")
 	attrs := map[string]any{
@@ -192,12 +259,31 @@ func (s *Server) addIdentityLocked(n NewIdentity, now time.Time, delay time.Dura
 			Created:        created,
 			VisibleAt:      now.Add(delay),
 			Attributes:     attrs,
+			Uncorrelated:   n.Uncorrelated,
 		},
 		modified: now,
+		nameKey:  strings.ToLower(name),
+		seq:      len(s.identities),
+	}
+	if email == "" {
+		delete(attrs, "email")
 	}
 	s.identities = append(s.identities, id)
 	s.byID[id.ID] = id
 	s.byCCID[ccid] = id
+	if key := strings.ToLower(email); key != "" {
+		if _, ok := s.firstByEmail[key]; !ok {
+			s.firstByEmail[key] = id
+		}
+	}
+	if s.byName != nil {
+		if s.bulk {
+			s.byName = append(s.byName, id)
+		} else {
+			i, _ := slices.BinarySearchFunc(s.byName, id, compareByName)
+			s.byName = slices.Insert(s.byName, i, id)
+		}
+	}
 	return id
 }
 
@@ -250,10 +336,13 @@ func (s *Server) Identities() []Identity {
 }
 
 // visibleLocked returns the identities the API shows now, in creation order.
-func (s *Server) visibleLocked() []*identity {
+func (s *Server) visibleLocked() []*identity { return s.visibleOf(s.identities) }
+
+// visibleOf returns the identities of list the API shows now, in order.
+func (s *Server) visibleOf(list []*identity) []*identity {
 	now := s.now()
-	out := make([]*identity, 0, len(s.identities))
-	for _, id := range s.identities {
+	out := make([]*identity, 0, len(list))
+	for _, id := range list {
 		if id.visible(now) {
 			out = append(out, id)
 		}
@@ -275,19 +364,38 @@ type Invite struct {
 	TaskID string
 }
 
-// recordInvitesLocked mails every unregistered identity of ids: ISC sends
-// the invitation only to unregistered identities and skips the others
-// silently. It returns the number mailed.
-func (s *Server) recordInvitesLocked(ids []*identity, api, taskID string, at time.Time) int {
-	n := 0
+// recordInvitesLocked mails every mailable identity of ids: ISC sends the
+// invitation only to unregistered identities (Options.MailableStatuses) and
+// skips the others silently. It returns the identities that could not be
+// mailed for want of an email address.
+//
+// Inferred: of several identities that share an email address only the
+// first created is mailed (ISC mails only the first); the others are
+// skipped silently, as registered ones are. An identity with no email
+// address is not mailed, and the task reports it.
+func (s *Server) recordInvitesLocked(ids []*identity, api, taskID string, at time.Time) (noEmail []*identity) {
 	for _, id := range ids {
-		if id.registered() {
+		if !s.mailable(id.Status) {
+			continue
+		}
+		if id.Email == "" {
+			noEmail = append(noEmail, id)
+			continue
+		}
+		if first := s.firstByEmail[strings.ToLower(id.Email)]; first != nil && first != id {
 			continue
 		}
 		s.invites = append(s.invites, Invite{IdentityID: id.ID, CCID: id.CCID, API: api, At: at, TaskID: taskID})
-		n++
 	}
-	return n
+	return noEmail
+}
+
+// mailable reports whether an invitation is sent to an identity with status.
+func (s *Server) mailable(status string) bool {
+	if len(s.opts.MailableStatuses) == 0 {
+		return status == statusUnregistered
+	}
+	return slices.Contains(s.opts.MailableStatuses, status)
 }
 
 // Invites returns one record per invitation mail sent (to unregistered
