@@ -13,6 +13,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/inviter/inviter"
@@ -29,6 +30,9 @@ type inviteOptions struct {
 	dryRun       bool
 	output       string
 	policy       policySettings
+	db           dbSettings
+	force        bool
+	yes          bool
 }
 
 func newInviteCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -38,14 +42,20 @@ func newInviteCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Invite identities to register now",
 		Long: `Invite the identities with the given identity ids now, or with --unregistered
 every identity that has not registered (narrowed by --created-after and --limit
-so the old backlog is not mailed). Prints one line per identity; the exit
-status is 1 when any identity could not be invited.`,
+so the old backlog is not mailed). Prints one line per identity and a summary;
+the exit status is 1 when any identity could not be invited.
+
+With a database (--db or INVITER_DB, or the default file when it exists: the
+one inviter serve uses) every decision goes to the audit trail, and identities
+inviter already invited or has queued are skipped unless --force.
+--unregistered without --created-after asks for confirmation on a terminal and
+needs --yes otherwise.`,
 		Example: `  inviter invite 2c91808568c529c60168cca6f90c1313
   inviter invite --api cc 2c91808568c529c60168cca6f90c1313
   inviter invite --unregistered --created-after 2026-11-01 --dry-run
   inviter invite --unregistered --created-after 2026-11-01 -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args, stdout, stderr)
+			return o.run(cmd.Context(), cmd.Flags(), args, cmd.InOrStdin(), stdout, stderr)
 		},
 	}
 	fs := cmd.Flags()
@@ -60,6 +70,9 @@ status is 1 when any identity could not be invited.`,
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be invited; change nothing in the tenant")
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	o.policy.register(fs)
+	o.db.register(fs)
+	fs.BoolVar(&o.force, "force", false, "invite also identities the database says inviter already invited or has queued")
+	fs.BoolVar(&o.yes, "yes", false, "with --unregistered and no --created-after: invite the whole backlog without asking")
 	return cmd
 }
 
@@ -100,20 +113,24 @@ func parseDate(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a date such as 2026-11-01 or 2026-11-01T09:00:00Z", s)
 }
 
-func (o *inviteOptions) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (o *inviteOptions) run(ctx context.Context, flags *pflag.FlagSet, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	after, err := o.validate(args)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(stderr, o.tenant.debug)
-	cfg, err := o.tenant.clientConfig(logger, 5)
+	cfg, err := o.tenant.clientConfig(nil, 5)
 	if err != nil {
 		return err
 	}
-	if o.tenant.debug {
-		cfg.OnCall = func(endpoint string, status int) {
-			logger.Debug("isc call", "endpoint", endpoint, "status", status)
-		}
+	logger, _ := o.tenant.logger(stderr)
+	cfg.Logger = logger
+	o.tenant.logCalls(&cfg, logger)
+	db, err := openInviteDB(ctx, flags, o.db.dsn, logger)
+	if err != nil {
+		return err
+	}
+	if db != nil {
+		defer db.Close()
 	}
 	client, err := isc.New(ctx, cfg)
 	if err != nil {
@@ -134,6 +151,7 @@ func (o *inviteOptions) run(ctx context.Context, args []string, stdout, stderr i
 
 	ids := dedupeIDs(args)
 	var results, skipped []inviter.Result
+	info := map[string]inviter.Identity{}
 	if o.unregistered {
 		idents, err := listUnregistered(ctx, client, after, 0)
 		if err != nil {
@@ -156,13 +174,26 @@ func (o *inviteOptions) run(ctx context.Context, args []string, stdout, stderr i
 				break
 			}
 			ids = append(ids, id.ID)
+			info[id.ID] = id
 		}
 		if len(ids) == 0 {
 			fmt.Fprintln(stderr, "no unregistered identities match")
 		}
 	}
+	if db != nil && !o.force {
+		var known []inviter.Result
+		if ids, known, err = skipKnown(ctx, db, ids, o.api.api); err != nil {
+			return err
+		}
+		skipped = append(known, skipped...)
+	}
+	if o.unregistered && o.createdAfter == "" && !o.dryRun && !o.yes && len(ids) > 0 {
+		if err := confirmAll(stdin, stderr, len(ids)); err != nil {
+			return err
+		}
+	}
 	if o.dryRun {
-		results, err = dryRun(ctx, client, dir, o.api.api, ids, o.unregistered)
+		results, err = dryRun(ctx, client, dir, o.api.api, ids, o.unregistered, info)
 		if err != nil {
 			return err
 		}
@@ -175,11 +206,21 @@ func (o *inviteOptions) run(ctx context.Context, args []string, stdout, stderr i
 			return err
 		}
 		results = inviteWithProgress(ctx, inv, ids, o.batchSize, stderr)
+		if db != nil {
+			if err := recordResults(ctx, db, results); err != nil {
+				return err
+			}
+		}
 	}
 	results = append(results, skipped...)
-	if err := printResults(stdout, o.output, results, o.dryRun); err != nil {
+	if err := printResults(stdout, o.output, results, o.dryRun, info); err != nil {
 		return err
 	}
+	sum := stdout
+	if o.output == "json" {
+		sum = stderr
+	}
+	fmt.Fprintln(sum, summary(results, o.dryRun))
 	failed := 0
 	for _, r := range results {
 		if r.Outcome == inviter.OutcomeFailed || r.Outcome == inviter.OutcomeNotFound {
@@ -231,7 +272,7 @@ const dryRunReason = "dry run: would invite"
 // dryRun says what Invite would do without calling anything that changes
 // the tenant. Listed identities are known unregistered; given ids are
 // looked up.
-func dryRun(ctx context.Context, c *isc.Client, dir *isc.Directory, api inviter.API, ids []string, listed bool) ([]inviter.Result, error) {
+func dryRun(ctx context.Context, c *isc.Client, dir *isc.Directory, api inviter.API, ids []string, listed bool, info map[string]inviter.Identity) ([]inviter.Result, error) {
 	results := make([]inviter.Result, len(ids))
 	for i, id := range ids {
 		results[i] = inviter.Result{IdentityID: id, API: api, Outcome: inviter.OutcomeSkipped, Reason: dryRunReason}
@@ -266,6 +307,9 @@ func dryRun(ctx context.Context, c *isc.Client, dir *isc.Directory, api inviter.
 	}
 	for i := range results {
 		f, ok := byID[results[i].IdentityID]
+		if ok {
+			info[f.ID] = f
+		}
 		switch {
 		case !ok:
 			results[i].Outcome, results[i].Reason = inviter.OutcomeNotFound, "ISC does not know this identity"
@@ -305,7 +349,7 @@ func inviteWithProgress(ctx context.Context, inv *isc.Inviter, ids []string, bat
 	return results
 }
 
-func printResults(w io.Writer, format string, results []inviter.Result, dry bool) error {
+func printResults(w io.Writer, format string, results []inviter.Result, dry bool, info map[string]inviter.Identity) error {
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -314,16 +358,23 @@ func printResults(w io.Writer, format string, results []inviter.Result, dry bool
 		}
 		return enc.Encode(results)
 	}
+	if dry {
+		return printDryRun(w, results, info)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range results {
-		what := isc.Describe(r)
-		if dry && r.Outcome == inviter.OutcomeSkipped && r.Reason == dryRunReason {
-			what = "would invite"
-			if r.CCID != "" {
-				what += " (cc id " + r.CCID + ")"
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\n", r.IdentityID, what)
+		fmt.Fprintf(tw, "%s\t%s\n", r.IdentityID, isc.Describe(r))
 	}
 	return tw.Flush()
+}
+
+// describeDry is a dry run's word for a result.
+func describeDry(r inviter.Result) string {
+	if r.Outcome != inviter.OutcomeSkipped || r.Reason != dryRunReason {
+		return isc.Describe(r)
+	}
+	if r.CCID != "" {
+		return "would invite (cc id " + r.CCID + ")"
+	}
+	return "would invite"
 }
