@@ -54,7 +54,11 @@ type Result struct {
 	API        API     `json:"api"`
 	Outcome    Outcome `json:"outcome"`
 	TaskID     string  `json:"task_id,omitempty"` // ISC task id of the public invite call
-	Reason     string  `json:"reason,omitempty"`
+	// CompletionStatus is the ISC task's completionStatus (SUCCESS,
+	// WARNING, ERROR, …) when inviter read it; empty when it did not (the
+	// /cc path, or a task that had not completed within the wait).
+	CompletionStatus string `json:"completion_status,omitempty"`
+	Reason           string `json:"reason,omitempty"`
 	// Err is the classified error behind a failed or not-found outcome
 	// (see package isc for its types); nil otherwise.
 	Err error `json:"-"`

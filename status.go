@@ -64,10 +64,11 @@ type statusEntry struct {
 var statusTable = map[string]statusEntry{
 	// [spec][invite][forum] never signed in: the one status ISC mails.
 	"UNREGISTERED": {StatusInvitable, "not registered"},
-	// Inferred: PENDING is an identity that was invited and has not yet
-	// completed registration (the invitation is pending). It is still
-	// unregistered in the sense of [invite], so it may be invited (again).
-	"PENDING": {StatusInvitable, "invited before, registration not completed"},
+	// Inferred: PENDING is an identity whose registration is pending (or
+	// still being processed); it has not signed in, but [invite] mails
+	// only UNREGISTERED identities, so sending it would record an
+	// invitation ISC does not send. Skipped, with the status named.
+	"PENDING": {StatusUnknown, "identity status PENDING: ISC's invite task mails only UNREGISTERED identities; not invited"},
 
 	// [spec][forum] signed in at least once.
 	"ACTIVE":     {StatusRegistered, "registered (status ACTIVE)"},

@@ -13,7 +13,7 @@ func TestClassifyStatus(t *testing.T) {
 	}{
 		{"UNREGISTERED", StatusInvitable},
 		{"unregistered", StatusInvitable},
-		{" PENDING ", StatusInvitable},
+		{" PENDING ", StatusUnknown},
 		{"", StatusInvitable},
 		{"ACTIVE", StatusRegistered},
 		{"REGISTERED", StatusRegistered},
