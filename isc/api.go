@@ -2,6 +2,7 @@ package isc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,10 +14,11 @@ import (
 	"github.com/inviter/inviter"
 )
 
-// experimental is the header the versioned (v2024+) endpoints require for
-// experimental operations (in the v2025 spec: /v2025/identities/invite, not
-// the identity list or get); harmless elsewhere, so inviter sends it on
-// every identity call.
+// experimental is the header the versioned (v2024+ and per-service v1)
+// endpoints require for experimental operations (in the v2025 spec:
+// /v2025/identities/invite, not the identity list or get; the whole
+// /identities/v1 family); harmless elsewhere, so inviter sends it on every
+// identity and task-status call.
 var experimental = map[string][]string{"X-Sailpoint-Experimental": {"true"}}
 
 // TaskStatus is ISC's TaskStatus, as far as inviter reads it.
@@ -35,34 +37,108 @@ type TaskStatus struct {
 type TaskStatusMessage struct {
 	Type string `json:"type"`
 	Key  string `json:"key"`
+	// Text is localizedText.message, when ISC sent one.
+	Text string `json:"-"`
+	// Raw is the message as ISC sent it: the Inviter looks in it for the
+	// identity ids a message names (the spec does not say where they are).
+	Raw json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON decodes a message leniently and keeps it whole in Raw.
+func (m *TaskStatusMessage) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Type          string          `json:"type"`
+		Key           string          `json:"key"`
+		LocalizedText json.RawMessage `json:"localizedText"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*m = TaskStatusMessage{Type: v.Type, Key: v.Key, Raw: append(json.RawMessage(nil), b...)}
+	var lt struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(v.LocalizedText, &lt) == nil {
+		m.Text = lt.Message
+	}
+	return nil
 }
 
 // InviteIdentities asks ISC to invite the identities with the given identity
-// ids: POST /beta/identities/invite {"ids": …}. ISC answers 202 with the
-// TaskStatus of the task that sends the mails; it mails only unregistered
-// identities. A caller without idn:password-user-invite:manage (a plain API
-// client rather than an ORG_ADMIN's or HELPDESK's personal access token)
-// gets 403.
+// ids: POST /{family}/identities/invite {"ids": …} (see APIVersion). ISC
+// answers 202 with the TaskStatus of the task that sends the mails; it
+// mails only unregistered identities. A caller without
+// idn:password-user-invite:manage (a plain API client rather than an
+// ORG_ADMIN's or HELPDESK's personal access token) gets 403.
+//
+// Any 2xx answer means ISC took the invitation, whatever its body: the
+// TaskStatus is decoded leniently, field by field, and a body that is not
+// JSON (HTML, truncated, too long) gives a TaskStatus with an empty ID
+// (task unknown) and no error. Only a non-2xx answer is an error.
 //
 // Inferred: the spec gives no maximum number of ids per call (only the
 // {"uninvited":true} form is capped, at 1000); the Inviter makes the batch
 // size a setting and splits a batch answered 400.
 func (c *Client) InviteIdentities(ctx context.Context, ids []string) (TaskStatus, error) {
 	var ts TaskStatus
+	ep := c.cfg.APIVersion.endpoints()
 	err := c.do(ctx, request{
-		method: "POST", path: "/beta/identities/invite",
-		json:   map[string][]string{"ids": ids},
-		header: experimental,
-	}, &ts)
+		method: "POST", path: ep.invite,
+		json:     map[string][]string{"ids": ids},
+		header:   experimental,
+		accepted: func(body []byte) { ts = lenientTaskStatus(body) },
+	}, nil)
 	return ts, err
 }
 
-// TaskStatus fetches GET /beta/task-status/{id}.
+// InviteEndpoint names the invite call of the configured API version, as
+// errors and Config.OnCall name it.
+func (c *Client) InviteEndpoint() string {
+	return "POST " + c.cfg.APIVersion.endpoints().invite
+}
+
+// lenientTaskStatus decodes what it can of a TaskStatus: each field on its
+// own, so one odd field (or a body that is not JSON at all) loses only
+// itself.
+func lenientTaskStatus(body []byte) TaskStatus {
+	var ts TaskStatus
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return ts
+	}
+	field := func(name string, into any) {
+		if raw, ok := fields[name]; ok {
+			_ = json.Unmarshal(raw, into)
+		}
+	}
+	field("id", &ts.ID)
+	field("type", &ts.Type)
+	field("uniqueName", &ts.UniqueName)
+	field("completionStatus", &ts.CompletionStatus)
+	field("created", &ts.Created)
+	field("completed", &ts.Completed)
+	field("percentComplete", &ts.PercentComplete)
+	if raw, ok := fields["messages"]; ok {
+		var msgs []json.RawMessage
+		if json.Unmarshal(raw, &msgs) == nil {
+			for _, m := range msgs {
+				var tm TaskStatusMessage
+				if json.Unmarshal(m, &tm) == nil {
+					ts.Messages = append(ts.Messages, tm)
+				}
+			}
+		}
+	}
+	return ts
+}
+
+// TaskStatus fetches GET /{family}/task-status/{id}.
 func (c *Client) TaskStatus(ctx context.Context, id string) (TaskStatus, error) {
 	var ts TaskStatus
+	ep := c.cfg.APIVersion.endpoints()
 	err := c.do(ctx, request{
-		method: "GET", path: "/beta/task-status/" + url.PathEscape(id),
-		endpoint: "GET /beta/task-status/{id}",
+		method: "GET", path: ep.taskStatus + "/" + url.PathEscape(id),
+		endpoint: "GET " + ep.taskStatus + "/{id}", header: experimental,
 	}, &ts)
 	return ts, err
 }
@@ -121,10 +197,13 @@ func (c *Client) ListCCUsers(ctx context.Context, start, limit int) (CCUserPage,
 //
 // Inferred: the answer on success (2xx, body ignored) and that an unknown
 // short id fails the whole call with a 4xx.
+//
+// Any 2xx answer is success, whatever its body.
 func (c *Client) InviteCC(ctx context.Context, ccIDs []string) error {
 	return c.do(ctx, request{
 		method: "POST", path: "/cc/api/user/invite",
-		form: url.Values{"ids": ccIDs},
+		form:     url.Values{"ids": ccIDs},
+		accepted: func([]byte) {},
 	}, nil)
 }
 
@@ -158,34 +237,49 @@ func (d identityDTO) identity() inviter.Identity {
 	return id
 }
 
-// ListOptions selects a page of GET /v2025/identities.
+// ListOptions selects a page of the identities list.
 type ListOptions struct {
 	Filters string // ISC filter syntax, e.g. cloudStatus eq "UNREGISTERED"
 	Offset  int
 	Limit   int // at most 250; default 250
 }
 
-// ListPageSize is the largest page the v2025 list endpoints serve.
+// ListPageSize is the largest page the list endpoints serve.
 const ListPageSize = 250
 
-// ListIdentities fetches one page of GET /v2025/identities with count=true,
-// and returns it with the total ISC reported (-1 when it sent none).
-func (c *Client) ListIdentities(ctx context.Context, o ListOptions) ([]inviter.Identity, int, error) {
-	if o.Limit <= 0 || o.Limit > ListPageSize {
-		o.Limit = ListPageSize
-	}
+// MaxRequestURI is the longest request URI (path and query) the client
+// sends. Inferred: SailPoint documents no limit; 8 KB is a common default
+// of HTTP servers and proxies, which answer 414 above it.
+const MaxRequestURI = 8000
+
+// listQuery is the query of one identities-list page. defaultFilter=NONE:
+// the documented default, CORRELATED_ONLY, hides identities without a
+// correlated account, which would make such identities "not found"
+// forever.
+func listQuery(o ListOptions) url.Values {
 	q := url.Values{
-		"limit":  {strconv.Itoa(o.Limit)},
-		"offset": {strconv.Itoa(o.Offset)},
-		"count":  {"true"},
+		"limit":         {strconv.Itoa(o.Limit)},
+		"offset":        {strconv.Itoa(o.Offset)},
+		"count":         {"true"},
+		"defaultFilter": {"NONE"},
 	}
 	if o.Filters != "" {
 		q.Set("filters", o.Filters)
 	}
+	return q
+}
+
+// ListIdentities fetches one page of GET /{family}/identities with
+// count=true, and returns it with the total ISC reported (-1 when it sent
+// none).
+func (c *Client) ListIdentities(ctx context.Context, o ListOptions) ([]inviter.Identity, int, error) {
+	if o.Limit <= 0 || o.Limit > ListPageSize {
+		o.Limit = ListPageSize
+	}
 	var dtos []identityDTO
 	total := -1
 	err := c.do(ctx, request{
-		method: "GET", path: "/v2025/identities", query: q, header: experimental,
+		method: "GET", path: c.cfg.APIVersion.endpoints().identities, query: listQuery(o), header: experimental,
 		onHeader: func(h http.Header) {
 			if n, err := strconv.Atoi(h.Get("X-Total-Count")); err == nil {
 				total = n
@@ -224,9 +318,11 @@ func (c *Client) EachUnregistered(ctx context.Context, fn func([]inviter.Identit
 	}
 }
 
-// IdentitiesByID fetches the identities with the given ids in one call
-// (filters id in (…)); ids ISC does not know are absent from the answer.
-// At most ListPageSize ids.
+// IdentitiesByID fetches the identities with the given ids (filters
+// id in (…)); ids ISC does not know are absent from the answer. At most
+// ListPageSize ids. The ids are sent in as few calls as keep each request
+// URI within MaxRequestURI: one call for up to about 190 ids of 32
+// characters.
 //
 // Inferred: an identity whose Identity Created event just arrived may not
 // be in the list, the get or the invite call yet; the spec says nothing
@@ -240,12 +336,49 @@ func (c *Client) IdentitiesByID(ctx context.Context, ids []string) ([]inviter.Id
 	if len(ids) > ListPageSize {
 		return nil, fmt.Errorf("IdentitiesByID: %d ids, at most %d", len(ids), ListPageSize)
 	}
+	var out []inviter.Identity
+	for _, chunk := range c.idChunks(ids) {
+		page, _, err := c.ListIdentities(ctx, ListOptions{Filters: idFilter(chunk), Limit: ListPageSize})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+	}
+	return out, nil
+}
+
+// idFilter is the filter id in ("a","b",…).
+func idFilter(ids []string) string {
 	quoted := make([]string, len(ids))
 	for i, id := range ids {
 		quoted[i] = strconv.Quote(id)
 	}
-	page, _, err := c.ListIdentities(ctx, ListOptions{Filters: "id in (" + strings.Join(quoted, ",") + ")", Limit: ListPageSize})
-	return page, err
+	return "id in (" + strings.Join(quoted, ",") + ")"
+}
+
+// idChunks splits ids so that the request URI of each id-in list call
+// stays within MaxRequestURI. The query is escaped byte by byte, so the
+// escaped filter's length is the sum of its parts' lengths.
+func (c *Client) idChunks(ids []string) [][]string {
+	path := c.base.EscapedPath() + c.cfg.APIVersion.endpoints().identities
+	fixed := len(path) + 1 + len(listQuery(ListOptions{Filters: idFilter(nil), Limit: ListPageSize}).Encode())
+	sep := len(url.QueryEscape(","))
+	var out [][]string
+	var cur []string
+	used := fixed
+	for _, id := range ids {
+		n := len(url.QueryEscape(strconv.Quote(id)))
+		if len(cur) > 0 && used+sep+n > MaxRequestURI {
+			out = append(out, cur)
+			cur, used = nil, fixed
+		}
+		if len(cur) > 0 {
+			used += sep
+		}
+		cur = append(cur, id)
+		used += n
+	}
+	return append(out, cur)
 }
 
 // LookupIdentities returns the identities ISC knows among ids, by id, with
@@ -264,13 +397,14 @@ func (c *Client) LookupIdentities(ctx context.Context, ids []string) (map[string
 	return byID, nil
 }
 
-// GetIdentity fetches GET /v2025/identities/{id}. An unknown id gives a
+// GetIdentity fetches GET /{family}/identities/{id}. An unknown id gives a
 // *PermanentError with Status 404 (see IsNotFound).
 func (c *Client) GetIdentity(ctx context.Context, id string) (inviter.Identity, error) {
 	var d identityDTO
+	ep := c.cfg.APIVersion.endpoints()
 	err := c.do(ctx, request{
-		method: "GET", path: "/v2025/identities/" + url.PathEscape(id),
-		endpoint: "GET /v2025/identities/{id}", header: experimental,
+		method: "GET", path: ep.identities + "/" + url.PathEscape(id),
+		endpoint: "GET " + ep.identities + "/{id}", header: experimental,
 	}, &d)
 	if err != nil {
 		return inviter.Identity{}, err

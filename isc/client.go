@@ -41,6 +41,9 @@ type Config struct {
 	// (SAIL_CLIENT_ID, SAIL_CLIENT_SECRET), usually a personal access token.
 	ClientID     string
 	ClientSecret string
+	// APIVersion selects the family of the identity and task-status
+	// endpoints (--api-version); default DefaultAPIVersion.
+	APIVersion APIVersion
 	// UserAgent is sent with every request; default "inviter".
 	UserAgent string
 	// RateLimit is the number of requests allowed per RateWindow for each API
@@ -79,6 +82,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	c.APIVersion, _ = ParseAPIVersion(string(c.APIVersion))
 	if c.UserAgent == "" {
 		c.UserAgent = "inviter"
 	}
@@ -120,6 +124,9 @@ func (c Config) Validate() error {
 	}
 	if c.ClientSecret == "" {
 		return errors.New("SAIL_CLIENT_SECRET is not set")
+	}
+	if _, err := ParseAPIVersion(string(c.APIVersion)); err != nil {
+		return err
 	}
 	if c.RateWindow < 0 {
 		return errors.New("the ISC rate limit window must be positive")
@@ -251,7 +258,15 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		}
 		wait := backoff(attempt)
 		if d, ok := RetryAfter(err); ok {
+			if d > maxInCallWait {
+				// A long wait is the caller's to schedule (the queue snoozes
+				// its jobs); holding the call would hold a whole batch.
+				return err
+			}
 			wait = max(d, 100*time.Millisecond)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return err
 		}
 		c.cfg.Logger.DebugContext(ctx, "isc call retry", "endpoint", req.endpoint, "attempt", attempt+1, "wait", wait, "err", err)
 		t := time.NewTimer(wait)
@@ -263,6 +278,10 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		}
 	}
 }
+
+// maxInCallWait is the longest Retry-After the client waits out itself
+// when Config.Retries allows a retry; a longer one is returned at once.
+const maxInCallWait = 5 * time.Second
 
 // backoff is the wait before retry n (from 0): 500 ms doubling, capped at
 // 30 s, with up to 50 % jitter.
@@ -385,7 +404,7 @@ func (c *Client) decode(req request, resp *http.Response, out any) error {
 	case s >= 300 && s < 400:
 		return &RedirectError{Endpoint: req.endpoint, Status: s, Location: resp.Header.Get("Location")}
 	case s == http.StatusTooManyRequests:
-		return &RateLimitedError{Endpoint: req.endpoint, RetryAfter: c.retryAfter(resp.Header)}
+		return c.rateLimited(req.endpoint, resp.Header)
 	case s == http.StatusUnauthorized:
 		return &AuthError{Endpoint: req.endpoint, Status: s,
 			Message: "a freshly issued token was refused: check SAIL_CLIENT_ID/SAIL_CLIENT_SECRET (" + errorText(data, resp.Status) + ")"}
@@ -447,9 +466,11 @@ func mediaType(h http.Header) string {
 // isCC reports whether path is on the legacy /cc API.
 func isCC(path string) bool { return strings.HasPrefix(path, "/cc/") }
 
-// retryAfter reads a 429's Retry-After, capped at Config.MaxRetryAfter.
-func (c *Client) retryAfter(h http.Header) time.Duration {
-	return min(ParseRetryAfter(h.Get("Retry-After"), time.Now()), c.cfg.MaxRetryAfter)
+// rateLimited is the error of a 429: its Retry-After capped at
+// Config.MaxRetryAfter.
+func (c *Client) rateLimited(endpoint string, h http.Header) *RateLimitedError {
+	asked := ParseRetryAfter(h.Get("Retry-After"), time.Now())
+	return &RateLimitedError{Endpoint: endpoint, RetryAfter: min(asked, c.cfg.MaxRetryAfter), Requested: asked}
 }
 
 // errorBody covers the error shapes ISC uses: ErrorResponseDto, the OAuth
@@ -537,7 +558,7 @@ func (c *Client) classifyTokenError(err error) error {
 		case s >= 300 && s < 400:
 			return &RedirectError{Endpoint: ep, Status: s, Location: re.Response.Header.Get("Location")}
 		case s == http.StatusTooManyRequests:
-			return &RateLimitedError{Endpoint: ep, RetryAfter: c.retryAfter(re.Response.Header)}
+			return c.rateLimited(ep, re.Response.Header)
 		case s >= 500 || s == http.StatusRequestTimeout:
 			return &TransientError{Endpoint: ep, Status: s, Err: errors.New(errorText(re.Body, re.Response.Status))}
 		default:

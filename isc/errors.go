@@ -13,9 +13,13 @@ import (
 // RateLimitedError is returned when ISC answered 429 Too Many Requests.
 // RetryAfter is the wait ISC asked for (from Retry-After, in seconds or as an
 // HTTP date); zero when the header was absent or unreadable.
+//
+// RetryAfter is capped at Config.MaxRetryAfter; Requested is what ISC asked
+// for before the cap (equal to RetryAfter when under it).
 type RateLimitedError struct {
 	Endpoint   string
 	RetryAfter time.Duration
+	Requested  time.Duration
 }
 
 func (e *RateLimitedError) Error() string {

@@ -45,7 +45,7 @@ func TestInviterLateVisibility(t *testing.T) {
 			t.Errorf("%s: %s (%s), want %s", r.IdentityID, r.Outcome, r.Reason, want)
 		}
 	}
-	if n := tenant.CallCount("POST /beta/identities/invite"); n != 2 {
+	if n := tenant.CallCount(c.InviteEndpoint()); n != 2 {
 		t.Errorf("%d invite calls, want 2 (the batch, then the visible 90)", n)
 	}
 	if n := tenant.CallCount("GET /v2025/identities"); n != 1 {
@@ -80,7 +80,7 @@ func TestInviterNothingVisibleYet(t *testing.T) {
 			t.Errorf("%s: %s, want not_found", r.IdentityID, r.Outcome)
 		}
 	}
-	if n, l := tenant.CallCount("POST /beta/identities/invite"), tenant.CallCount("GET /v2025/identities"); n != 1 || l != 1 {
+	if n, l := tenant.CallCount(c.InviteEndpoint()), tenant.CallCount("GET /v2025/identities"); n != 1 || l != 1 {
 		t.Errorf("%d invite and %d list calls, want 1 and 1", n, l)
 	}
 }
