@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -24,10 +25,42 @@ type Auth struct {
 	Insecure      bool
 }
 
-// Validate reports a configuration mistake, naming the setting to fix:
-// no credentials without Insecure, or only one half of the Basic pair.
+// MinSecretLen is the shortest webhook token or password Validate accepts,
+// in bytes.
+const MinSecretLen = 16
+
+// Normalize returns a with the surrounding white space of the token, the
+// user and the password removed (a secret read from a file often ends in a
+// newline, which the sender does not send), and one warning per setting it
+// trimmed, naming the setting but never showing the secret.
+func (a Auth) Normalize() (Auth, []string) {
+	var warnings []string
+	trim := func(v *string, setting string) {
+		if t := strings.TrimSpace(*v); t != *v {
+			*v = t
+			warnings = append(warnings, setting+" had white space around it (such as a trailing newline); it was removed")
+		}
+	}
+	trim(&a.BearerToken, "INVITER_WEBHOOK_TOKEN (--webhook-token)")
+	trim(&a.BasicUser, "INVITER_WEBHOOK_USER (--webhook-user)")
+	trim(&a.BasicPassword, "INVITER_WEBHOOK_PASSWORD (--webhook-password)")
+	return a, warnings
+}
+
+// Validate reports a configuration mistake, naming the setting to fix: no
+// credentials without Insecure, only one half of the Basic pair, or a token
+// or password shorter than MinSecretLen bytes. Call Normalize first: a
+// secret with white space around it is refused.
 func (a Auth) Validate() error {
 	switch {
+	case a.BearerToken != strings.TrimSpace(a.BearerToken):
+		return errors.New("INVITER_WEBHOOK_TOKEN (--webhook-token) has white space around it")
+	case a.BasicPassword != strings.TrimSpace(a.BasicPassword):
+		return errors.New("INVITER_WEBHOOK_PASSWORD (--webhook-password) has white space around it")
+	case a.BearerToken != "" && len(a.BearerToken) < MinSecretLen:
+		return fmt.Errorf("INVITER_WEBHOOK_TOKEN (--webhook-token) is %d bytes long; use at least %d (for example: openssl rand -hex 24)", len(a.BearerToken), MinSecretLen)
+	case a.BasicPassword != "" && len(a.BasicPassword) < MinSecretLen:
+		return fmt.Errorf("INVITER_WEBHOOK_PASSWORD (--webhook-password) is %d bytes long; use at least %d (for example: openssl rand -hex 24)", len(a.BasicPassword), MinSecretLen)
 	case a.BasicUser != "" && a.BasicPassword == "":
 		return errors.New("INVITER_WEBHOOK_USER is set but INVITER_WEBHOOK_PASSWORD is empty")
 	case a.BasicUser == "" && a.BasicPassword != "":

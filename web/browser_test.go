@@ -37,8 +37,8 @@ func headless(t *testing.T, bin, url string, args ...string) string {
 }
 
 // TestStatusPageInBrowser renders the status page in a real browser: the
-// DOM it builds shows the figures, keeps a hostile identity name as text,
-// and runs no script.
+// DOM it builds shows the figures and the unhealthy banner, keeps a hostile
+// identity name as text, and runs no script.
 func TestStatusPageInBrowser(t *testing.T) {
 	t.Parallel()
 	bin := os.Getenv(chromiumEnv)
@@ -57,15 +57,23 @@ func TestStatusPageInBrowser(t *testing.T) {
 			Jobs:       map[string]int{"completed": 1234, "available": 2},
 			LastErrors: []web.Failure{{IdentityID: "2c9180-bad", Reason: "ISC answered 400", At: testNow}},
 			RecentInvites: []web.RecentInvite{{
-				IdentityID: "2c91808568c529c60168cca6f90c1313", Name: hostile, API: inviter.APICC, At: testNow,
+				IdentityID: "2c9180835d2e5168015d32f890ca1581", Name: hostile, API: inviter.APICC, At: testNow,
 			}},
+			ISC: web.ISCHealth{
+				LastSuccess: testNow.Add(-time.Hour), LastError: testNow, LastErrorText: "403 Forbidden on /beta/identities/invite", Recent403: 7,
+				ConfigProblem: "ISC refused inviter's rights: the token lacks idn:password-user-invite:manage",
+			},
+			TestDeliveries: []web.TestDelivery{{IdentityID: "2c7180a46faadee4016fb4e018c20642", Name: "Michael Michaels", Event: "identity-created", At: testNow}},
 		}, nil
 	}
-	srv := httptest.NewServer(b.handler)
+	srv := httptest.NewServer(b.admin)
 	t.Cleanup(srv.Close)
 
 	dom := headless(t, bin, srv.URL+"/", "--dump-dom")
-	for _, want := range []string{"1234", "1242", "2c9180-bad", "2c91808568c529c60168cca6f90c1313", "cc", "sqlite"} {
+	for _, want := range []string{"1234", "1242", "2c9180-bad", "2c9180835d2e5168015d32f890ca1581", "cc", "sqlite",
+		`<p class="banner" id="config-problem" role="alert">Configuration problem: ISC refused inviter's rights: the token lacks idn:password-user-invite:manage.`,
+		"<strong>unhealthy</strong>", "Michael Michaels", "inviter jobs retry --all-failed",
+	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered page lacks %q", want)
 		}

@@ -1,10 +1,13 @@
-// Package web is inviter's HTTP surface: the webhook ISC's Identity Created
-// event trigger calls, the health and readiness probes, the Prometheus
-// metrics and a small status page.
+// Package web is inviter's HTTP surface, in two handlers:
 //
-// NewServer builds the handler from its dependencies; every route is listed
-// in routes.go. ListenAndServe runs a handler with sensible timeouts and shuts
-// it down gracefully.
+//   - the public one (NewServer), for the network ISC reaches: the webhooks
+//     ISC's event triggers call, and the health and readiness probes;
+//   - the admin one (NewAdminServer), for operators only (by default on
+//     127.0.0.1): the status page, the Prometheus metrics and the probes.
+//
+// The status page shows identity names and ids, so it is never served on the
+// public handler. Every route of both is listed in routes.go. ListenAndServe
+// runs a handler with sensible timeouts and shuts it down gracefully.
 package web
 
 import (
@@ -85,6 +88,73 @@ type Status struct {
 	LastErrors []Failure
 	// RecentInvites are the most recent invitations sent, newest first.
 	RecentInvites []RecentInvite
+	// ISC is the health of inviter's calls to ISC.
+	ISC ISCHealth
+	// Reconcile is reconcile's last run; zero when it has not run.
+	Reconcile ReconcileRun
+	// TestDeliveries are the most recent test deliveries (ISC's sample
+	// payload, see inviter.IdentityCreated.IsTest), newest first. They are
+	// recorded and never invited.
+	TestDeliveries []TestDelivery
+	// RetryCommand is the command that retries the failed invites, shown
+	// with the failures; the page shows DefaultRetryCommand when empty.
+	RetryCommand string
+}
+
+// DefaultRetryCommand is the command the status page shows for retrying
+// failed invites when Status.RetryCommand is empty.
+const DefaultRetryCommand = "inviter jobs retry --all-failed"
+
+// ISCHealth is how inviter's calls to ISC have fared. The page shows ISC as
+// unhealthy when ConfigProblem is set, or when the last error is newer than
+// the last success.
+type ISCHealth struct {
+	// LastSuccess is when an ISC call last succeeded; zero: none yet.
+	LastSuccess time.Time
+	// LastError is when an ISC call last failed; zero: none yet.
+	LastError time.Time
+	// LastErrorText says what the last failure was, in one line.
+	LastErrorText string
+	// Recent401, Recent403, Recent5xx and Recent429 count the answers with
+	// those statuses within RecentWindow.
+	Recent401, Recent403, Recent5xx, Recent429 int
+	// RecentWindow is the period the Recent counts cover; zero means since
+	// the process started.
+	RecentWindow time.Duration
+	// ConfigProblem, when not empty, is a problem of inviter's own
+	// configuration that ISC reported (credentials refused, rights missing,
+	// a redirect): the page shows it as a banner, "Configuration problem:
+	// …". Invites wait until it is fixed.
+	ConfigProblem string
+}
+
+// Unhealthy reports whether the page shows ISC as unhealthy.
+func (h ISCHealth) Unhealthy() bool {
+	return h.ConfigProblem != "" || (!h.LastError.IsZero() && h.LastError.After(h.LastSuccess))
+}
+
+// ReconcileRun is one run of reconcile, which enqueues identities ISC
+// created that no delivery announced.
+type ReconcileRun struct {
+	// LastRun is when the last run ended; zero when none has.
+	LastRun time.Time
+	// CutOff is the creation time from which the last run looked for
+	// identities; zero when unknown.
+	CutOff time.Time
+	// Enqueued is the number of identities the last run enqueued.
+	Enqueued int
+	// Err is why the last run failed; empty when it succeeded.
+	Err string
+}
+
+// TestDelivery is one test delivery ISC sent.
+type TestDelivery struct {
+	IdentityID string
+	Name       string // identity name of the sample payload; may be empty
+	// Event names the trigger: "identity-created" or
+	// "identity-attributes-changed".
+	Event string
+	At    time.Time
 }
 
 // IdentityCounts counts identities by invite state.
@@ -98,6 +168,7 @@ type IdentityCounts struct {
 // Failure is one identity whose invite failed, and why.
 type Failure struct {
 	IdentityID string
+	Name       string // identity name from the event; may be empty
 	Reason     string
 	At         time.Time
 }
@@ -111,8 +182,9 @@ type RecentInvite struct {
 	At         time.Time
 }
 
-// Config holds what NewServer needs. Intake, Ready and Status are required;
-// the other fields have defaults.
+// Config holds what NewServer and NewAdminServer need. Ready is required by
+// both, Intake by NewServer and Status by NewAdminServer; the other fields
+// have defaults.
 type Config struct {
 	// Auth is how webhook senders authenticate. Validate it at start-up;
 	// NewServer does not, and an Auth with nothing configured and Insecure
@@ -122,14 +194,14 @@ type Config struct {
 	Intake Intake
 	// Ready answers GET /readyz. Required.
 	Ready Readiness
-	// Status feeds the status page at GET /. Required.
+	// Status feeds the admin status page at GET /. Required by
+	// NewAdminServer.
 	Status StatusSource
 	// Metrics receives the delivery counts. When nil, NewServer creates
-	// metrics on a private registry (which then also becomes the Gatherer
-	// when that is nil).
+	// metrics on a private registry, which nothing exposes.
 	Metrics *metrics.Metrics
-	// Gatherer is what GET /metrics exposes, normally the registry Metrics
-	// was registered on. When nil (and Metrics is set) /metrics is empty.
+	// Gatherer is what the admin GET /metrics exposes, normally the
+	// registry Metrics was registered on. When nil /metrics is empty.
 	Gatherer prometheus.Gatherer
 	// Logger receives request and delivery logs. Default: discard.
 	Logger *slog.Logger
@@ -142,25 +214,46 @@ type Config struct {
 	Version string
 }
 
-// NewServer returns inviter's HTTP handler, with every route of routes.go.
-// It panics if a required dependency of cfg is nil, so that a wiring mistake
-// shows at start-up rather than on the first request.
+// NewServer returns inviter's public handler: the webhooks, /healthz and
+// /readyz (publicRoutes in routes.go), and 404 for everything else, the
+// status page and /metrics included (they are NewAdminServer's). It panics
+// if Intake or Ready is nil, so that a wiring mistake shows at start-up
+// rather than on the first request.
 func NewServer(cfg Config) http.Handler {
 	switch {
 	case cfg.Intake == nil:
 		panic("web.NewServer: Config.Intake is nil")
 	case cfg.Ready == nil:
 		panic("web.NewServer: Config.Ready is nil")
-	case cfg.Status == nil:
-		panic("web.NewServer: Config.Status is nil")
 	}
+	cfg = cfg.withDefaults()
 	if cfg.Metrics == nil {
-		reg := prometheus.NewRegistry()
-		cfg.Metrics = metrics.New(reg)
-		if cfg.Gatherer == nil {
-			cfg.Gatherer = reg
-		}
+		cfg.Metrics = metrics.New(prometheus.NewRegistry())
 	}
+	mux := http.NewServeMux()
+	publicRoutes(mux, cfg)
+	return logRequests(cfg.Logger, mux)
+}
+
+// NewAdminServer returns inviter's admin handler, for operators only: the
+// status page at /, /metrics, /healthz and /readyz (adminRoutes in
+// routes.go). Serve it on an address the webhook's senders cannot reach
+// (by default 127.0.0.1:9090). It panics if Status or Ready is nil.
+func NewAdminServer(cfg Config) http.Handler {
+	switch {
+	case cfg.Status == nil:
+		panic("web.NewAdminServer: Config.Status is nil")
+	case cfg.Ready == nil:
+		panic("web.NewAdminServer: Config.Ready is nil")
+	}
+	cfg = cfg.withDefaults()
+	mux := http.NewServeMux()
+	adminRoutes(mux, cfg)
+	return logRequests(cfg.Logger, mux)
+}
+
+// withDefaults returns cfg with the defaults of its optional fields set.
+func (cfg Config) withDefaults() Config {
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.NewRegistry()
 	}
@@ -173,8 +266,5 @@ func NewServer(cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-
-	mux := http.NewServeMux()
-	addRoutes(mux, cfg)
-	return logRequests(cfg.Logger, mux)
+	return cfg
 }

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"cmp"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -31,14 +32,15 @@ const (
 	testPassword = "pa55-w0rd-from-isc"
 	wrongSecret  = "not-the-secret-at-all"
 
-	validEvent = `{"identity":{"type":"IDENTITY","id":"2c91808568c529c60168cca6f90c1313","name":"William Wilson"},"attributes":{"firstname":"John"}}`
+	validEvent = `{"identity":{"type":"IDENTITY","id":"2c9180835d2e5168015d32f890ca1581","name":"Wanda Joiner"},"attributes":{"firstname":"John"}}`
 )
 
 var testNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 // bundle is what a test needs around one server.
 type bundle struct {
-	handler  http.Handler
+	handler  http.Handler // public
+	admin    http.Handler
 	intake   *Intake
 	ready    *Readiness
 	status   *StatusSource
@@ -76,20 +78,29 @@ func setup(t *testing.T, configure ...func(*web.Config)) *bundle {
 		f(&cfg)
 	}
 	b.handler = web.NewServer(cfg)
+	b.admin = web.NewAdminServer(cfg)
 	return b
 }
 
-// do serves one request and returns the recorded answer.
+// do serves one request on the public handler and returns the recorded
+// answer.
 func (b *bundle) do(r *http.Request) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	b.handler.ServeHTTP(w, r)
 	return w
 }
 
+// doAdmin serves one request on the admin handler.
+func (b *bundle) doAdmin(r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	b.admin.ServeHTTP(w, r)
+	return w
+}
+
 // deliveries returns inviter_deliveries_total for each outcome that is not zero.
 func (b *bundle) deliveries() map[string]float64 {
 	got := map[string]float64{}
-	for _, o := range []string{"accepted", "duplicate", "unauthorized", "bad_request", "too_large", "error"} {
+	for _, o := range []string{"accepted", "duplicate", "test", "unauthorized", "bad_request", "too_large", "unsupported_encoding", "error"} {
 		if v := testutil.ToFloat64(b.metrics.Deliveries.WithLabelValues(o)); v != 0 {
 			got[o] = v
 		}
@@ -123,6 +134,15 @@ func basic(user, pass string) func(*http.Request) {
 	return func(r *http.Request) { r.SetBasicAuth(user, pass) }
 }
 
+// gzipped returns s compressed with gzip.
+func gzipped(s string) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(s))
+	zw.Close()
+	return buf.Bytes()
+}
+
 // unsized hides the length of a body, as a chunked upload does.
 func unsized(s string) io.Reader { return io.MultiReader(strings.NewReader(s)) }
 
@@ -143,6 +163,7 @@ func TestWebhook(t *testing.T) {
 		authorize   func(*http.Request)
 		body        io.Reader // default validEvent
 		contentType string    // default application/json; "-" for none
+		encoding    []string  // Content-Encoding header values
 		accept      func(context.Context, inviter.IdentityCreated, []byte, time.Time) (bool, error)
 
 		wantStatus  int
@@ -343,7 +364,7 @@ func TestWebhook(t *testing.T) {
 		{
 			name:        "missing identity.id",
 			authorize:   bearer(testToken),
-			body:        strings.NewReader(`{"identity":{"type":"IDENTITY","name":"William Wilson"},"attributes":{}}`),
+			body:        strings.NewReader(`{"identity":{"type":"IDENTITY","name":"Wanda Joiner"},"attributes":{}}`),
 			wantStatus:  http.StatusBadRequest,
 			wantBody:    "invalid event: identity.id is missing\n",
 			wantOutcome: "bad_request",
@@ -361,7 +382,7 @@ func TestWebhook(t *testing.T) {
 			authorize:   bearer(testToken),
 			body:        strings.NewReader(`{"identity":{"type":"IDENTITY","id":12345}}`),
 			wantStatus:  http.StatusBadRequest,
-			wantContain: "invalid event: malformed JSON",
+			wantContain: "invalid event: identity.id is a number, want a string",
 			wantOutcome: "bad_request",
 		},
 		{
@@ -405,6 +426,133 @@ func TestWebhook(t *testing.T) {
 			wantOutcome: "too_large",
 		},
 		{
+			name:        "gzip",
+			authorize:   bearer(testToken),
+			encoding:    []string{"gzip"},
+			body:        bytes.NewReader(gzipped(validEvent)),
+			wantStatus:  http.StatusOK,
+			wantOutcome: "accepted",
+			wantCalled:  true,
+		},
+		{
+			name:        "x-gzip among identity codings",
+			authorize:   bearer(testToken),
+			encoding:    []string{"identity", "X-Gzip"},
+			body:        bytes.NewReader(gzipped("\ufeff" + validEvent)),
+			wantStatus:  http.StatusOK,
+			wantOutcome: "accepted",
+			wantCalled:  true,
+		},
+		{
+			name:        "byte order mark",
+			authorize:   bearer(testToken),
+			body:        strings.NewReader("\ufeff" + validEvent),
+			wantStatus:  http.StatusOK,
+			wantOutcome: "accepted",
+			wantCalled:  true,
+		},
+		{
+			name:        "gzip decompressing past MaxBody",
+			authorize:   bearer(testToken),
+			encoding:    []string{"gzip"},
+			body:        bytes.NewReader(gzipped(oversized)),
+			wantStatus:  http.StatusRequestEntityTooLarge,
+			wantBody:    "decompressed body exceeds 1048576 bytes\n",
+			wantOutcome: "too_large",
+		},
+		{
+			name:        "gzip header on a plain body",
+			authorize:   bearer(testToken),
+			encoding:    []string{"gzip"},
+			wantStatus:  http.StatusBadRequest,
+			wantContain: "the body is not gzip data",
+			wantOutcome: "bad_request",
+		},
+		{
+			name:        "truncated gzip",
+			authorize:   bearer(testToken),
+			encoding:    []string{"gzip"},
+			body:        bytes.NewReader(gzipped(validEvent)[:30]),
+			wantStatus:  http.StatusBadRequest,
+			wantContain: "malformed gzip body",
+			wantOutcome: "bad_request",
+		},
+		{
+			name:        "gzip twice",
+			authorize:   bearer(testToken),
+			encoding:    []string{"gzip, gzip"},
+			body:        bytes.NewReader(gzipped(string(gzipped(validEvent)))),
+			wantStatus:  http.StatusUnsupportedMediaType,
+			wantContain: "more than once",
+			wantHeader:  map[string][]string{"Accept-Encoding": {"gzip"}},
+			wantOutcome: "unsupported_encoding",
+		},
+		{
+			name:        "brotli",
+			authorize:   bearer(testToken),
+			encoding:    []string{"br"},
+			wantStatus:  http.StatusUnsupportedMediaType,
+			wantBody:    "Content-Encoding \"br\" is not supported; send gzip or no encoding\n",
+			wantHeader:  map[string][]string{"Accept-Encoding": {"gzip"}},
+			wantOutcome: "unsupported_encoding",
+		},
+		{
+			name:        "trailing bracket",
+			authorize:   bearer(testToken),
+			body:        strings.NewReader(validEvent + `]`),
+			wantStatus:  http.StatusBadRequest,
+			wantBody:    "invalid event: trailing data after the JSON object\n",
+			wantOutcome: "bad_request",
+		},
+		{
+			name:        "keys in another case",
+			authorize:   bearer(testToken),
+			body:        strings.NewReader(`{"IDENTITY":{"TYPE":"IDENTITY","ID":"2c9180835d2e5168015d32f890ca1581"}}`),
+			wantStatus:  http.StatusBadRequest,
+			wantBody:    "invalid event: identity.id is missing\n",
+			wantOutcome: "bad_request",
+		},
+		{
+			name:        "identity.id of 129 bytes",
+			authorize:   bearer(testToken),
+			body:        strings.NewReader(`{"identity":{"id":"` + strings.Repeat("a", 129) + `"}}`),
+			wantStatus:  http.StatusBadRequest,
+			wantBody:    "invalid event: identity.id is 129 bytes long, the limit is 128\n",
+			wantOutcome: "bad_request",
+		},
+		{
+			name:        "identity.id with a newline",
+			authorize:   bearer(testToken),
+			body:        strings.NewReader(`{"identity":{"id":"abc\ndef"}}`),
+			wantStatus:  http.StatusBadRequest,
+			wantBody:    "invalid event: identity.id contains a control character\n",
+			wantOutcome: "bad_request",
+		},
+		{
+			name:        "invalid UTF-8",
+			authorize:   bearer(testToken),
+			body:        strings.NewReader("{\"identity\":{\"id\":\"abc\"},\"attributes\":{\"n\":\"\xc3\x28\"}}"),
+			wantStatus:  http.StatusBadRequest,
+			wantContain: "invalid event: body is not valid UTF-8",
+			wantOutcome: "bad_request",
+		},
+		{
+			name:        "NUL escape",
+			authorize:   bearer(testToken),
+			body:        strings.NewReader(`{"identity":{"id":"abc"},"attributes":{"n":"a\u0000b"}}`),
+			wantStatus:  http.StatusBadRequest,
+			wantBody:    "invalid event: attributes.n contains \\u0000 (NUL), which cannot be stored\n",
+			wantOutcome: "bad_request",
+		},
+		{
+			name:        "ISC's test event",
+			authorize:   bearer(testToken),
+			body:        strings.NewReader(`{"identity":{"type":"IDENTITY","id":"2c7180a46faadee4016fb4e018c20642","name":"Michael Michaels"},"attributes":{"firstname":"John"}}`),
+			wantStatus:  http.StatusOK,
+			wantOutcome: "test",
+			wantCalled:  true,
+		},
+		{
 			name:        "intake fails",
 			authorize:   bearer(testToken),
 			accept:      failing,
@@ -430,6 +578,9 @@ func TestWebhook(t *testing.T) {
 				body = strings.NewReader(validEvent)
 			}
 			r := httptest.NewRequest(method, "/hooks/identity-created", body)
+			for _, e := range tt.encoding {
+				r.Header.Add("Content-Encoding", e)
+			}
 			switch tt.contentType {
 			case "":
 				r.Header.Set("Content-Type", "application/json")
@@ -514,7 +665,7 @@ func TestWebhookPassesEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	body := `{
-	  "identity": {"type": "IDENTITY", "id": "2c91808568c529c60168cca6f90c1313", "name": "William Wilson", "extra": {"deep": [1, 2]}},
+	  "identity": {"type": "IDENTITY", "id": "2c9180835d2e5168015d32f890ca1581", "name": "Wanda Joiner", "extra": {"deep": [1, 2]}},
 	  "attributes": {
 	    "firstname": "John",
 	    "employeeNumber": 1234.5,
@@ -540,7 +691,7 @@ func TestWebhookPassesEvent(t *testing.T) {
 		t.Fatalf("intake called %d times, want once", len(calls))
 	}
 	got := calls[0]
-	wantIdentity := inviter.IdentityRef{Type: "IDENTITY", ID: "2c91808568c529c60168cca6f90c1313", Name: "William Wilson"}
+	wantIdentity := inviter.IdentityRef{Type: "IDENTITY", ID: "2c9180835d2e5168015d32f890ca1581", Name: "Wanda Joiner"}
 	if got.Event.Identity != wantIdentity {
 		t.Errorf("identity = %+v, want %+v", got.Event.Identity, wantIdentity)
 	}
@@ -561,7 +712,7 @@ func TestWebhookPassesEvent(t *testing.T) {
 	if !got.ReceivedAt.Equal(testNow) {
 		t.Errorf("receivedAt = %v, want %v", got.ReceivedAt, testNow)
 	}
-	if logs := b.logs.String(); !strings.Contains(logs, "identity_id=2c91808568c529c60168cca6f90c1313") {
+	if logs := b.logs.String(); !strings.Contains(logs, "identity_id=2c9180835d2e5168015d32f890ca1581") {
 		t.Errorf("log lacks identity_id:\n%s", logs)
 	}
 }
@@ -602,15 +753,20 @@ func TestAuthValidate(t *testing.T) {
 		auth    web.Auth
 		wantErr []string // parts of the message; nil for no error
 	}{
-		{"bearer", web.Auth{BearerToken: "t"}, nil},
-		{"basic", web.Auth{BasicUser: "u", BasicPassword: "p"}, nil},
-		{"both", web.Auth{BearerToken: "t", BasicUser: "u", BasicPassword: "p"}, nil},
+		{"bearer", web.Auth{BearerToken: testToken}, nil},
+		{"basic", web.Auth{BasicUser: "u", BasicPassword: testPassword}, nil},
+		{"both", web.Auth{BearerToken: testToken, BasicUser: "u", BasicPassword: testPassword}, nil},
 		{"insecure", web.Auth{Insecure: true}, nil},
-		{"insecure with a token", web.Auth{BearerToken: "t", Insecure: true}, nil},
+		{"insecure with a token", web.Auth{BearerToken: testToken, Insecure: true}, nil},
+		{"16-byte token", web.Auth{BearerToken: "0123456789abcdef"}, nil},
 		{"nothing", web.Auth{}, []string{"INVITER_WEBHOOK_TOKEN", "INVITER_WEBHOOK_USER", "INVITER_WEBHOOK_PASSWORD", "--insecure-no-auth"}},
 		{"user without password", web.Auth{BasicUser: "u"}, []string{"INVITER_WEBHOOK_PASSWORD"}},
-		{"password without user", web.Auth{BasicPassword: "p", BearerToken: "t"}, []string{"INVITER_WEBHOOK_USER"}},
-		{"colon in user", web.Auth{BasicUser: "a:b", BasicPassword: "p"}, []string{"INVITER_WEBHOOK_USER", "':'"}},
+		{"password without user", web.Auth{BasicPassword: testPassword, BearerToken: testToken}, []string{"INVITER_WEBHOOK_USER"}},
+		{"colon in user", web.Auth{BasicUser: "a:b", BasicPassword: testPassword}, []string{"INVITER_WEBHOOK_USER", "':'"}},
+		{"short token", web.Auth{BearerToken: "0123456789abcde"}, []string{"INVITER_WEBHOOK_TOKEN", "--webhook-token", "15 bytes", "at least 16"}},
+		{"short password", web.Auth{BasicUser: "u", BasicPassword: "short"}, []string{"INVITER_WEBHOOK_PASSWORD", "5 bytes", "at least 16"}},
+		{"short token with a good password", web.Auth{BearerToken: "t", BasicUser: "u", BasicPassword: testPassword}, []string{"INVITER_WEBHOOK_TOKEN"}},
+		{"untrimmed token", web.Auth{BearerToken: testToken + "\n"}, []string{"INVITER_WEBHOOK_TOKEN", "white space"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -631,6 +787,35 @@ func TestAuthValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAuthNormalize(t *testing.T) {
+	t.Parallel()
+	a, warnings := web.Auth{BearerToken: " " + testToken + "\r\n", BasicUser: "u", BasicPassword: "\t" + testPassword + "\n"}.Normalize()
+	if a.BearerToken != testToken || a.BasicPassword != testPassword || a.BasicUser != "u" {
+		t.Errorf("Normalize() = %q/%q/%q, want the secrets trimmed", a.BearerToken, a.BasicUser, a.BasicPassword)
+	}
+	if len(warnings) != 2 || !strings.Contains(warnings[0], "INVITER_WEBHOOK_TOKEN") || !strings.Contains(warnings[1], "INVITER_WEBHOOK_PASSWORD") {
+		t.Errorf("warnings = %q, want one naming each trimmed setting", warnings)
+	}
+	for _, w := range warnings {
+		if strings.Contains(w, testToken) || strings.Contains(w, testPassword) {
+			t.Errorf("warning %q shows a secret", w)
+		}
+	}
+	if err := a.Validate(); err != nil {
+		t.Errorf("Validate() after Normalize = %v", err)
+	}
+	// The token ending in a newline now authenticates ISC's deliveries.
+	b := setup(t, func(c *web.Config) { c.Auth, _ = web.Auth{BearerToken: testToken + "\n"}.Normalize() })
+	r := httptest.NewRequest(http.MethodPost, "/hooks/identity-created", strings.NewReader(validEvent))
+	r.Header.Set("Authorization", "Bearer "+testToken)
+	if w := b.do(r); w.Code != http.StatusOK {
+		t.Errorf("delivery with the trimmed token = %d %q", w.Code, w.Body.String())
+	}
+	if _, warnings := (web.Auth{BearerToken: testToken}).Normalize(); len(warnings) != 0 {
+		t.Errorf("warnings for a clean token: %q", warnings)
 	}
 }
 
@@ -699,7 +884,7 @@ func TestMetrics(t *testing.T) {
 	}
 	b.do(httptest.NewRequest(http.MethodPost, "/hooks/identity-created", strings.NewReader(validEvent)))
 
-	w := b.do(httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	w := b.doAdmin(httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if w.Code != http.StatusOK {
 		t.Fatalf("GET /metrics = %d", w.Code)
 	}
@@ -714,13 +899,12 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// TestDefaults checks that a Config with only the required fields works,
-// metrics included.
+// TestDefaults checks that a Config with only the required fields works.
 func TestDefaults(t *testing.T) {
 	t.Parallel()
 	h := web.NewServer(web.Config{
 		Auth:   web.Auth{BearerToken: testToken},
-		Intake: &Intake{}, Ready: &Readiness{}, Status: &StatusSource{},
+		Intake: &Intake{}, Ready: &Readiness{},
 	})
 	r := httptest.NewRequest(http.MethodPost, "/hooks/identity-created", strings.NewReader(validEvent))
 	r.Header.Set("Authorization", "Bearer "+testToken)
@@ -729,10 +913,69 @@ func TestDefaults(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("delivery = %d %q", w.Code, w.Body.String())
 	}
-	w = httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if !strings.Contains(w.Body.String(), `inviter_deliveries_total{outcome="accepted"} 1`) {
-		t.Errorf("GET /metrics lacks the delivery:\n%s", w.Body.String())
+	admin := web.NewAdminServer(web.Config{Ready: &Readiness{}, Status: &StatusSource{}})
+	for _, path := range []string{"/", "/metrics", "/healthz", "/readyz"} {
+		w = httptest.NewRecorder()
+		admin.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		if w.Code != http.StatusOK {
+			t.Errorf("admin GET %s = %d, want 200", path, w.Code)
+		}
+	}
+}
+
+// TestPublicAndAdminRoutes checks that the public handler serves only the
+// webhooks and the probes, and the admin handler the operators' pages.
+func TestPublicAndAdminRoutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.status.StatusFn = func(context.Context) (web.Status, error) {
+		return web.Status{RecentInvites: []web.RecentInvite{{IdentityID: "2c9180-secret-id", Name: "Private Person", At: testNow}}}, nil
+	}
+	get := func(h func(*http.Request) *httptest.ResponseRecorder, method, path string) *httptest.ResponseRecorder {
+		return h(httptest.NewRequest(method, path, nil))
+	}
+	for _, tt := range []struct {
+		method, path      string
+		public, adminCode int
+	}{
+		{"GET", "/", 404, 200},
+		{"HEAD", "/", 404, 200},
+		{"GET", "/metrics", 404, 200},
+		{"GET", "/healthz", 200, 200},
+		{"GET", "/readyz", 200, 200},
+		{"GET", "/status", 404, 404},
+		{"GET", "/debug/pprof/", 404, 404},
+		{"POST", "/hooks/identity-created", 401, 404},
+		{"POST", "/hooks/identity-attributes-changed", 401, 404},
+	} {
+		if w := get(b.do, tt.method, tt.path); w.Code != tt.public {
+			t.Errorf("public %s %s = %d, want %d", tt.method, tt.path, w.Code, tt.public)
+		} else if strings.Contains(w.Body.String(), "Private Person") || strings.Contains(w.Body.String(), "2c9180-secret-id") {
+			t.Errorf("public %s %s shows an identity", tt.method, tt.path)
+		}
+		if w := get(b.doAdmin, tt.method, tt.path); w.Code != tt.adminCode {
+			t.Errorf("admin %s %s = %d, want %d", tt.method, tt.path, w.Code, tt.adminCode)
+		}
+	}
+	if w := get(b.doAdmin, "GET", "/"); !strings.Contains(w.Body.String(), "Private Person") {
+		t.Errorf("the admin status page lacks the identity name")
+	}
+}
+
+// TestWebhookDecodesBody checks that the intake gets the body as decoded:
+// decompressed and without the byte order mark.
+func TestWebhookDecodesBody(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := httptest.NewRequest(http.MethodPost, "/hooks/identity-created", bytes.NewReader(gzipped("\ufeff"+validEvent)))
+	r.Header.Set("Content-Encoding", "gzip")
+	r.Header.Set("Authorization", "Bearer "+testToken)
+	if w := b.do(r); w.Code != http.StatusOK {
+		t.Fatalf("delivery = %d %q", w.Code, w.Body.String())
+	}
+	calls := b.intake.Calls()
+	if len(calls) != 1 || string(calls[0].Raw) != validEvent || calls[0].Event.Identity.Name != "Wanda Joiner" {
+		t.Errorf("intake calls = %+v, want the decoded event once", calls)
 	}
 }
 
@@ -744,6 +987,16 @@ func TestNewServerPanicsOnMissingDependency(t *testing.T) {
 		}
 	}()
 	web.NewServer(web.Config{Ready: &Readiness{}, Status: &StatusSource{}})
+}
+
+func TestNewAdminServerPanicsOnMissingDependency(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "Status") {
+			t.Errorf("recover() = %v, want a panic naming Status", r)
+		}
+	}()
+	web.NewAdminServer(web.Config{Ready: &Readiness{}, Intake: &Intake{}})
 }
 
 func TestNotFound(t *testing.T) {

@@ -20,8 +20,10 @@ type statusPage struct {
 	Uptime      time.Duration // zero when StartedAt is unknown
 }
 
-// handleStatusPage serves the status page at GET /: a self-contained HTML
-// page (no external assets) that refreshes itself every 5 s. When src fails
+// handleStatusPage serves the status page at GET / of the admin handler: a
+// self-contained HTML page (no external assets) that refreshes itself every
+// 5 s. A configuration problem, or ISC failing since its last success, is a
+// banner at the top. When src fails
 // it answers 503 with the page showing the error, still refreshing.
 func handleStatusPage(logger *slog.Logger, src StatusSource, version string, now func() time.Time) http.Handler {
 	tmpl := template.Must(template.New("status.html").Funcs(template.FuncMap{
@@ -47,6 +49,9 @@ func handleStatusPage(logger *slog.Logger, src StatusSource, version string, now
 		page.Status = st
 		if page.Version == "" {
 			page.Version = version
+		}
+		if page.RetryCommand == "" {
+			page.RetryCommand = DefaultRetryCommand
 		}
 		if !page.StartedAt.IsZero() {
 			page.Uptime = page.GeneratedAt.Sub(page.StartedAt)
