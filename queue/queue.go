@@ -230,6 +230,8 @@ type Queue struct {
 	accepts *groupcommit.Grouper[*acceptReq] // deliveries, committed in groups
 	records *groupcommit.Grouper[*recordReq] // invite outcomes, committed in groups
 
+	live *liveness // heartbeat and hand-back of dead processes' jobs
+
 	baseCtx    context.Context // parent of batched ISC calls and orphan writes
 	baseCancel context.CancelFunc
 
@@ -265,7 +267,10 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 	if cfg.RiverLogger != nil {
 		riverLogger = cfg.RiverLogger
 	}
+	clientID := newClientID()
+	q.live = newLiveness(db, clientID, cfg.Logger)
 	rc := &river.Config{
+		ID:                   clientID,
 		Logger:               riverLogger,
 		MaxAttempts:          cfg.MaxAttempts,
 		JobTimeout:           cfg.JobTimeout,
@@ -326,6 +331,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	if q.cfg.InsertOnly {
 		return nil
 	}
+	if err := q.live.start(ctx); err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
 	return q.be.start(ctx)
 }
 
@@ -347,6 +355,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 	}
 	q.baseCancel()
 	q.batcher.wait()
+	q.live.stop(ctx)
 	if err != nil {
 		return fmt.Errorf("queue: stop: %w", err)
 	}

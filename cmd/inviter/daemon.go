@@ -42,6 +42,7 @@ type daemonConfig struct {
 	maxReinvites   int
 	logger         *slog.Logger
 	riverLogger    *slog.Logger // River's own logs; nil: logger
+	retain         retention
 
 	// ready, when set, is called with the bound address once the webhook
 	// listens.
@@ -75,6 +76,11 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 			err = cerr
 		}
 	}()
+	// One serve per SQLite file: with the lock held, any job left running
+	// in the file is a dead process's, and the queue hands it back at once.
+	if err := db.LockForServe(); err != nil {
+		return err
+	}
 	if err := db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrating the database: %w", err)
 	}
@@ -130,11 +136,17 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 		RiverLogger:          cfg.riverLogger,
 		Recheck:              recheck(client, cfg.policy),
 		RegisterWorkers: func(w *river.Workers) error {
+			if err := river.AddWorkerSafely(w, &queue.RetentionWorker{DB: db, Deliveries: cfg.retain.deliveries, Audit: cfg.retain.audit, Logger: logger}); err != nil {
+				return err
+			}
 			return river.AddWorkerSafely(w, &reconcile.ReconcileWorker{Reconciler: rec, Reinviter: reinv, RunTimeout: cfg.rescueAfter * 4 / 5})
 		},
 	}
 	if cfg.reconcileEvery > 0 {
 		qcfg.PeriodicJobs = []*river.PeriodicJob{reconcile.PeriodicJob(cfg.reconcileEvery)}
+	}
+	if cfg.retain.deliveries > 0 || cfg.retain.audit > 0 {
+		qcfg.PeriodicJobs = append(qcfg.PeriodicJobs, queue.RetentionJob())
 	}
 	q, err := queue.New(db, qcfg, inv, m, logger)
 	if err != nil {
@@ -306,21 +318,13 @@ func recheck(c *isc.Client, p *policy.Policy) func(context.Context, string) (boo
 	}
 }
 
-// readiness is ready when the database answers and is migrated.
+// readiness is ready when the database answers, is migrated and takes
+// writes (store.DB.Ready: on SQLite also the file still the one opened, and
+// the disk not nearly full).
 type readiness struct{ db *store.DB }
 
 func (r readiness) Ready(ctx context.Context) error {
-	if err := r.db.Ping(ctx); err != nil {
-		return fmt.Errorf("database unreachable: %w", err)
-	}
-	ok, err := r.db.MigrationsApplied(ctx)
-	if err != nil {
-		return fmt.Errorf("checking migrations: %w", err)
-	}
-	if !ok {
-		return errors.New("database migrations not applied (run inviter migrate)")
-	}
-	return nil
+	return r.db.Ready(ctx)
 }
 
 // statusSource gives the status page its figures.

@@ -24,6 +24,7 @@ type serveOptions struct {
 	jobTimeout     time.Duration
 	rescueAfter    time.Duration
 	shutdownWait   time.Duration
+	retain         retention
 	replicas       int
 	auth           web.Auth
 	policy         policySettings
@@ -77,10 +78,14 @@ func (o *serveOptions) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "visibility-delay", "INVITER_VISIBILITY_DELAY", "INVITER_NOT_FOUND_WINDOW")
 	fs.DurationVar(&o.dirRefresh, "directory-refresh", 5*time.Second, "with --api cc: least time between two refreshes of the /cc user index")
 	bindEnv(fs, "directory-refresh", "INVITER_DIRECTORY_REFRESH")
-	fs.DurationVar(&o.jobTimeout, "job-timeout", 2*time.Minute, "longest one invite job may run")
+	fs.DurationVar(&o.jobTimeout, "job-timeout", 0, "longest one invite job may run (default: sized from --timeout and the retries of an invite: 4m7.25s with the defaults)")
 	bindEnv(fs, "job-timeout", "INVITER_JOB_TIMEOUT")
-	fs.DurationVar(&o.rescueAfter, "rescue-after", 5*time.Minute, "a job running longer is taken as lost with its process and retried (must exceed --job-timeout)")
+	fs.DurationVar(&o.rescueAfter, "rescue-after", 0, "a job running longer is taken as stuck in a live process and retried (must exceed --job-timeout; default --job-timeout + 1m); a dead process's jobs come back sooner")
 	bindEnv(fs, "rescue-after", "INVITER_RESCUE_AFTER")
+	fs.DurationVar(&o.retain.deliveries, "retain-deliveries", 30*24*time.Hour, "delivery payloads (personal data) older than this are deleted; 0 keeps them forever")
+	bindEnv(fs, "retain-deliveries", "INVITER_RETAIN_DELIVERIES")
+	fs.DurationVar(&o.retain.audit, "retain-audit", 400*24*time.Hour, "audit rows older than this are deleted; 0 keeps them forever")
+	bindEnv(fs, "retain-audit", "INVITER_RETAIN_AUDIT")
 	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 30*time.Second, "on SIGTERM, how long running jobs may finish before they are handed back")
 	bindEnv(fs, "shutdown-wait", "INVITER_SHUTDOWN_WAIT")
 	o.policy.register(fs)
@@ -104,7 +109,15 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 	if err := checkDB(settingName(fs, "db"), o.db.dsn); err != nil {
 		return daemonConfig{}, err
 	}
+	if o.jobTimeout == 0 {
+		o.jobTimeout = jobTimeoutFor(o.batchWindow, o.tenant.timeout, serveRetries)
+	}
+	if o.rescueAfter == 0 {
+		o.rescueAfter = o.jobTimeout + time.Minute
+	}
 	switch {
+	case o.retain.deliveries < 0 || o.retain.audit < 0:
+		return daemonConfig{}, usagef("--retain-deliveries (INVITER_RETAIN_DELIVERIES) and --retain-audit (INVITER_RETAIN_AUDIT) must not be negative")
 	case o.batchSize <= 0:
 		return daemonConfig{}, usagef("--batch-size (INVITER_BATCH_SIZE) must be positive")
 	case o.batchWindow <= 0:
@@ -121,7 +134,7 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 	if err := o.auth.Validate(); err != nil {
 		return daemonConfig{}, &usageError{err}
 	}
-	client, err := o.tenant.clientConfig(nil, 3)
+	client, err := o.tenant.clientConfig(nil, serveRetries)
 	if err != nil {
 		return daemonConfig{}, err
 	}
@@ -149,6 +162,27 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 		client: client, dsn: o.db.dsn, listen: o.listen, auth: o.auth, api: o.api.api,
 		batchSize: o.batchSize, batchWindow: o.batchWindow, notFoundWindow: o.notFoundWindow,
 		dirRefresh: o.dirRefresh, jobTimeout: o.jobTimeout, rescueAfter: o.rescueAfter,
-		shutdownWait: o.shutdownWait, logger: logger, riverLogger: riverLogger,
+		shutdownWait: o.shutdownWait, logger: logger, riverLogger: riverLogger, retain: o.retain,
 	}, nil
+}
+
+// serveRetries is how many times the daemon's ISC client resends one call
+// after a transient failure before the job retries.
+const serveRetries = 3
+
+// retention is how long personal data and the audit trail are kept; 0
+// keeps forever.
+type retention struct{ deliveries, audit time.Duration }
+
+// jobTimeoutFor sizes the job timeout so that it never cuts short an
+// invitation ISC may be acting on: the batch window, then two calls (a
+// token and the invite), each sent up to retries+1 times for up to timeout,
+// with the client's backoff between tries (500 ms doubling, at most 3.5 s
+// for three retries).
+func jobTimeoutFor(batchWindow, timeout time.Duration, retries int) time.Duration {
+	var waits time.Duration
+	for n := range retries {
+		waits += min(500*time.Millisecond<<n, 30*time.Second)
+	}
+	return batchWindow + 2*(time.Duration(retries+1)*timeout+waits)
 }
