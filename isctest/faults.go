@@ -1,9 +1,14 @@
 package isctest
 
 import (
+	"bytes"
+	"cmp"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -38,7 +43,47 @@ type Faults struct {
 	// RefuseCredentials makes the token endpoint answer 401
 	// invalid_client to every client, as a wrong secret gets.
 	RefuseCredentials bool
+
+	// Endpoints, when set, limits every fault of this Faults to the
+	// requests whose route is one of these (as in Call.Endpoint, e.g.
+	// "POST /oauth/token", "POST /beta/identities/invite",
+	// "GET /v2025/identities"). Empty means every request.
+	Endpoints []string
+	// RedirectRate is the fraction of requests (token calls included)
+	// answered RedirectStatus with Location RedirectTo, before
+	// authentication, as a misconfigured proxy or a moved tenant would.
+	RedirectRate float64
+	// RedirectStatus is the 3xx of a redirect. Default 307.
+	RedirectStatus int
+	// RedirectTo is the Location of a redirect. Default the same path on
+	// http://127.0.0.1:1.
+	RedirectTo string
+	// BigBody, when positive, replaces the body of every answer with a JSON
+	// array of strings of that many bytes, streamed, keeping the status.
+	// The call itself takes effect.
+	BigBody int64
+	// BadBody, when set, replaces the body of every 2xx answer, keeping its
+	// status: BadBodyJSON (malformed JSON) or BadBodyHTML (an HTML page).
+	// The call itself takes effect: an invite is sent.
+	BadBody string
+	// TooManyRate is the fraction of API requests answered 429, as if the
+	// rate limit were reached.
+	TooManyRate float64
+	// RetryAfter, when positive, is the Retry-After (seconds) of every 429,
+	// those of the rate limit included, e.g. 86400.
+	RetryAfter int
+	// UnauthorizedRate is the fraction of API requests answered 401 with a
+	// token that is valid and fresh.
+	UnauthorizedRate float64
 }
+
+// The kinds of Faults.BadBody.
+const (
+	// BadBodyJSON is a body that starts as JSON and breaks off.
+	BadBodyJSON = "json"
+	// BadBodyHTML is an HTML page, as a proxy's login or error page.
+	BadBodyHTML = "html"
+)
 
 // SetFaults replaces the faults in force and reseeds the generator.
 // The zero Faults turns faults off.
@@ -51,21 +96,44 @@ func (s *Server) SetFaults(f Faults) {
 }
 
 type rolled struct {
-	reset     bool
-	slow      time.Duration
-	errStatus int
+	reset        bool
+	slow         time.Duration
+	errStatus    int
+	redirect     int
+	location     string
+	bigBody      int64
+	badBody      string
+	tooMany      bool
+	retryAfter   int
+	unauthorized bool
 }
 
-// rollFaults draws the faults of one request; api reports whether it is
-// an API request (which may get a 5xx).
-func (s *Server) rollFaults(api bool) rolled {
+// rollFaults draws the faults of one request to endpoint; api reports
+// whether it is an API request (which may get a 5xx, 429 or 401).
+func (s *Server) rollFaults(endpoint string, api bool) rolled {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults
 	var out rolled
+	if len(f.Endpoints) > 0 && !slices.Contains(f.Endpoints, endpoint) {
+		return out
+	}
+	out.retryAfter = f.RetryAfter
 	if f.ResetRate > 0 && s.rng.Float64() < f.ResetRate {
 		out.reset = true
 		return out
+	}
+	if f.RedirectRate > 0 && s.rng.Float64() < f.RedirectRate {
+		out.redirect = cmp.Or(f.RedirectStatus, http.StatusTemporaryRedirect)
+		out.location = f.RedirectTo
+		return out
+	}
+	out.bigBody, out.badBody = f.BigBody, f.BadBody
+	if api && f.TooManyRate > 0 && s.rng.Float64() < f.TooManyRate {
+		out.tooMany = true
+	}
+	if api && f.UnauthorizedRate > 0 && s.rng.Float64() < f.UnauthorizedRate {
+		out.unauthorized = true
 	}
 	if f.SlowRate > 0 && f.SlowDelay > 0 && s.rng.Float64() < f.SlowRate {
 		out.slow = f.SlowDelay
@@ -115,4 +183,100 @@ func (s *Server) refuseCredentials() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.faults.RefuseCredentials
+}
+
+// writeRedirect answers a redirect fault.
+func writeRedirect(w http.ResponseWriter, r *http.Request, status int, location string) {
+	if location == "" {
+		location = "http://127.0.0.1:1" + r.URL.RequestURI()
+	}
+	w.Header().Set("Location", location)
+	w.WriteHeader(status)
+}
+
+// writeTooMany answers 429 with Retry-After seconds.
+func writeTooMany(w http.ResponseWriter, seconds int) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(seconds, 1)))
+	writeJSON(w, http.StatusTooManyRequests, map[string]string{"message": " Rate Limit Exceeded "})
+}
+
+// capture is a ResponseWriter that keeps a handler's status, headers and
+// body, so that a fault can replace the body.
+type capture struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *capture) Header() http.Header { return c.header }
+
+func (c *capture) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	c.WriteHeader(http.StatusOK)
+	return c.body.Write(b)
+}
+
+// serveReplacingBody runs h and answers its status and headers with the
+// body the fault gives: a big one, or a bad one for a 2xx.
+func serveReplacingBody(w http.ResponseWriter, r *http.Request, h http.Handler, f rolled) {
+	c := &capture{header: make(http.Header)}
+	h.ServeHTTP(c, r)
+	status := cmp.Or(c.status, http.StatusOK)
+	for k, v := range c.header {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Content-Length")
+	switch {
+	case f.bigBody > 0:
+		w.Header().Set("Content-Type", "application/json;charset=utf-8")
+		w.WriteHeader(status)
+		writeBigBody(w, f.bigBody)
+	case f.badBody == BadBodyHTML && status >= 200 && status < 300:
+		w.Header().Set("Content-Type", "text/html;charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><h1>Please sign in</h1></body></html>\n")
+	case f.badBody != "" && status >= 200 && status < 300:
+		w.Header().Set("Content-Type", "application/json;charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, `{"id":"`+newHexID()+`","type":"QUARTZ","completionStatus":`)
+	default:
+		w.WriteHeader(status)
+		_, _ = w.Write(c.body.Bytes())
+	}
+}
+
+// writeBigBody streams a JSON array of strings of n bytes.
+func writeBigBody(w io.Writer, n int64) {
+	chunk := make([]byte, 64<<10)
+	for i := range chunk {
+		chunk[i] = 'x'
+	}
+	// ["xxx…","xxx…",…]: each element costs len(chunk)+3 bytes.
+	if n < 4 {
+		_, _ = w.Write([]byte("[]")[:min(n, 2)])
+		return
+	}
+	if _, err := io.WriteString(w, `["`); err != nil {
+		return
+	}
+	left := n - 4 // the final "]
+	for left > 0 {
+		k := min(int64(len(chunk)), left)
+		if _, err := w.Write(chunk[:k]); err != nil {
+			return
+		}
+		left -= k
+		if left >= 3 {
+			if _, err := io.WriteString(w, `","`); err != nil {
+				return
+			}
+			left -= 3
+		}
+	}
+	_, _ = io.WriteString(w, `"]`)
 }

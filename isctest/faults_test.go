@@ -81,7 +81,7 @@ func TestFaultRatesAreSeeded(t *testing.T) {
 		s.SetFaults(Faults{ErrorRate: 0.3, Seed: 42})
 		var out []bool
 		for range 200 {
-			out = append(out, s.rollFaults(true).errStatus != 0)
+			out = append(out, s.rollFaults("GET /beta/identities", true).errStatus != 0)
 		}
 		return out
 	}

@@ -2,7 +2,6 @@ package isctest
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -29,7 +28,8 @@ func apiVersion(path string) string {
 
 // allow counts the request in its sliding window, or answers 429 with
 // Retry-After and reports false. Refused requests do not take a slot.
-func (s *Server) allow(w http.ResponseWriter, clientID, path string) bool {
+// retryAfter, when positive, replaces the computed Retry-After.
+func (s *Server) allow(w http.ResponseWriter, clientID, path string, retryAfter int) bool {
 	s.mu.Lock()
 	limit, window := s.rateLimit, s.rateWindow
 	if limit < 0 {
@@ -57,11 +57,10 @@ func (s *Server) allow(w http.ResponseWriter, clientID, path string) bool {
 	s.mu.Unlock()
 
 	secs := int((wait + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
+	if retryAfter > 0 {
+		secs = retryAfter
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeJSON(w, http.StatusTooManyRequests, map[string]string{"message": " Rate Limit Exceeded "})
+	writeTooMany(w, secs)
 	return false
 }
 

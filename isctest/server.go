@@ -14,6 +14,7 @@
 package isctest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -229,7 +230,10 @@ type Server struct {
 // The caller must Close it.
 func NewServer(opts Options) *Server {
 	s := NewTenant(opts)
-	s.httpSrv = httptest.NewServer(s.handler)
+	s.httpSrv = httptest.NewUnstartedServer(s.handler)
+	s.listener = newSwitchListener(s.httpSrv.Listener)
+	s.httpSrv.Listener = s.listener
+	s.httpSrv.Start()
 	s.SetURL(s.httpSrv.URL)
 	return s
 }
@@ -339,13 +343,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeURITooLong(sw)
 		return
 	}
+	switch s.outageNow() {
+	case OutageErrors:
+		writeJSON(sw, http.StatusServiceUnavailable, map[string]string{"message": "Service Unavailable"})
+		return
+	case OutageRefused:
+		resetConn(sw)
+		return
+	}
 	if slices.Contains(s.opts.DeprecatedVersions, apiVersion(r.URL.Path)) {
 		sw.Header().Set("X-Deprecated", "true")
 	}
 	isToken := r.URL.Path == "/oauth/token"
-	f := s.rollFaults(!isToken)
+	f := s.rollFaults(endpoint, !isToken)
 	if f.reset {
 		resetConn(w)
+		return
+	}
+	if f.redirect != 0 {
+		writeRedirect(sw, r, f.redirect, f.location)
 		return
 	}
 	if f.slow > 0 {
@@ -359,8 +375,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			t.Stop()
 		}
 	}
+	route := http.Handler(s.mux)
+	if f.bigBody > 0 || f.badBody != "" {
+		route = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveReplacingBody(w, r, s.mux, f) })
+	}
 	if isToken {
-		s.mux.ServeHTTP(sw, r)
+		route.ServeHTTP(sw, r)
 		return
 	}
 	if s.opts.CCRemoved != 0 && strings.HasPrefix(r.URL.Path, "/cc/") {
@@ -371,8 +391,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if f.unauthorized {
+		// Inferred: the wording of a token ISC no longer accepts.
+		writeJSON(sw, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is invalid"})
+		return
+	}
 	clientID := tok.clientID
-	if !s.allow(sw, clientID, r.URL.Path) {
+	if !s.allow(sw, clientID, r.URL.Path, f.retryAfter) {
+		return
+	}
+	if f.tooMany {
+		s.mu.Lock()
+		s.rateLimited++
+		s.mu.Unlock()
+		writeTooMany(sw, cmp.Or(f.retryAfter, 1))
 		return
 	}
 	if !s.authorized(tok, r.Method, endpoint) {
@@ -384,7 +416,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeFault(sw, f.errStatus)
 		return
 	}
-	s.mux.ServeHTTP(sw, r)
+	route.ServeHTTP(sw, r)
 }
 
 // statusWriter remembers the status code written.
