@@ -33,7 +33,7 @@ func checkTenantAtStart(ctx context.Context, cfg daemonConfig, health *iscHealth
 		return nil
 	}
 	health.observe("POST /oauth/token", 200)
-	if missing := missingScopes(p.Scopes, scopesInUse(string(cfg.api))); len(missing) > 0 {
+	if missing := missingScopes(p.Scopes, requiredFeatures(string(cfg.api))); len(missing) > 0 {
 		logger.Error("the token lacks scopes inviter needs: invites will wait as a configuration problem until it has them (run inviter doctor)",
 			"missing_scopes", strings.Join(missing, " "), "token_scopes", strings.Join(p.Scopes, " "))
 	}
@@ -41,11 +41,13 @@ func checkTenantAtStart(ctx context.Context, cfg daemonConfig, health *iscHealth
 	return nil
 }
 
-// scopesInUse lists the scopes of every feature the daemon uses.
-func scopesInUse(api string) []string {
-	var out []string
+// requiredFeatures lists the features the daemon cannot work without.
+func requiredFeatures(api string) []feature {
+	var out []feature
 	for _, f := range featuresInUse(api, false) {
-		out = append(out, scopesOf(f)...)
+		if !f.optional {
+			out = append(out, f)
+		}
 	}
 	return out
 }

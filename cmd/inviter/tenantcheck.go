@@ -152,42 +152,49 @@ func stringOrList(raw json.RawMessage) []string {
 // token's scopes then say nothing about single rights.
 var broadScopes = []string{"sp:scopes:all", "sp:scopes:default"}
 
-// missingScopes returns the scopes of need that the token's scopes lack;
-// nil when they are broad (or unknown: no scopes at all).
-func missingScopes(have, need []string) []string {
-	if len(have) == 0 || slices.ContainsFunc(have, func(s string) bool { return slices.Contains(broadScopes, s) }) {
+// hasBroadScope reports whether the scopes grant whatever the user's level
+// allows (or are unknown: none at all).
+func hasBroadScope(have []string) bool {
+	return len(have) == 0 || slices.ContainsFunc(have, func(s string) bool { return slices.Contains(broadScopes, s) })
+}
+
+// missingScopes returns, for each feature whose scopes the token lacks
+// (it has none of the feature's alternatives), the scope it needs; nil
+// when the token's scopes are broad.
+func missingScopes(have []string, fs []feature) []string {
+	if hasBroadScope(have) {
 		return nil
 	}
 	var out []string
-	for _, n := range need {
-		if n != "" && !slices.Contains(have, n) && !slices.Contains(out, n) {
-			out = append(out, n)
+	for _, f := range fs {
+		if !slices.ContainsFunc(f.anyOf, func(s string) bool { return slices.Contains(have, s) }) {
+			out = append(out, f.anyOf[0])
 		}
 	}
 	return out
 }
 
-// feature is something inviter does with ISC, and the OAuth scopes its
-// calls need (as SailPoint's OpenAPI documents list them).
+// feature is something inviter does with ISC, and the OAuth scopes of
+// which its calls need one (as SailPoint's OpenAPI documents list them).
 type feature struct {
-	name   string
-	scopes []string
+	name     string
+	anyOf    []string
+	optional bool // inviter works without it, less well
 }
 
 // featuresInUse lists what the settings make inviter call. The /cc API
-// has no documented scopes.
+// has no documented scopes (it needs a token of every right).
 func featuresInUse(api string, subscriptions bool) []feature {
 	var fs []feature
 	if api != "cc" {
-		fs = append(fs, feature{"invite", []string{"idn:password-user-invite:manage"}},
-			feature{"task status", []string{"idn:task-management:read"}})
+		fs = append(fs, feature{name: "invite", anyOf: []string{"idn:password-user-invite:manage"}},
+			feature{name: "task status", anyOf: []string{"idn:task-management:read", "idn:task-management:write"}})
 	}
-	fs = append(fs, feature{"identities read", []string{"idn:identity:read"}})
+	fs = append(fs, feature{name: "identities read", anyOf: []string{"idn:identity:read", "idn:identity:manage"}},
+		feature{name: "search", anyOf: []string{"sp:search:read"}, optional: true})
 	if subscriptions {
-		fs = append(fs, feature{"subscriptions", []string{"sp:trigger-service-subscriptions:read", "sp:trigger-service-subscriptions:manage"}})
+		fs = append(fs, feature{name: "subscriptions", anyOf: []string{"sp:trigger-service-subscriptions:manage"}},
+			feature{name: "test invocation", anyOf: []string{"sp:trigger-service-invocation-status:manage"}, optional: true})
 	}
 	return fs
 }
-
-// scopesOf returns the scopes f needs.
-func scopesOf(f feature) []string { return f.scopes }
