@@ -1,11 +1,14 @@
 package isc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/inviter/inviter"
 )
@@ -26,11 +29,21 @@ type InviterConfig struct {
 	BatchSize int
 	// Directory maps identity ids to cc short ids; required for APICC.
 	Directory *Directory
-	// Precheck makes public-API invites look the identities up first (one
-	// list call per 250 ids), so that unknown and already registered
-	// identities are reported as such instead of being sent. The /cc path
-	// always knows this from its Directory.
-	Precheck bool
+	// NoLookup sends public-API invites without looking the identities up
+	// first. By default each batch is looked up (one list call per 250
+	// ids), so that identities ISC does not list yet are reported not
+	// found, registered ones already registered and those in a status the
+	// status table does not invite skipped, instead of being sent; set it
+	// only when the ids come from a list just read. The /cc path always
+	// knows this from its Directory.
+	NoLookup bool
+	// TaskPoll is the wait before the first read of an invite task that
+	// the 202 reports still running; each later read waits twice as long.
+	// Default 2 s.
+	TaskPoll time.Duration
+	// TaskWait is the longest an invite call waits for its task to
+	// complete; default 30 s, and never past the call's deadline.
+	TaskWait time.Duration
 }
 
 // NewInviter returns an Inviter over c.
@@ -40,6 +53,12 @@ func NewInviter(c *Client, cfg InviterConfig) (*Inviter, error) {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 100
+	}
+	if cfg.TaskPoll <= 0 {
+		cfg.TaskPoll = 2 * time.Second
+	}
+	if cfg.TaskWait <= 0 {
+		cfg.TaskWait = 30 * time.Second
 	}
 	if cfg.API == inviter.APICC && cfg.Directory == nil {
 		return nil, errors.New("the cc invite path needs a Directory")
@@ -83,30 +102,39 @@ func dedupe(ids []string) []string {
 	return out
 }
 
+// invitePublic looks the identities up (unless NoLookup), sends the
+// invitable ones in batches and settles each batch by what ISC's task
+// reports (see settle).
 func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[string]*inviter.Result) {
 	send := ids
-	if in.cfg.Precheck {
+	if !in.cfg.NoLookup {
 		send = send[:0:0]
 		for chunk := range slices.Chunk(ids, ListPageSize) {
 			byID, err := in.c.LookupIdentities(ctx, chunk)
-			if err != nil {
+			var auth *AuthError
+			switch {
+			case errors.As(err, &auth) && auth.Status == http.StatusForbidden:
+				// A token without identity read rights: the task's report
+				// is all there is to go by.
+				send = append(send, chunk...)
+				continue
+			case err != nil:
 				fail(res, chunk, err)
 				continue
 			}
 			for _, id := range chunk {
 				f, ok := byID[id]
-				switch {
-				case !ok:
-					setOutcome(res[id], inviter.OutcomeNotFound, "ISC does not know this identity", &PermanentError{Endpoint: "GET /v2025/identities", Status: http.StatusNotFound, Message: "identity not found"})
+				if !ok {
+					setOutcome(res[id], inviter.OutcomeNotFound, "ISC does not list this identity (yet)", &PermanentError{Endpoint: "GET /v2025/identities", Status: http.StatusNotFound, Message: "identity not found"})
+					continue
+				}
+				switch class, reason := f.StatusClass(); class {
+				case inviter.StatusRegistered:
+					setOutcome(res[id], inviter.OutcomeAlreadyRegistered, reason, nil)
+				case inviter.StatusUnknown:
+					setOutcome(res[id], inviter.OutcomeSkipped, reason, nil)
 				default:
-					switch class, reason := f.StatusClass(); class {
-					case inviter.StatusRegistered:
-						setOutcome(res[id], inviter.OutcomeAlreadyRegistered, reason, nil)
-					case inviter.StatusUnknown:
-						setOutcome(res[id], inviter.OutcomeSkipped, reason, nil)
-					default:
-						send = append(send, id)
-					}
+					send = append(send, id)
 				}
 			}
 		}
@@ -116,15 +144,16 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 	}
 }
 
-// sendPublic sends one batch. ISC rejects a whole call with 400 when one
+// sendPublic sends one batch. ISC may reject a whole call with 400 when one
 // id is bad, typically an identity too new to be visible yet, so on a 400
 // sendPublic looks the batch up (one list call per 250 ids), reports the
 // ids ISC does not know as not found and sends the rest again. If that
 // still fails with 400 it splits the batch in halves, so that one bad id
 // cannot block the others. A single id answered 400 or 404 is taken as
-// unknown to ISC.
-// Inferred: ISC rejects the whole call when one id is unknown; it does not
-// document per-id errors for this operation.
+// unknown to ISC. A call ISC accepts is settled by its task (settle).
+// Inferred: a tenant either rejects the whole call when one id is unknown
+// or accepts it and skips the id (its task then ends WARNING); SailPoint
+// documents neither, so both are handled.
 func (in *Inviter) sendPublic(ctx context.Context, batch []string, res map[string]*inviter.Result) {
 	in.sendPublicTry(ctx, batch, res, true)
 }
@@ -132,13 +161,10 @@ func (in *Inviter) sendPublic(ctx context.Context, batch []string, res map[strin
 func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[string]*inviter.Result, lookUp bool) {
 	ts, err := in.c.InviteIdentities(ctx, batch)
 	if err == nil {
-		for _, id := range batch {
-			r := res[id]
-			setOutcome(r, inviter.OutcomeInvited, "", nil)
-			r.TaskID = ts.ID
-		}
+		in.settle(ctx, ts, batch, res)
 		return
 	}
+	endpoint := in.c.InviteEndpoint()
 	if badRequest(err) && len(batch) > 1 && lookUp {
 		known, lerr := in.c.LookupIdentities(ctx, batch)
 		switch {
@@ -152,7 +178,7 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 					send = append(send, id)
 				} else {
 					setOutcome(res[id], inviter.OutcomeNotFound, "ISC does not list this identity (yet); the invite call answered 400",
-						&PermanentError{Endpoint: "POST /beta/identities/invite", Status: http.StatusBadRequest, Message: "identity " + id + " is not listed"})
+						&PermanentError{Endpoint: endpoint, Status: http.StatusBadRequest, Message: "identity " + id + " is not listed"})
 				}
 			}
 			if len(send) < len(batch) {
@@ -179,6 +205,152 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 		return
 	}
 	fail(res, batch, err)
+}
+
+// Completion statuses of an ISC task (the TaskStatus schema's enum).
+const (
+	taskSuccess = "SUCCESS"
+	taskWarning = "WARNING"
+	taskError   = "ERROR"
+)
+
+// settle records what ISC did with a batch it accepted, by its task: the
+// 202's TaskStatus when it is complete already, else the task read again
+// (GET task-status) after TaskPoll, then twice as long each time, for at
+// most TaskWait.
+//
+//   - SUCCESS: every id invited.
+//   - A WARN message naming an id: ISC skipped it (e.g. not visible yet):
+//     not found, so the job tries again later. An ERROR message naming an
+//     id: ISC could not mail it (e.g. no email address): failed, with
+//     ISC's message. The ids no message names are invited.
+//   - WARNING, ERROR or any other status with a WARN or ERROR message that
+//     names no id of the batch, or with no message at all: which ids ISC
+//     mailed is unknown. The ids no message names are failed, with the
+//     task's status and messages, and are never sent again by inviter
+//     itself: sending twice would mail people twice.
+//   - A task still running after TaskWait, a task inviter cannot read
+//     (e.g. a token without idn:task-management:read) or a 2xx naming no
+//     task: ISC accepted the invitation and nothing says it did not send
+//     it, so every id is invited, with a reason saying the outcome is not
+//     verified and an empty CompletionStatus.
+func (in *Inviter) settle(ctx context.Context, ts TaskStatus, batch []string, res map[string]*inviter.Result) {
+	for _, id := range batch {
+		res[id].TaskID = ts.ID
+	}
+	var readErr error
+	if ts.CompletionStatus == nil && ts.ID != "" {
+		ts, readErr = in.awaitTask(ctx, ts)
+	}
+	if ts.CompletionStatus == nil {
+		reason := "ISC accepted the invitation; its answer named no task, so what ISC did is not verified"
+		if ts.ID != "" {
+			reason = fmt.Sprintf("ISC accepted the invitation (task %s); the task had not completed after %s, so what ISC did is not verified", ts.ID, in.cfg.TaskWait)
+			if readErr != nil {
+				reason = fmt.Sprintf("ISC accepted the invitation (task %s); its status could not be read (%v), so what ISC did is not verified", ts.ID, readErr)
+			}
+		}
+		for _, id := range batch {
+			setOutcome(res[id], inviter.OutcomeInvited, reason, nil)
+		}
+		return
+	}
+	status := strings.ToUpper(*ts.CompletionStatus)
+	named := make(map[string]TaskStatusMessage)
+	var unmatched []string
+	for _, m := range ts.Messages {
+		typ := strings.ToUpper(m.Type)
+		if typ != "WARN" && typ != "WARNING" && typ != "ERROR" {
+			continue
+		}
+		hit := false
+		for _, id := range batch {
+			if bytes.Contains(m.Raw, []byte(id)) {
+				if prev, ok := named[id]; !ok || strings.ToUpper(prev.Type) != "ERROR" {
+					named[id] = m
+				}
+				hit = true
+			}
+		}
+		if !hit {
+			unmatched = append(unmatched, messageText(m))
+		}
+	}
+	sure := status == taskSuccess || ((status == taskWarning || status == taskError) && len(unmatched) == 0 && len(named) > 0)
+	for _, id := range batch {
+		r := res[id]
+		r.CompletionStatus = status
+		if m, ok := named[id]; ok {
+			text := messageText(m)
+			if strings.EqualFold(m.Type, "ERROR") {
+				setOutcome(r, inviter.OutcomeFailed, "ISC could not invite this identity: "+text,
+					&PermanentError{Endpoint: "task " + ts.ID, Status: http.StatusOK, Message: text})
+			} else {
+				setOutcome(r, inviter.OutcomeNotFound, "ISC skipped this identity: "+text,
+					&PermanentError{Endpoint: "task " + ts.ID, Status: http.StatusNotFound, Message: text})
+			}
+			continue
+		}
+		if sure {
+			setOutcome(r, inviter.OutcomeInvited, "", nil)
+			continue
+		}
+		what := "no messages"
+		if len(unmatched) > 0 {
+			what = "messages that name no identity of the call: " + strings.Join(unmatched, "; ")
+		}
+		msg := fmt.Sprintf("ISC's invite task %s ended %s with %s; whether ISC mailed this identity is unknown, so inviter does not send it again (check the task before retrying by hand)", ts.ID, status, what)
+		setOutcome(r, inviter.OutcomeFailed, msg, &PermanentError{Endpoint: "task " + ts.ID, Status: http.StatusOK, Message: msg})
+	}
+}
+
+// messageText is a message's text for people: its localized text, else
+// its key.
+func messageText(m TaskStatusMessage) string {
+	if m.Text != "" {
+		return m.Text
+	}
+	if m.Key != "" {
+		return m.Key
+	}
+	return string(m.Raw)
+}
+
+// awaitTask reads the task until it completes, TaskWait passes, the
+// call's deadline nears or ISC refuses the read. It returns the last
+// status read (CompletionStatus nil if it never completed) and the last
+// read error, if any.
+func (in *Inviter) awaitTask(ctx context.Context, ts TaskStatus) (TaskStatus, error) {
+	deadline := time.Now().Add(in.cfg.TaskWait)
+	if d, ok := ctx.Deadline(); ok && d.Add(-time.Second).Before(deadline) {
+		deadline = d.Add(-time.Second) // leave time to record the outcome
+	}
+	var lastErr error
+	wait := in.cfg.TaskPoll
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return ts, lastErr
+		}
+		t := time.NewTimer(min(wait, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ts, lastErr
+		case <-t.C:
+		}
+		st, err := in.c.TaskStatus(ctx, ts.ID)
+		if err == nil && st.CompletionStatus != nil {
+			return st, nil
+		}
+		if err != nil {
+			lastErr = err
+			if _, limited := RetryAfter(err); !limited && !IsTransient(err) {
+				return ts, err // refused (403, 404, …): reading again will not help
+			}
+		}
+		wait *= 2
+	}
 }
 
 func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*inviter.Result) {

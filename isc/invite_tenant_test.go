@@ -11,7 +11,7 @@ import (
 )
 
 // TestInviterLateVisibility: a batch holding identities ISC does not show
-// yet costs one lookup and one more invite call, not a split per id.
+// yet costs one lookup and one invite call for the visible ones.
 func TestInviterLateVisibility(t *testing.T) {
 	t.Parallel()
 	tenant := isctest.NewServer(isctest.Options{Users: 10})
@@ -45,8 +45,8 @@ func TestInviterLateVisibility(t *testing.T) {
 			t.Errorf("%s: %s (%s), want %s", r.IdentityID, r.Outcome, r.Reason, want)
 		}
 	}
-	if n := tenant.CallCount(c.InviteEndpoint()); n != 2 {
-		t.Errorf("%d invite calls, want 2 (the batch, then the visible 90)", n)
+	if n := tenant.CallCount(c.InviteEndpoint()); n != 1 {
+		t.Errorf("%d invite calls, want 1 (the visible 90)", n)
 	}
 	if n := tenant.CallCount("GET /v2025/identities"); n != 1 {
 		t.Errorf("%d list calls, want 1 lookup", n)
@@ -57,7 +57,7 @@ func TestInviterLateVisibility(t *testing.T) {
 }
 
 // TestInviterNothingVisibleYet: a batch of identities none of which ISC
-// shows yet costs one invite and one lookup, and reports them all not found.
+// shows yet costs one lookup and no invite, and reports them all not found.
 func TestInviterNothingVisibleYet(t *testing.T) {
 	t.Parallel()
 	tenant := isctest.NewServer(isctest.Options{Users: 10, VisibilityDelay: time.Hour})
@@ -80,7 +80,7 @@ func TestInviterNothingVisibleYet(t *testing.T) {
 			t.Errorf("%s: %s, want not_found", r.IdentityID, r.Outcome)
 		}
 	}
-	if n, l := tenant.CallCount(c.InviteEndpoint()), tenant.CallCount("GET /v2025/identities"); n != 1 || l != 1 {
-		t.Errorf("%d invite and %d list calls, want 1 and 1", n, l)
+	if n, l := tenant.CallCount(c.InviteEndpoint()), tenant.CallCount("GET /v2025/identities"); n != 0 || l != 1 {
+		t.Errorf("%d invite and %d list calls, want 0 and 1", n, l)
 	}
 }

@@ -200,7 +200,7 @@ func (o *inviteOptions) run(ctx context.Context, flags *pflag.FlagSet, args []st
 	} else {
 		inv, err := isc.NewInviter(client, isc.InviterConfig{
 			API: o.api.api, BatchSize: o.batchSize, Directory: dir,
-			Precheck: !o.unregistered, // a fresh list needs no second look
+			NoLookup: o.unregistered, // a fresh list needs no second look
 		})
 		if err != nil {
 			return err
