@@ -222,6 +222,8 @@ type Server struct {
 	firstByEmail map[string]*identity
 	clients      map[string]Client
 	firstSub     chan struct{} // closed when the first subscription is created
+	subscribed   bool          // firstSub is closed
+	admin        *http.ServeMux
 	outage       outage
 	listener     *switchListener // nil for NewTenant
 }
@@ -272,6 +274,7 @@ func NewTenant(opts Options) *Server {
 		s.clients[c.ID] = c
 	}
 	s.mux = s.routes()
+	s.admin = s.adminRoutes()
 	s.handler = http.HandlerFunc(s.serve)
 	s.createUsers(opts.Users)
 	return s
@@ -327,6 +330,10 @@ func (s *Server) now() time.Time { return s.opts.Now() }
 // (authentication, rate limit), then the service (5xx faults, the route).
 // The call is recorded first so that every request is counted.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, AdminPrefix) {
+		s.admin.ServeHTTP(w, r)
+		return
+	}
 	_, pattern := s.mux.Handler(r)
 	endpoint := pattern
 	if pattern == "" || pattern == "/" {

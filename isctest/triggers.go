@@ -249,6 +249,10 @@ func (s *Server) handleCreateSubscription() http.Handler {
 		sub.ID = newUUID()
 		s.mu.Lock()
 		s.subs = append(s.subs, &sub)
+		if !s.subscribed {
+			s.subscribed = true
+			close(s.firstSub)
+		}
 		out := sub.redacted()
 		s.mu.Unlock()
 		writeJSON(w, http.StatusCreated, out)
