@@ -72,7 +72,7 @@ ingest: 16 concurrent senders (--senders) post valid Identity Created
 payloads straight to the webhook; measured: 200 answers (each after its
 commit) per second and the time to each answer.`,
 		Example: `  inviter bench
-  inviter bench --api cc --faults --late-visibility 1s
+  inviter bench --api cc --faults --visibility-delay 1s
   inviter bench --scenario ingest --db postgres://localhost/inviter_bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -85,7 +85,7 @@ commit) per second and the time to each answer.`,
 	fs.StringVar(&o.api, "api", "both", "invite path: public, cc or both")
 	fs.Var(&o.rate, "rate", "rate limit of the tenant and of the client, per API version, as N/DURATION (calls do not depend on it)")
 	fs.BoolVar(&o.faults, "faults", false, "switch on API faults (5 % 5xx, 2 % connection resets)")
-	fs.DurationVar(&o.lateVisibility, "late-visibility", 0, "new identities show in the tenant's lists only this long after their event")
+	fs.DurationVar(&o.lateVisibility, "visibility-delay", 0, "new identities show in the tenant's lists only this long after their event")
 	fs.StringVar(&o.scenario, "scenario", "all", "scenarios to run: invite, ingest or all")
 	fs.StringVar(&o.db, "db", "", "database: a SQLite file or a postgres:// URL (default: a temporary SQLite file per scenario)")
 	fs.IntVar(&o.batchSize, "batch-size", 100, "identities per invite call")
@@ -116,7 +116,7 @@ func (o *benchOptions) validate() error {
 	case o.dirRefresh <= 0:
 		return usagef("--directory-refresh must be positive")
 	case o.lateVisibility < 0:
-		return usagef("--late-visibility must not be negative")
+		return usagef("--visibility-delay must not be negative")
 	case o.deliveries <= 0 || o.senders <= 0:
 		return usagef("--deliveries and --senders must be positive")
 	case o.naiveSample < 0 || o.naiveWorkers <= 0:

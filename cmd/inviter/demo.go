@@ -53,7 +53,7 @@ summary, then exits, or keeps serving with --keep.`,
 	fs.IntVar(&o.users, "users", 3000, "identities the fake tenant has at start")
 	fs.IntVar(&o.identities, "new", 300, "new identities in the wave")
 	fs.Var(&o.api, "api", "invite path: public or cc")
-	fs.DurationVar(&o.visibility, "late-visibility", 1500*time.Millisecond, "how long a new identity takes to show in the tenant's lists (a third of the wave)")
+	fs.DurationVar(&o.visibility, "visibility-delay", 1500*time.Millisecond, "how long a new identity takes to show in the tenant's lists (a third of the wave)")
 	fs.BoolVar(&o.faults, "faults", true, "switch on API faults (5 % 5xx, 2 % resets)")
 	fs.BoolVar(&o.keep, "keep", false, "keep serving after the summary (Ctrl-C to stop)")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "address of the daemon")

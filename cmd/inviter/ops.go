@@ -36,8 +36,21 @@ const statusErrors = 5
 // timeLayout is how the operator commands print a time for people (UTC).
 const timeLayout = "2006-01-02 15:04:05Z"
 
-// jobStates are River's job states in the order the commands show them.
-var jobStates = []string{"available", "scheduled", "running", "retryable", "completed", "cancelled", "discarded", "pending"}
+// jobStates are the job states in the order the commands show them:
+// River's, except that a job that gave up (River's cancelled or discarded)
+// is "failed", as the identity is.
+var jobStates = []string{"available", "scheduled", "running", "retryable", "completed", "failed", "pending"}
+
+// failedStates are River's states of a job that gave up: "failed".
+var failedStates = []string{"cancelled", "discarded"}
+
+// jobState is the state the commands show for River's state s.
+func jobState(s string) string {
+	if slices.Contains(failedStates, s) {
+		return "failed"
+	}
+	return s
+}
 
 // outputFlag is an -o/--output value: one of the formats a command offers.
 type outputFlag struct {
@@ -291,7 +304,7 @@ func readStatus(ctx context.Context, d *store.DB, name string) (statusReport, er
 		rep.Jobs[s] = 0
 	}
 	for s, n := range c.Jobs {
-		rep.Jobs[s] = n
+		rep.Jobs[jobState(s)] += n
 	}
 	errs, err := d.AuditErrors(ctx, statusErrors)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,9 +54,9 @@ func newJobsCommand(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "jobs",
 		Short: "List River jobs, and retry failed invites",
-		Long: `List the River jobs in inviter's database, or retry invite jobs that gave up
-(dead letters: cancelled or discarded). A running inviter serve on the same
-database picks retried jobs up.`,
+		Long: `List the River jobs in inviter's database, or retry invite jobs that failed
+(gave up: River's states cancelled and discarded, shown as "failed"). A running
+inviter serve on the same database picks retried jobs up.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newJobsListCommand(stdout), newJobsRetryCommand(stdout))
@@ -91,11 +92,11 @@ func newJobsListCommand(stdout io.Writer) *cobra.Command {
 		Use:   "list [--state STATE] [--limit N]",
 		Short: "List River jobs, newest first",
 		Example: `  inviter jobs list
-  inviter jobs list --state discarded
+  inviter jobs list --state failed
   inviter jobs list --state retryable -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if state != "" && !slices.Contains(rivertype.JobStates(), rivertype.JobState(state)) {
+			if state != "" && state != "failed" && !slices.Contains(rivertype.JobStates(), rivertype.JobState(state)) {
 				return usagef("--state %q: want one of %s", state, strings.Join(jobStates, ", "))
 			}
 			if limit < 1 || limit > 10000 {
@@ -107,7 +108,7 @@ func newJobsListCommand(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			defer d.Close()
-			jobs, err := q.ListJobs(ctx, state, limit)
+			jobs, err := listJobs(ctx, q, state, limit)
 			if err != nil {
 				return err
 			}
@@ -116,7 +117,7 @@ func newJobsListCommand(stdout io.Writer) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	db.register(fs)
-	fs.StringVar(&state, "state", "", "only jobs in this River state: "+strings.Join(jobStates, ", "))
+	fs.StringVar(&state, "state", "", "only jobs in this state: "+strings.Join(jobStates, ", ")+" (failed: River's cancelled and discarded)")
 	fs.IntVar(&limit, "limit", 50, "list at most N jobs")
 	out.register(cmd)
 	return cmd
@@ -153,7 +154,7 @@ func printJobs(w io.Writer, format string, jobs []queue.Job, state string, now t
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tIDENTITY\tSOURCE\tATTEMPT\tSCHEDULED\tFINALIZED\tLAST ERROR")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.ID, j.State, j.Kind, dash(j.IdentityID), dash(j.Source),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.ID, shownState(j.State), j.Kind, dash(j.IdentityID), dash(j.Source),
 			j.Attempt, j.MaxAttempts, stamp(j.ScheduledAt, now), stamp(j.FinalizedAt, now), oneLine(j.LastError, 80))
 	}
 	return tw.Flush()
@@ -175,9 +176,9 @@ func newJobsRetryCommand(stdout io.Writer) *cobra.Command {
 		Use:   "retry ID | retry --all-failed",
 		Short: "Retry a job now, or every invite job that gave up",
 		Long: `Make a job available to run again now: one job by its id, or with
---all-failed every invite job that gave up (cancelled or discarded: the dead
-letters). A running inviter serve on the same database works them; an identity
-invited in the meantime is not invited twice.`,
+--all-failed every invite job that failed (gave up: River's cancelled or
+discarded). A running inviter serve on the same database works them; an
+identity invited in the meantime is not invited twice.`,
 		Example: `  inviter jobs retry 42
   inviter jobs retry --all-failed`,
 		Args: cobra.MaximumNArgs(1),
@@ -222,7 +223,7 @@ invited in the meantime is not invited twice.`,
 	}
 	fs := cmd.Flags()
 	db.register(fs)
-	fs.BoolVar(&allFailed, "all-failed", false, "retry every cancelled or discarded invite job")
+	fs.BoolVar(&allFailed, "all-failed", false, "retry every failed invite job")
 	out.register(cmd)
 	return cmd
 }
@@ -249,8 +250,8 @@ func retryOne(ctx context.Context, q *queue.Queue, id int64) (retryRecord, error
 	return retryRecord{jobRecord: newJobRecord(after), PreviousState: before.State}, nil
 }
 
-// retryDeadLetters retries every cancelled or discarded invite job and
-// returns those it retried, also when it stops at an error.
+// retryDeadLetters retries every failed invite job (River's cancelled or
+// discarded) and returns those it retried, also when it stops at an error.
 func retryDeadLetters(ctx context.Context, q *queue.Queue) ([]retryRecord, error) {
 	const page = 1000
 	var out []retryRecord
@@ -296,7 +297,7 @@ func printRetried(w io.Writer, format string, retried []retryRecord) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tIDENTITY\tWAS\tNOW\tATTEMPT\tLAST ERROR")
 	for _, r := range retried {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", r.ID, r.Kind, dash(r.IdentityID), r.PreviousState, r.State,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", r.ID, r.Kind, dash(r.IdentityID), shownState(r.PreviousState), r.State,
 			r.Attempt, r.MaxAttempts, oneLine(r.LastError, 80))
 	}
 	if err := tw.Flush(); err != nil {
@@ -308,4 +309,34 @@ func printRetried(w io.Writer, format string, retried []retryRecord) error {
 	}
 	_, err := fmt.Fprintf(w, "retried %d %s; a running inviter serve on this database works them now\n", len(retried), noun)
 	return err
+}
+
+// listJobs lists jobs in state, newest first; "failed" is River's
+// cancelled and discarded together.
+func listJobs(ctx context.Context, q *queue.Queue, state string, limit int) ([]queue.Job, error) {
+	if state != "failed" {
+		return q.ListJobs(ctx, state, limit)
+	}
+	var out []queue.Job
+	for _, s := range failedStates {
+		jobs, err := q.ListJobs(ctx, s, limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, jobs...)
+	}
+	slices.SortFunc(out, func(a, b queue.Job) int { return cmp.Compare(b.ID, a.ID) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// shownState is River's state s for people: "failed (cancelled)" for a job
+// that gave up.
+func shownState(s string) string {
+	if t := jobState(s); t != s {
+		return t + " (" + s + ")"
+	}
+	return s
 }

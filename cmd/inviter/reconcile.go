@@ -25,8 +25,8 @@ type reconcileSettings struct {
 func (r *reconcileSettings) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&r.every, "reconcile-every", time.Hour, "how often the fleet's leader reconciles and re-invites (0: never)")
 	bindEnv(fs, "reconcile-every", "INVITER_RECONCILE_EVERY")
-	fs.StringVar(&r.backfillSince, "backfill-since", "", "reconcile identities created after DATE, instead of after the database's first start (widens the cut-off on purpose)")
-	bindEnv(fs, "backfill-since", "INVITER_BACKFILL_SINCE")
+	fs.StringVar(&r.backfillSince, "created-after", "", "reconcile identities created after DATE, instead of after the database's first start (widens the cut-off on purpose)")
+	bindEnv(fs, "created-after", "INVITER_CREATED_AFTER", "INVITER_BACKFILL_SINCE")
 	fs.IntVar(&r.maxReinvites, "max-reinvites", 2, "invite an identity still unregistered when its 7-day invitation expired at most N more times")
 	bindEnv(fs, "max-reinvites", "INVITER_MAX_REINVITES")
 }
@@ -37,7 +37,7 @@ func (r *reconcileSettings) since() (time.Time, error) {
 	}
 	t, err := parseDate(r.backfillSince)
 	if err != nil {
-		return t, usagef("--backfill-since (INVITER_BACKFILL_SINCE): %v", err)
+		return t, usagef("--created-after (INVITER_CREATED_AFTER): %v", err)
 	}
 	return t, nil
 }
@@ -54,7 +54,7 @@ func newReconcileCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "reconcile",
 		Short: "Find unregistered identities inviter missed, and expired invitations, once",
 		Long: `Reconcile once: list the tenant's unregistered identities and enqueue those
-created after the cut-off (the database's first start, or --backfill-since)
+created after the cut-off (the database's first start, or --created-after)
 that inviter never handled, as the policy decides; then enqueue re-invites of
 identities whose invitation expired unused. The running daemon (inviter serve,
 same database) sends them. serve does this on its own every --reconcile-every.`,
@@ -117,8 +117,8 @@ same database) sends them. serve does this on its own every --reconcile-every.`,
 	tenant.register(fs)
 	db.register(fs)
 	pol.register(fs)
-	fs.StringVar(&rec.backfillSince, "backfill-since", "", "reconcile identities created after DATE instead of after the database's first start")
-	bindEnv(fs, "backfill-since", "INVITER_BACKFILL_SINCE")
+	fs.StringVar(&rec.backfillSince, "created-after", "", "reconcile identities created after DATE instead of after the database's first start")
+	bindEnv(fs, "created-after", "INVITER_CREATED_AFTER", "INVITER_BACKFILL_SINCE")
 	fs.IntVar(&rec.maxReinvites, "max-reinvites", 2, "invite an identity still unregistered when its invitation expired at most N more times")
 	bindEnv(fs, "max-reinvites", "INVITER_MAX_REINVITES")
 	fs.StringVarP(&output, "output", "o", "text", "output format: text or json")
