@@ -59,6 +59,13 @@ func (f *Intake) AttributeCalls() []inviter.IdentityAttributesChanged {
 	return append([]inviter.IdentityAttributesChanged(nil), f.attrCalls...)
 }
 
+// Reset forgets the calls so far.
+func (f *Intake) Reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls, f.attrCalls = nil, nil
+}
+
 // Calls returns the calls so far.
 func (f *Intake) Calls() []IntakeCall {
 	f.mu.Lock()

@@ -52,7 +52,7 @@ type bundle struct {
 // setup builds a server with both bearer and Basic auth configured, fakes
 // for its dependencies, a fresh registry and a captured debug log; configure
 // adjusts the Config before NewServer.
-func setup(t *testing.T, configure ...func(*web.Config)) *bundle {
+func setup(t testing.TB, configure ...func(*web.Config)) *bundle {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	b := &bundle{
