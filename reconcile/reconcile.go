@@ -2,10 +2,16 @@
 // did not, and the invitations that expired unused.
 //
 // ISC never resends an event trigger delivery, so an event lost to an
-// outage is lost for good; the Reconciler lists unregistered identities and
+// outage is lost for good; the Reconciler finds unregistered identities and
 // enqueues those created after a cut-off that inviter never saw. The
 // cut-off defaults to the moment inviter's database was first initialised,
 // so turning inviter on never mails the old backlog.
+//
+// A run costs what is new, not what exists: it searches (POST /v3/search)
+// for unregistered identities created since the last run, minus an
+// overlap, and never before the cut-off. A token without search rights
+// (403) or a tenant without search falls back to listing every
+// unregistered identity (ceil(U / 250) calls), said once in the log.
 //
 // ISC's invitations expire after 7 days; the Reinviter invites again the
 // identities still unregistered then, a bounded number of times.
@@ -16,6 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -29,11 +37,20 @@ import (
 )
 
 // MetaLastRun is the inviter_meta key holding the time (RFC 3339) and
-// summary of the last reconciliation.
+// summary of the last reconciliation. MetaSearchFrom holds where the next
+// search starts: "<cut-off> <start of the last searched run>", both RFC
+// 3339; it applies only while the cut-off is the same.
 const (
 	MetaLastRun    = "reconcile_last_run"
 	MetaLastReport = "reconcile_last_report"
+	MetaSearchFrom = "reconcile_search_from"
 )
+
+// DefaultSearchOverlap is how far before the last run a search starts
+// again. Inferred: SailPoint does not document how soon a new identity
+// shows in the search index; a day covers any delay seen in practice and
+// costs only the identities of that day.
+const DefaultSearchOverlap = 24 * time.Hour
 
 // Lister is the part of the ISC client reconciliation uses. isc.Client
 // implements it; implementations must be safe for concurrent use.
@@ -42,6 +59,15 @@ type Lister interface {
 	EachUnregistered(ctx context.Context, fn func([]inviter.Identity) error) error
 	// IdentitiesByID returns the identities ISC knows among ids (≤ 250).
 	IdentitiesByID(ctx context.Context, ids []string) ([]inviter.Identity, error)
+}
+
+// Searcher is the cheaper way to find new unregistered identities;
+// isc.Client implements it. A Lister that is not a Searcher is listed in
+// full.
+type Searcher interface {
+	// SearchUnregisteredSince calls fn with each page of unregistered
+	// identities created after since.
+	SearchUnregisteredSince(ctx context.Context, since time.Time, fn func([]inviter.Identity) error) error
 }
 
 // Enqueuer enqueues invite jobs; queue.Queue implements it.
@@ -58,25 +84,43 @@ type Reconciler struct {
 	Policy *policy.Policy // nil: everyone
 	// Since widens (or narrows) the cut-off on purpose (--backfill-since);
 	// zero means the time the database was first initialised.
-	Since  time.Time
-	Now    func() time.Time // default time.Now
-	Logger *slog.Logger
+	Since time.Time
+	// SearchOverlap is how far before the last run's start a search starts
+	// again; default DefaultSearchOverlap.
+	SearchOverlap time.Duration
+	Now           func() time.Time // default time.Now
+	Logger        *slog.Logger
+
+	fallbackLogged atomic.Bool // the fallback to the list was logged
 }
+
+// Source values of Report.Source.
+const (
+	SourceSearch = "search" // POST /v3/search since the last run
+	SourceList   = "list"   // every unregistered identity listed
+)
 
 // Report says what one reconciliation did.
 type Report struct {
-	Cutoff       time.Time `json:"cutoff"`
-	Listed       int       `json:"listed"`        // unregistered identities ISC listed
-	BeforeCutoff int       `json:"before_cutoff"` // left alone: the old backlog
-	Known        int       `json:"known"`         // inviter has handled them already
-	Skipped      int       `json:"skipped"`       // the policy said no (recorded)
-	Enqueued     int       `json:"enqueued"`      // invite jobs added
-	Scheduled    int       `json:"scheduled"`     // of which scheduled for later
+	Cutoff        time.Time `json:"cutoff"`
+	Source        string    `json:"source"`         // SourceSearch or SourceList
+	Since         time.Time `json:"since"`          // where the search started (the cut-off when listed)
+	Listed        int       `json:"listed"`         // unregistered identities ISC returned
+	BeforeCutoff  int       `json:"before_cutoff"`  // left alone: the old backlog
+	Known         int       `json:"known"`          // inviter has handled them already
+	Skipped       int       `json:"skipped"`        // the policy said no (recorded)
+	UnknownStatus int       `json:"unknown_status"` // a status inviter does not invite (not recorded)
+	Enqueued      int       `json:"enqueued"`       // invite jobs added
+	Scheduled     int       `json:"scheduled"`      // of which scheduled for later
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("listed %d unregistered: %d before the cut-off %s, %d already handled, %d skipped by policy, %d enqueued (%d scheduled)",
-		r.Listed, r.BeforeCutoff, r.Cutoff.UTC().Format(time.RFC3339), r.Known, r.Skipped, r.Enqueued, r.Scheduled)
+	how := "listed"
+	if r.Source == SourceSearch {
+		how = "searched since " + r.Since.UTC().Format(time.RFC3339) + ":"
+	}
+	return fmt.Sprintf("%s %d unregistered: %d before the cut-off %s, %d already handled, %d skipped by policy, %d enqueued (%d scheduled)",
+		how, r.Listed, r.BeforeCutoff, r.Cutoff.UTC().Format(time.RFC3339), r.Known, r.Skipped, r.Enqueued, r.Scheduled)
 }
 
 func (r *Reconciler) now() time.Time { return nowOf(r.Now) }
@@ -112,59 +156,54 @@ func (r *Reconciler) Cutoff(ctx context.Context) (time.Time, error) {
 	return at, nil
 }
 
-// Reconcile lists every unregistered identity once and enqueues those
-// created after the cut-off that inviter never handled, as the policy
-// decides (skips are recorded with their reason, start dates scheduled).
+// Reconcile finds the unregistered identities created after the cut-off
+// that inviter never handled and enqueues them, as the policy decides
+// (skips are recorded with their reason, start dates scheduled). It
+// searches when it can (see Searcher) and lists every unregistered
+// identity otherwise.
 func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 	cutoff, err := r.Cutoff(ctx)
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Cutoff: cutoff}
+	rep := Report{Cutoff: cutoff, Source: SourceList, Since: cutoff}
 	now := r.now()
-	err = r.ISC.EachUnregistered(ctx, func(page []inviter.Identity) error {
-		for _, id := range page {
-			rep.Listed++
-			if !id.Created.After(cutoff) {
-				rep.BeforeCutoff++
-				continue
-			}
-			if _, err := r.DB.Identity(ctx, id.ID); err == nil {
-				rep.Known++
-				continue
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			d := r.Policy.Decide(id.Attributes, now)
-			if d.Warning != "" {
-				r.logger().WarnContext(ctx, "policy warning", "identity_id", id.ID, "warning", d.Warning)
-			}
-			if !d.Invite {
-				rep.Skipped++
-				if err := r.DB.Record(ctx, store.Decision{
-					AuditEntry: store.AuditEntry{IdentityID: id.ID, At: now, Outcome: inviter.OutcomeSkipped, Reason: d.Reason, Source: queue.SourceReconcile},
-					State:      store.StateSkipped,
-				}); err != nil {
-					return err
-				}
-				continue
-			}
-			res, err := r.Queue.Enqueue(ctx, id.ID, queue.SourceReconcile, &queue.EnqueueOpts{ScheduledAt: d.At})
-			if err != nil {
-				return err
-			}
-			if !res.Duplicate {
-				rep.Enqueued++
-				if !d.At.IsZero() {
-					rep.Scheduled++
-				}
-				r.logger().InfoContext(ctx, "reconcile enqueued a missed identity", "identity_id", id.ID, "created", id.Created, "scheduled_at", d.At)
-			}
+	handle := func(page []inviter.Identity) error { return r.handlePage(ctx, page, cutoff, now, &rep) }
+
+	searched := false
+	if s, ok := r.ISC.(Searcher); ok {
+		since, err := r.searchFrom(ctx, cutoff)
+		if err != nil {
+			return rep, err
 		}
-		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("reconcile: %w", err)
+		rep.Source, rep.Since = SourceSearch, since
+		err = s.SearchUnregisteredSince(ctx, since, handle)
+		switch {
+		case err == nil:
+			searched = true
+		case searchUnavailable(err) && rep.Listed == 0:
+			if !r.fallbackLogged.Swap(true) {
+				r.logger().WarnContext(ctx, "reconcile cannot search ISC; listing every unregistered identity instead (grant the scope sp:search:read to make reconcile cost what is new)",
+					"err", err)
+			}
+			rep.Source, rep.Since = SourceList, cutoff
+		default:
+			return rep, fmt.Errorf("reconcile: %w", err)
+		}
+	}
+	if !searched {
+		if err := r.ISC.EachUnregistered(ctx, handle); err != nil {
+			return rep, fmt.Errorf("reconcile: %w", err)
+		}
+	}
+	if err := r.retryFailures(ctx, now, &rep); err != nil {
+		return rep, err
+	}
+	if searched {
+		v := cutoff.UTC().Format(time.RFC3339Nano) + " " + now.UTC().Format(time.RFC3339Nano)
+		if err := r.DB.SetMeta(ctx, MetaSearchFrom, v); err != nil {
+			return rep, err
+		}
 	}
 	if err := r.DB.SetMeta(ctx, MetaLastRun, now.UTC().Format(time.RFC3339)); err != nil {
 		return rep, err
@@ -174,6 +213,108 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 	}
 	r.logger().InfoContext(ctx, "reconcile done", "report", rep.String())
 	return rep, nil
+}
+
+// retryFailures is where identities whose last failure was transient (or
+// a configuration problem since fixed) are enqueued again.
+func (r *Reconciler) retryFailures(ctx context.Context, now time.Time, rep *Report) error {
+	return nil
+}
+
+// searchUnavailable reports whether a search error means "this token or
+// tenant cannot search" (403, or a 4xx such as 400/404 from a tenant
+// without the search the client sends) rather than a passing failure.
+func searchUnavailable(err error) bool {
+	var ae *isc.AuthError
+	if errors.As(err, &ae) {
+		return ae.Status == 403
+	}
+	return isc.IsPermanent(err)
+}
+
+// searchFrom is where this run's search starts: the last searched run's
+// start minus the overlap, never before the cut-off; the cut-off itself
+// when no run searched under it yet.
+func (r *Reconciler) searchFrom(ctx context.Context, cutoff time.Time) (time.Time, error) {
+	v, err := r.DB.Meta(ctx, MetaSearchFrom)
+	if errors.Is(err, store.ErrNotFound) {
+		return cutoff, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading where reconcile's search starts: %w", err)
+	}
+	c, last, ok := strings.Cut(v, " ")
+	if !ok {
+		return cutoff, nil
+	}
+	was, err1 := time.Parse(time.RFC3339Nano, c)
+	at, err2 := time.Parse(time.RFC3339Nano, last)
+	if err1 != nil || err2 != nil || !was.Equal(cutoff) {
+		return cutoff, nil
+	}
+	overlap := r.SearchOverlap
+	if overlap <= 0 {
+		overlap = DefaultSearchOverlap
+	}
+	if from := at.Add(-overlap); from.After(cutoff) {
+		return from, nil
+	}
+	return cutoff, nil
+}
+
+// handlePage enqueues the identities of one page that are new since the
+// cut-off, unregistered and unknown to inviter.
+func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cutoff, now time.Time, rep *Report) error {
+	for _, id := range page {
+		rep.Listed++
+		if !id.Created.After(cutoff) {
+			rep.BeforeCutoff++
+			continue
+		}
+		switch c, reason := id.StatusClass(); c {
+		case inviter.StatusRegistered:
+			rep.Known++ // registered meanwhile: nothing to do
+			continue
+		case inviter.StatusUnknown:
+			// Not recorded: a later run enqueues it once its status is one
+			// to invite.
+			rep.UnknownStatus++
+			r.logger().DebugContext(ctx, "reconcile leaves an identity alone", "identity_id", id.ID, "reason", reason)
+			continue
+		}
+		if _, err := r.DB.Identity(ctx, id.ID); err == nil {
+			rep.Known++
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		d := r.Policy.Decide(id.Attributes, now)
+		if d.Warning != "" {
+			r.logger().WarnContext(ctx, "policy warning", "identity_id", id.ID, "warning", d.Warning)
+		}
+		if !d.Invite {
+			rep.Skipped++
+			if err := r.DB.Record(ctx, store.Decision{
+				AuditEntry: store.AuditEntry{IdentityID: id.ID, At: now, Outcome: inviter.OutcomeSkipped, Reason: d.Reason, Source: queue.SourceReconcile},
+				State:      store.StateSkipped,
+			}); err != nil {
+				return err
+			}
+			continue
+		}
+		res, err := r.Queue.Enqueue(ctx, id.ID, queue.SourceReconcile, &queue.EnqueueOpts{ScheduledAt: d.At})
+		if err != nil {
+			return err
+		}
+		if !res.Duplicate {
+			rep.Enqueued++
+			if !d.At.IsZero() {
+				rep.Scheduled++
+			}
+			r.logger().InfoContext(ctx, "reconcile enqueued a missed identity", "identity_id", id.ID, "created", id.Created, "scheduled_at", d.At)
+		}
+	}
+	return nil
 }
 
 // Reinviter invites again identities still unregistered after their
@@ -230,7 +371,7 @@ func (r *Reinviter) Reinvite(ctx context.Context) (ReinviteReport, error) {
 		}
 		unregistered := map[string]bool{}
 		for _, f := range found {
-			if !f.Registered() {
+			if c, _ := f.StatusClass(); c == inviter.StatusInvitable {
 				unregistered[f.ID] = true
 			}
 		}
@@ -307,8 +448,9 @@ func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs])
 	return nil
 }
 
-// Timeout bounds one run: listing a large tenant takes a while at ISC's
-// rate limit (100 000 identities ≈ 400 pages ≈ 45 s).
+// Timeout bounds one run: a search costs a call per 250 new identities,
+// but the list fallback on a large tenant takes a while at ISC's rate
+// limit (100 000 identities ≈ 400 pages ≈ 45 s).
 func (w *ReconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration {
 	if w.RunTimeout > 0 {
 		return w.RunTimeout

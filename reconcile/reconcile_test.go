@@ -3,8 +3,10 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +31,16 @@ type bundle struct {
 
 func setup(t *testing.T, b storetest.Backend, users int) *bundle {
 	t.Helper()
-	tenant := isctest.NewServer(isctest.Options{Users: users})
+	return setupWith(t, b, isctest.Options{Users: users})
+}
+
+// noSearch are the scopes of a token that may list identities but not
+// search.
+var noSearch = []string{isctest.ScopeIdentityRead, isctest.ScopeInvite, isctest.ScopeTaskRead}
+
+func setupWith(t *testing.T, b storetest.Backend, opts isctest.Options) *bundle {
+	t.Helper()
+	tenant := isctest.NewServer(opts)
 	t.Cleanup(tenant.Close)
 	c, err := isc.New(context.Background(), isc.Config{BaseURL: tenant.URL(), ClientID: tenant.ClientID(), ClientSecret: tenant.ClientSecret(), RateLimit: -1})
 	if err != nil {
@@ -62,49 +73,215 @@ func (b *bundle) jobs(t *testing.T) map[string]queue.Job {
 func TestReconcileCatchesMissedAndLeavesBacklog(t *testing.T) {
 	t.Parallel()
 	for _, be := range storetest.Backends() {
-		t.Run(be.Name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			b := setup(t, be, 300) // 30 unregistered identities from 30 days ago: the backlog
-			fresh := b.tenant.CreateIdentities(6, nil)
-			// One was handled already through its event.
-			if _, err := b.q.Enqueue(ctx, fresh[0].ID, queue.SourceEvent, nil); err != nil {
-				t.Fatal(err)
-			}
-			r := &reconcile.Reconciler{ISC: b.client, DB: b.db, Queue: b.q}
-			rep, err := r.Reconcile(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Listed != 36 || rep.BeforeCutoff != 30 || rep.Known != 1 || rep.Enqueued != 5 {
-				t.Errorf("report %+v, want 36 listed, 30 before the cut-off, 1 known, 5 enqueued", rep)
-			}
-			jobs := b.jobs(t)
-			for _, f := range fresh[1:] {
-				if j, ok := jobs[f.ID+"#0"]; !ok || j.Source != queue.SourceReconcile {
-					t.Errorf("%s: job %+v, want one from reconcile", f.ID, j)
+		for _, mode := range []string{reconcile.SourceSearch, reconcile.SourceList} {
+			t.Run(be.Name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				opts := isctest.Options{Users: 300} // 30 unregistered identities from 30 days ago: the backlog
+				if mode == reconcile.SourceList {
+					opts.Scopes = noSearch
 				}
-			}
-			if len(jobs) != 6 {
-				t.Errorf("%d invite jobs, want 6 (the backlog untouched)", len(jobs))
-			}
-			// A second run finds nothing new.
-			rep, err = r.Reconcile(ctx)
-			if err != nil || rep.Enqueued != 0 || rep.Known != 6 {
-				t.Errorf("second run: %+v, %v", rep, err)
-			}
-			last, err := b.db.Meta(ctx, reconcile.MetaLastRun)
-			if err != nil || last == "" {
-				t.Errorf("last run not recorded: %q %v", last, err)
-			}
-			// --backfill-since widens the cut-off on purpose.
-			r.Since = time.Now().Add(-60 * 24 * time.Hour)
-			rep, err = r.Reconcile(ctx)
-			if err != nil || rep.Enqueued != 30 {
-				t.Errorf("backfill: %+v, %v; want the 30 old ones enqueued", rep, err)
-			}
-		})
+				b := setupWith(t, be, opts)
+				fresh := b.tenant.CreateIdentities(6, nil)
+				// One was handled already through its event.
+				if _, err := b.q.Enqueue(ctx, fresh[0].ID, queue.SourceEvent, nil); err != nil {
+					t.Fatal(err)
+				}
+				logs := &warnings{}
+				r := &reconcile.Reconciler{ISC: b.client, DB: b.db, Queue: b.q, Logger: slog.New(logs)}
+				rep, err := r.Reconcile(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The search never sees the backlog; the list sees it and
+				// leaves it alone.
+				wantListed, wantBefore := 6, 0
+				if mode == reconcile.SourceList {
+					wantListed, wantBefore = 36, 30
+				}
+				if rep.Source != mode || rep.Listed != wantListed || rep.BeforeCutoff != wantBefore || rep.Known != 1 || rep.Enqueued != 5 {
+					t.Errorf("report %+v, want source %s, %d listed, %d before the cut-off, 1 known, 5 enqueued", rep, mode, wantListed, wantBefore)
+				}
+				jobs := b.jobs(t)
+				for _, f := range fresh[1:] {
+					if j, ok := jobs[f.ID+"#0"]; !ok || j.Source != queue.SourceReconcile {
+						t.Errorf("%s: job %+v, want one from reconcile", f.ID, j)
+					}
+				}
+				if len(jobs) != 6 {
+					t.Errorf("%d invite jobs, want 6 (the backlog untouched)", len(jobs))
+				}
+				// A second run finds nothing new.
+				rep, err = r.Reconcile(ctx)
+				if err != nil || rep.Enqueued != 0 || rep.Known != 6 {
+					t.Errorf("second run: %+v, %v", rep, err)
+				}
+				last, err := b.db.Meta(ctx, reconcile.MetaLastRun)
+				if err != nil || last == "" {
+					t.Errorf("last run not recorded: %q %v", last, err)
+				}
+				// --backfill-since widens the cut-off on purpose.
+				r.Since = time.Now().Add(-60 * 24 * time.Hour)
+				rep, err = r.Reconcile(ctx)
+				if err != nil || rep.Enqueued != 30 {
+					t.Errorf("backfill: %+v, %v; want the 30 old ones enqueued", rep, err)
+				}
+				// The fallback to the list is said once, not every run.
+				if n, want := logs.count("reconcile cannot search"), map[string]int{reconcile.SourceList: 1}[mode]; n != want {
+					t.Errorf("%d warnings about the fallback over 3 runs, want %d", n, want)
+				}
+			})
+		}
 	}
+}
+
+// TestReconcileCostsWhatIsNew: one run on a tenant with 100,000
+// unregistered identities, 10 of them new, costs at most 3 calls when it
+// may search; listed in full it costs one call per 250.
+func TestReconcileCostsWhatIsNew(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("creates 100,000 identities")
+	}
+	const old, fresh = 100_000, 10
+	ctx := context.Background()
+	b := setupWith(t, storetest.Backends()[0], isctest.Options{RateLimit: -1})
+	monthAgo := time.Now().Add(-30 * 24 * time.Hour)
+	b.tenant.CreateIdentities(old, func(int) isctest.NewIdentity { return isctest.NewIdentity{Created: monthAgo} })
+	want := map[string]bool{}
+	for _, id := range b.tenant.CreateIdentities(fresh, nil) {
+		want[id.ID] = true
+	}
+
+	r := &reconcile.Reconciler{ISC: b.client, DB: b.db, Queue: b.q}
+	b.tenant.ResetCalls()
+	rep, err := r.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := b.tenant.CallCount("")
+	t.Logf("search: %d calls (%d search, %d token) for %d unregistered identities, %d new: %s",
+		calls, b.tenant.CallCount(isc.SearchEndpoint), b.tenant.CallCount("POST /oauth/token"), old+fresh, fresh, rep)
+	if calls > 3 {
+		t.Errorf("%d calls, want at most 3", calls)
+	}
+	if rep.Source != reconcile.SourceSearch || rep.Enqueued != fresh || rep.Listed != fresh {
+		t.Errorf("report %+v, want the %d new ones found by search and enqueued", rep, fresh)
+	}
+	for id := range b.jobs(t) {
+		if !want[strings.TrimSuffix(id, "#0")] {
+			t.Errorf("job for %s, which is not new", id)
+		}
+	}
+
+	// The next run starts from the last one, less the overlap: one more
+	// joiner costs one search call.
+	joiner := b.tenant.CreateIdentity(isctest.NewIdentity{})
+	b.tenant.ResetCalls()
+	rep, err = r.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := b.tenant.CallCount(""); n > 2 || rep.Enqueued != 1 || rep.Known != fresh {
+		t.Errorf("second run: %d calls, %+v; want 1 search call, the joiner enqueued, the %d known", n, rep, fresh)
+	}
+	if _, ok := b.jobs(t)[joiner.ID+"#0"]; !ok {
+		t.Error("the joiner got no job")
+	}
+
+}
+
+// TestReconcileListFallbackCost: a token without search rights falls back
+// to the list, which costs what exists: one call per 250 unregistered
+// identities (10,000 here; the fake's list filter is linear, so 100,000
+// would make the test slow without showing more).
+func TestReconcileListFallbackCost(t *testing.T) {
+	t.Parallel()
+	const old, fresh = 10_000, 10
+	ctx := context.Background()
+	limitedClient := isctest.Client{ID: "no-search", Secret: "no-search-secret-0123", Scopes: noSearch}
+	b := setupWith(t, storetest.Backends()[0], isctest.Options{Clients: []isctest.Client{limitedClient}, RateLimit: -1})
+	monthAgo := time.Now().Add(-30 * 24 * time.Hour)
+	b.tenant.CreateIdentities(old, func(int) isctest.NewIdentity { return isctest.NewIdentity{Created: monthAgo} })
+	b.tenant.CreateIdentities(fresh, nil)
+	r := &reconcile.Reconciler{ISC: clientWith(t, b.tenant, limitedClient), DB: b.db, Queue: b.q}
+	b.tenant.ResetCalls()
+	rep, err := r.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := b.tenant.CallCount("GET /v2025/identities")
+	t.Logf("list fallback: %d calls (%d search refused, %d list, %d token): %s", b.tenant.CallCount(""),
+		b.tenant.CallCount(isc.SearchEndpoint), lists, b.tenant.CallCount("POST /oauth/token"), rep)
+	if wantLists := (old+fresh)/isc.ListPageSize + 1; rep.Source != reconcile.SourceList || lists != wantLists || rep.Enqueued != fresh {
+		t.Errorf("fallback: %d list calls, %+v; want %d list calls and the %d new enqueued", lists, rep, wantLists, fresh)
+	}
+	if n := b.tenant.CallCount(isc.SearchEndpoint); n != 1 {
+		t.Errorf("%d search calls, want 1 (refused, then the list)", n)
+	}
+}
+
+// clientWith returns a client of tenant with the credentials of cl.
+func clientWith(t *testing.T, tenant *isctest.Server, cl isctest.Client) *isc.Client {
+	t.Helper()
+	c, err := isc.New(context.Background(), isc.Config{BaseURL: tenant.URL(), ClientID: cl.ID, ClientSecret: cl.Secret, RateLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// warnings records the messages of WARN and ERROR records.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, r.Message)
+	return nil
+}
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnings) WithGroup(string) slog.Handler      { return w }
+
+func (w *warnings) count(prefix string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, m := range w.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestReconcileSearchWindowAndCutoff(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, storetest.Backends()[0], 0)
+	now := time.Now()
+	cutoff := now.Add(-48 * time.Hour)
+	r := &reconcile.Reconciler{ISC: b.client, DB: b.db, Queue: b.q, Since: cutoff, SearchOverlap: time.Hour, Now: func() time.Time { return now }}
+	run := func(what string, want time.Time) {
+		t.Helper()
+		rep, err := r.Reconcile(ctx)
+		if err != nil || rep.Source != reconcile.SourceSearch || !rep.Since.Equal(want) {
+			t.Errorf("%s: %+v, %v; want a search from %s", what, rep, err, want)
+		}
+	}
+	run("first run", cutoff)
+	now = now.Add(3 * time.Hour)
+	run("three hours on: an hour before the last run", now.Add(-4*time.Hour))
+	r.Since = cutoff.Add(-48 * time.Hour)
+	run("a new cut-off (--backfill-since)", r.Since)
+	now = now.Add(30 * time.Minute)
+	run("half an hour on", now.Add(-90*time.Minute))
+	r.SearchOverlap = 1000 * time.Hour
+	run("a window reaching before the cut-off", r.Since)
 }
 
 func TestReconcileAppliesPolicy(t *testing.T) {
