@@ -93,6 +93,7 @@ func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	daemonCtx, stopDaemon := context.WithCancel(ctx)
 	defer stopDaemon()
 	daemonErr := make(chan error, 1)
+	adminAddr := make(chan string, 1)
 	cfg := daemonConfig{
 		client: isc.Config{
 			BaseURL: tenant.URL(), ClientID: tenant.ClientID(), ClientSecret: tenant.ClientSecret(),
@@ -104,6 +105,8 @@ func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		shutdownWait: 10 * time.Second,
 		logger:       newLogger(io.Discard, false),
 		ready:        func(addr string) { ready <- addr },
+		adminListen:  "127.0.0.1:0",
+		adminReady:   func(addr string) { adminAddr <- addr },
 		onDelivery: func(ev inviter.IdentityCreated, dup bool) {
 			delivered.Add(1)
 			mu.Lock()
@@ -238,7 +241,11 @@ summary
 		tenant.RateLimited(), p50.Round(time.Millisecond), wall.Round(time.Millisecond))
 
 	if o.keep {
-		fmt.Fprintf(out, "\nstill serving: status page http://%s/ , metrics http://%s/metrics (Ctrl-C to stop)\n", addr, addr)
+		select {
+		case a := <-adminAddr:
+			fmt.Fprintf(out, "\nstill serving: webhook http://%s/hooks/identity-created, status page http://%s/ , metrics http://%s/metrics (Ctrl-C to stop)\n", addr, a, a)
+		case <-ctx.Done():
+		}
 		<-ctx.Done()
 	}
 	stopDaemon()
