@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,13 +86,24 @@ func runRecordsSuite(t *testing.T, open func(t testing.TB) *store.DB) {
 		rec("retrying", inviter.OutcomeFailed, "", store.ErrorKindTransient) // still pending
 		rec("recovered", inviter.OutcomeFailed, store.StateFailed, store.ErrorKindTransient)
 		rec("recovered", inviter.OutcomeInvited, store.StateInvited, "")
+		rec("config", inviter.OutcomeFailed, store.StateFailed, store.ErrorKindConfig)
+		// A dead letter recorded before error kinds existed.
+		if err := db.Record(ctx, store.Decision{State: store.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "legacy", At: at.Add(time.Second),
+			Outcome: inviter.OutcomeFailed, Reason: "giving up after 27 attempts: 503"}}); err != nil {
+			t.Fatal(err)
+		}
 
 		got, err := db.TransientFailures(ctx, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 1 || got[0].IdentityID != "transient" || got[0].LastErrorKind != store.ErrorKindTransient {
-			t.Errorf("TransientFailures = %+v, want only the failed identity whose last error was transient", got)
+		var gotIDs []string
+		for _, i := range got {
+			gotIDs = append(gotIDs, i.IdentityID)
+		}
+		slices.Sort(gotIDs)
+		if strings.Join(gotIDs, ",") != "config,legacy,transient" {
+			t.Errorf("TransientFailures = %v, want config,legacy,transient (failed, not through the identity's fault)", gotIDs)
 		}
 		if i, err := db.Identity(ctx, "recovered"); err != nil || i.LastErrorKind != "" {
 			t.Errorf("after a success LastErrorKind = %q, %v; want empty", i.LastErrorKind, err)

@@ -11,16 +11,18 @@ import (
 )
 
 // TransientFailures returns identities that gave up (StateFailed) on a
-// transient failure (LastErrorKind ErrorKindTransient), for reconciliation
-// to enqueue again; least recently updated first, at most limit (100 when
-// limit <= 0).
+// failure that was not theirs, for reconciliation to enqueue again: a
+// transient one (ErrorKindTransient), a configuration problem
+// (ErrorKindConfig), or, recorded before error kinds were, retries
+// exhausted (no kind and a reason starting "giving up after"). Least
+// recently updated first, at most limit (100 when limit <= 0).
 func (db *DB) TransientFailures(ctx context.Context, limit int) ([]Identity, error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	rs, err := db.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities
-		WHERE state = $1 AND last_error_kind = $2
-		ORDER BY updated_at, identity_id LIMIT $3`, string(StateFailed), string(ErrorKindTransient), limit)
+		WHERE state = $1 AND (last_error_kind IN ($2, $3) OR (last_error_kind = '' AND last_reason LIKE 'giving up after %'))
+		ORDER BY updated_at, identity_id LIMIT $4`, string(StateFailed), string(ErrorKindTransient), string(ErrorKindConfig), limit)
 	if err != nil {
 		return nil, fmt.Errorf("identities failed on a transient error: %w", err)
 	}
