@@ -19,6 +19,18 @@ type Metrics struct {
 	ISCCalls *prometheus.CounterVec
 	// ISCRateLimited counts 429 answers from ISC by endpoint.
 	ISCRateLimited *prometheus.CounterVec
+	// ISCConfigProblem is 1 while ISC refuses inviter's own configuration
+	// (credentials, rights, base URL), 0 otherwise.
+	ISCConfigProblem prometheus.Gauge
+	// ConfigProblemJobs counts invite jobs put off because of a
+	// configuration problem.
+	ConfigProblemJobs prometheus.Counter
+	// UnrecordedOutcomes is the number of invitations ISC accepted whose
+	// outcome could not be written to the database yet and is held in
+	// memory (retried, never sent again).
+	UnrecordedOutcomes prometheus.Gauge
+	// TestDeliveries counts deliveries of ISC's test payload.
+	TestDeliveries prometheus.Counter
 	// QueueDepth is the number of invite jobs not yet finished, by state.
 	QueueDepth *prometheus.GaugeVec
 	// EventToInvite observes the seconds from receiving an event to ISC
@@ -47,6 +59,22 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "inviter_isc_rate_limited_total",
 			Help: "429 Too Many Requests answers from ISC, by endpoint.",
 		}, []string{"endpoint"}),
+		ISCConfigProblem: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "inviter_isc_config_problem",
+			Help: "1 while ISC refuses inviter's credentials, rights or base URL (invites wait), else 0.",
+		}),
+		ConfigProblemJobs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "inviter_isc_config_problem_jobs_total",
+			Help: "Invite jobs put off because ISC refused inviter's configuration.",
+		}),
+		UnrecordedOutcomes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "inviter_outcomes_unrecorded",
+			Help: "Invitations ISC accepted whose outcome is held in memory until the database takes it.",
+		}),
+		TestDeliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "inviter_test_deliveries_total",
+			Help: "Deliveries of ISC's test payload (stored, never invited).",
+		}),
 		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "inviter_queue_jobs",
 			Help: "Invite jobs in the queue, by state.",
@@ -62,6 +90,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250},
 		}),
 	}
-	reg.MustRegister(m.Deliveries, m.Invites, m.ISCCalls, m.ISCRateLimited, m.QueueDepth, m.EventToInvite, m.BatchSize)
+	reg.MustRegister(m.Deliveries, m.Invites, m.ISCCalls, m.ISCRateLimited, m.ISCConfigProblem, m.ConfigProblemJobs,
+		m.UnrecordedOutcomes, m.TestDeliveries, m.QueueDepth, m.EventToInvite, m.BatchSize)
 	return m
 }

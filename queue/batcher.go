@@ -20,17 +20,18 @@ import (
 //
 // A job whose context ends while its id is still waiting is withdrawn. A job
 // whose context ends after its id was sent cannot be withdrawn (ISC may act
-// on it), so the batcher gives that Result to orphan instead, which records
-// it; the job's retry then sees what happened.
+// on it): it keeps waiting for the call's Result, which comes within
+// callTimeout (or Queue.Stop's grace), so that the job records what ISC did
+// instead of leaving it to a retry that would send again.
 type batcher struct {
 	size        int
 	window      time.Duration
 	callTimeout time.Duration
 	invite      func(ctx context.Context, ids []string) []inviter.Result
-	observe     func(n int)                                          // called with the id count of every call
-	orphan      func(r *request, res inviter.Result, batchID string) // see above
+	observe     func(n int) // called with the id count of every call
+	lateWait    func()      // if set, called when a job's context ends after its id was sent (tests)
 
-	ctx context.Context // parent of every call; cancelled by Queue.Stop
+	ctx context.Context // parent of every call; cancelled by Queue.Stop after its grace
 	wg  sync.WaitGroup  // running calls
 
 	mu      sync.Mutex
@@ -44,9 +45,7 @@ type request struct {
 	id  string
 	job jobInfo
 
-	done      chan reply // buffered(1); written under batcher.mu
-	delivered bool       // guarded by batcher.mu
-	abandoned bool       // guarded by batcher.mu
+	done chan reply // buffered(1)
 }
 
 type reply struct {
@@ -55,7 +54,9 @@ type reply struct {
 }
 
 // submit queues r.id for the next call and waits for its Result and the id
-// of the batch it went in. It returns ctx's error if ctx ends first.
+// of the batch it went in. If ctx ends while r.id is still waiting, it is
+// withdrawn and submit returns ctx's error; once r.id was sent, submit
+// waits for the call's answer whatever ctx does.
 func (b *batcher) submit(ctx context.Context, r *request) (inviter.Result, string, error) {
 	r.done = make(chan reply, 1)
 	b.mu.Lock()
@@ -79,19 +80,20 @@ func (b *batcher) submit(ctx context.Context, r *request) (inviter.Result, strin
 	case <-ctx.Done():
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if r.delivered { // the answer raced the cancellation: use it
-		rep := <-r.done
-		return rep.res, rep.batchID, nil
-	}
 	for i, p := range b.pending {
 		if p == r { // not sent yet: withdraw
 			b.pending = append(b.pending[:i:i], b.pending[i+1:]...)
+			b.mu.Unlock()
 			return inviter.Result{}, "", fmt.Errorf("waiting for a batch: %w", context.Cause(ctx))
 		}
 	}
-	r.abandoned = true
-	return inviter.Result{}, "", fmt.Errorf("waiting for the invite call: %w", context.Cause(ctx))
+	b.mu.Unlock()
+	// Sent: ISC may act on it, so its answer is what the job must record.
+	if b.lateWait != nil {
+		b.lateWait()
+	}
+	rep := <-r.done
+	return rep.res, rep.batchID, nil
 }
 
 // flush sends what is pending if the window timer of generation gen is
@@ -150,8 +152,6 @@ func (b *batcher) call(batch []*request) {
 			byID[res.IdentityID] = res
 		}
 	}
-	var orphans []*request
-	b.mu.Lock()
 	for _, r := range batch {
 		res, ok := byID[r.id]
 		if !ok {
@@ -159,24 +159,8 @@ func (b *batcher) call(batch []*request) {
 				Reason: "inviter returned no result for this identity",
 				Err:    &isc.TransientError{Endpoint: "invite", Err: errors.New("no result for identity")}}
 		}
-		if r.abandoned {
-			orphans = append(orphans, r)
-			continue
-		}
 		r.done <- reply{res: res, batchID: batchID}
-		r.delivered = true
 	}
-	b.mu.Unlock()
-	for _, r := range orphans {
-		b.orphan(r, byIDOr(byID, r.id), batchID)
-	}
-}
-
-func byIDOr(m map[string]inviter.Result, id string) inviter.Result {
-	if res, ok := m[id]; ok {
-		return res
-	}
-	return inviter.Result{IdentityID: id, Outcome: inviter.OutcomeFailed, Reason: "inviter returned no result for this identity"}
 }
 
 // safeInvite calls invite, turning a panic into a transient failure of every id.

@@ -27,7 +27,6 @@ func BenchmarkBatcher(b *testing.B) {
 					}
 					return out
 				},
-				orphan: func(*request, inviter.Result, string) {},
 			}
 			ids := make([]string, size)
 			for i := range ids {

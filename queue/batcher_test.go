@@ -11,27 +11,13 @@ import (
 	"github.com/inviter/inviter"
 )
 
-// newTestBatcher returns a batcher over fake, and a function returning the
-// orphaned Results it saw.
-func newTestBatcher(ctx context.Context, size int, window time.Duration, fake *fakeInviter) (*batcher, func() []inviter.Result) {
-	var (
-		mu      sync.Mutex
-		orphans []inviter.Result
-	)
+// newTestBatcher returns a batcher over fake.
+func newTestBatcher(ctx context.Context, size int, window time.Duration, fake *fakeInviter) *batcher {
 	b := &batcher{
 		size: size, window: window, callTimeout: time.Minute, ctx: ctx,
 		invite: fake.Invite,
-		orphan: func(_ *request, res inviter.Result, _ string) {
-			mu.Lock()
-			orphans = append(orphans, res)
-			mu.Unlock()
-		},
 	}
-	return b, func() []inviter.Result {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]inviter.Result(nil), orphans...)
-	}
+	return b
 }
 
 // The batching clock runs on synctest's fake time: the batcher itself does
@@ -40,7 +26,7 @@ func TestBatcherWindow(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		fake := &fakeInviter{}
-		b, _ := newTestBatcher(t.Context(), 100, 250*time.Millisecond, fake)
+		b := newTestBatcher(t.Context(), 100, 250*time.Millisecond, fake)
 		start := time.Now()
 		var wg sync.WaitGroup
 		batchIDs := make([]string, 3)
@@ -80,7 +66,7 @@ func TestBatcherFullBatchDoesNotWait(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		fake := &fakeInviter{}
-		b, _ := newTestBatcher(t.Context(), 3, time.Hour, fake)
+		b := newTestBatcher(t.Context(), 3, time.Hour, fake)
 		start := time.Now()
 		var wg sync.WaitGroup
 		for n := range 6 {
@@ -111,7 +97,7 @@ func TestBatcherCancelledWaiter(t *testing.T) {
 			}
 			return resultsFor(ids, func(string) inviter.Result { return inviter.Result{Outcome: inviter.OutcomeInvited} })
 		}}
-		b, orphans := newTestBatcher(t.Context(), 100, 100*time.Millisecond, fake)
+		b := newTestBatcher(t.Context(), 100, 100*time.Millisecond, fake)
 
 		// Withdrawn before the call: never sent.
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
@@ -124,17 +110,30 @@ func TestBatcherCancelledWaiter(t *testing.T) {
 			t.Errorf("withdrawn id was sent: %v", calls)
 		}
 
-		// Given up after the call started: the Result goes to orphan.
+		// Given up after the call started: the job still gets ISC's answer,
+		// once the call returns, so that it records what ISC did.
 		ctx, cancel = context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()
-		if _, _, err := b.submit(ctx, &request{id: "late"}); err == nil {
-			t.Error("submit outlived its context")
+		got := make(chan inviter.Result, 1)
+		go func() {
+			res, _, err := b.submit(ctx, &request{id: "late"})
+			if err != nil {
+				t.Errorf("submit after the call started: %v", err)
+			}
+			got <- res
+		}()
+		time.Sleep(time.Second) // fake time: the context has long expired
+		synctest.Wait()
+		select {
+		case res := <-got:
+			t.Fatalf("submit returned %+v before the call answered", res)
+		default:
 		}
 		close(release)
-		b.wait()
-		if got := orphans(); len(got) != 1 || got[0].IdentityID != "late" || got[0].Outcome != inviter.OutcomeInvited {
-			t.Errorf("orphans = %+v", got)
+		if res := <-got; res.IdentityID != "late" || res.Outcome != inviter.OutcomeInvited {
+			t.Errorf("late submit = %+v, want invited", res)
 		}
+		b.wait()
 	})
 }
 
@@ -147,7 +146,7 @@ func TestBatcherMissingResultAndPanic(t *testing.T) {
 			}
 			return nil // breaks the contract: no Result at all
 		}}
-		b, _ := newTestBatcher(t.Context(), 1, 0, fake)
+		b := newTestBatcher(t.Context(), 1, 0, fake)
 		for range 2 {
 			res, _, err := b.submit(t.Context(), &request{id: "x"})
 			if err != nil || res.Outcome != inviter.OutcomeFailed || res.Err == nil {

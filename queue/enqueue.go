@@ -41,6 +41,9 @@ type InviteArgs struct {
 	// invites (Config.Recheck): set for invites scheduled long in advance,
 	// whose identity may have changed (an offer withdrawn) or registered.
 	Recheck bool `json:"recheck,omitempty"`
+	// DueAt is when a scheduled invite was due (zero: when the job was
+	// created); Config.GiveUpAfter counts from it.
+	DueAt time.Time `json:"due_at,omitzero"`
 }
 
 // Kind returns KindInvite.
@@ -88,7 +91,14 @@ type AcceptOptions struct {
 	// NoJob stores the delivery only (e.g. an attribute change that does
 	// not make the identity eligible); the result reports Duplicate.
 	NoJob bool
+	// Test stores the delivery as ISC's test payload (store.DeliveryTest,
+	// sent by "Test subscription"): no identity, no job, and an audit row
+	// saying "test delivery". The result reports Duplicate.
+	Test bool
 }
+
+// TestDeliveryReason is the audit reason of a test delivery.
+const TestDeliveryReason = "test delivery: ISC's sample payload, stored and not invited"
 
 // AcceptDeliveryWith is AcceptDelivery for any event about identity, with
 // the options the caller's policy chose. Everything it stores is written in
@@ -111,6 +121,9 @@ func (q *Queue) AcceptDeliveryWith(ctx context.Context, identity inviter.Identit
 	q.accepts.Submit(req)
 	if req.err != nil {
 		return AcceptResult{}, fmt.Errorf("accept delivery for %s: %w", id, req.err)
+	}
+	if opts.Test {
+		q.m.TestDeliveries.Inc()
 	}
 	return req.res, nil
 }
@@ -180,13 +193,25 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 	for _, r := range batch {
 		r.res = AcceptResult{}
 		id, opts, receivedAt := r.id, r.opts, r.receivedAt
+		kind := store.DeliveryEvent
+		if opts.Test {
+			kind = store.DeliveryTest
+		}
 		deliveryID, err := tx.InsertDelivery(ctx, store.Delivery{
-			IdentityID: id, IdentityName: r.identity.Name, Payload: r.raw, ReceivedAt: receivedAt,
+			IdentityID: id, IdentityName: r.identity.Name, Payload: r.raw, ReceivedAt: receivedAt, Kind: kind,
 		})
 		if err != nil {
 			return err
 		}
 		r.res.DeliveryID = deliveryID
+		if opts.Test {
+			r.res.Duplicate = true
+			if err := tx.AppendAudit(ctx, store.AuditEntry{IdentityID: id, At: receivedAt, Outcome: inviter.OutcomeSkipped,
+				Reason: TestDeliveryReason, API: q.cfg.API, Source: opts.Source}); err != nil {
+				return err
+			}
+			continue
+		}
 		ident, _, err := tx.EnsureIdentity(ctx, id, receivedAt.UTC(), receivedAt)
 		if err != nil {
 			return err
@@ -221,6 +246,7 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 		if !opts.ScheduledAt.IsZero() {
 			insertOpts.ScheduledAt = opts.ScheduledAt
 			args.Recheck = true
+			args.DueAt = opts.ScheduledAt.UTC()
 		}
 		pj := &pendingJob{reqs: []*acceptReq{r}}
 		byKey[id] = pj
@@ -317,6 +343,7 @@ func (q *Queue) Enqueue(ctx context.Context, identityID, source string, opts *En
 	var insertOpts *river.InsertOpts
 	if !opts.ScheduledAt.IsZero() {
 		args.Recheck = true
+		args.DueAt = opts.ScheduledAt.UTC()
 		insertOpts = &river.InsertOpts{ScheduledAt: opts.ScheduledAt, UniqueOpts: args.InsertOpts().UniqueOpts}
 	}
 	var res EnqueueResult

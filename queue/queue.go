@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,20 +64,38 @@ type Config struct {
 	NotFoundWindow time.Duration
 	// RetryBackoff is the wait before the first retry of a failed job; each
 	// later retry waits twice as long as the one before, up to
-	// RetryBackoffMax. Default 1 s.
+	// RetryBackoffMax, and every wait is jittered (between half and all of
+	// it) so that the jobs of one outage do not come back together.
+	// Default 1 s.
 	RetryBackoff time.Duration
-	// RetryBackoffMax caps the wait between retries. Default 1 minute.
+	// RetryBackoffMax caps the wait between retries. Default 5 minutes.
 	RetryBackoffMax time.Duration
-	// MaxAttempts is how many times a job runs before River discards it
-	// (snoozes for rate limiting do not count). Default: enough attempts to
-	// span NotFoundWindow with the backoff above, plus 10.
+	// GiveUpAfter is how long a job keeps retrying a transient failure
+	// (5xx, network, timeouts, 429, a configuration problem), counted from
+	// when the job was due: ISC failures put the job off (a River snooze)
+	// without using its attempts, so an outage of any length shorter than
+	// this loses nobody. Default 7 days, the life of an invitation.
+	GiveUpAfter time.Duration
+	// MaxAttempts is how many times a job runs before River discards it;
+	// only failures that are not ISC's (the database, a panic) and
+	// not-found retries use attempts. Default: enough attempts to span
+	// NotFoundWindow with the backoff above, plus 10.
 	MaxAttempts int
-	// MaxSnoozes is how many times one job is snoozed for ISC's rate limit
-	// before further 429s count as failed attempts. Default 100.
-	MaxSnoozes int
 	// RateLimitWait is the snooze after a 429 without a usable Retry-After.
 	// Default 10 s (ISC's rate-limit window).
 	RateLimitWait time.Duration
+	// MaxRateLimitWait caps the snooze a 429's Retry-After asks for (the
+	// client caps it too). Default 10 minutes.
+	MaxRateLimitWait time.Duration
+	// ConfigProblemWait is how long jobs are put off while ISC refuses
+	// inviter's own configuration (isc.IsConfigProblem: credentials, rights,
+	// a redirect). Default 1 minute.
+	ConfigProblemWait time.Duration
+	// StopGrace is how long Stop lets an ISC call in flight finish after
+	// Stop's context ended, so that its outcome is recorded rather than
+	// sent again by the next process. Set it to the ISC request timeout.
+	// Default 30 s.
+	StopGrace time.Duration
 
 	// JobTimeout is the longest one invite job may run, batch wait and ISC
 	// call included. Default 2 minutes.
@@ -105,6 +125,10 @@ type Config struct {
 	// RiverLogger, when set, receives River's own logs instead of Logger
 	// (an operator may want them only at WARN and above).
 	RiverLogger *slog.Logger
+
+	// now, if set, replaces time.Now where the worker judges a job's age
+	// (GiveUpAfter, the not-found window). Tests only.
+	now func() time.Time
 
 	// fetchPollInterval overrides River's poll for jobs becoming available
 	// (retries, snoozes; SQLite has no LISTEN/NOTIFY). Tests only.
@@ -152,13 +176,22 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.RetryBackoff = time.Second
 	}
 	if cfg.RetryBackoffMax == 0 {
-		cfg.RetryBackoffMax = time.Minute
+		cfg.RetryBackoffMax = 5 * time.Minute
 	}
-	if cfg.MaxSnoozes == 0 {
-		cfg.MaxSnoozes = 100
+	if cfg.GiveUpAfter == 0 {
+		cfg.GiveUpAfter = 7 * 24 * time.Hour
 	}
 	if cfg.RateLimitWait == 0 {
 		cfg.RateLimitWait = 10 * time.Second
+	}
+	if cfg.MaxRateLimitWait == 0 {
+		cfg.MaxRateLimitWait = 10 * time.Minute
+	}
+	if cfg.ConfigProblemWait == 0 {
+		cfg.ConfigProblemWait = time.Minute
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = 30 * time.Second
 	}
 	if cfg.JobTimeout == 0 {
 		cfg.JobTimeout = 2 * time.Minute
@@ -184,8 +217,10 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("queue: JobTimeout must not be negative, got %s", cfg.JobTimeout)
 	case cfg.RescueStuckJobsAfter <= cfg.JobTimeout:
 		return cfg, fmt.Errorf("queue: RescueStuckJobsAfter (%s) must be longer than JobTimeout (%s)", cfg.RescueStuckJobsAfter, cfg.JobTimeout)
-	case cfg.MaxAttempts < 0 || cfg.MaxSnoozes < 0:
-		return cfg, fmt.Errorf("queue: MaxAttempts and MaxSnoozes must not be negative")
+	case cfg.MaxAttempts < 0:
+		return cfg, fmt.Errorf("queue: MaxAttempts must not be negative")
+	case cfg.GiveUpAfter < 0 || cfg.RateLimitWait < 0 || cfg.MaxRateLimitWait < 0 || cfg.ConfigProblemWait < 0 || cfg.StopGrace < 0:
+		return cfg, fmt.Errorf("queue: GiveUpAfter, RateLimitWait, MaxRateLimitWait, ConfigProblemWait and StopGrace must not be negative")
 	}
 	if _, err := inviter.ParseAPI(string(cfg.API)); err != nil {
 		return cfg, fmt.Errorf("queue: API: %w", err)
@@ -203,6 +238,15 @@ func backoff(n int, base, maxWait time.Duration) time.Duration {
 		d *= 2
 	}
 	return min(d, maxWait)
+}
+
+// jitter returns a wait between half of d and d, so that jobs failed
+// together do not all come back at the same instant.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
 }
 
 // attemptsToSpan returns how many attempts, retried with backoff, it takes
@@ -232,8 +276,16 @@ type Queue struct {
 
 	live *liveness // heartbeat and hand-back of dead processes' jobs
 
-	baseCtx    context.Context // parent of batched ISC calls and orphan writes
+	baseCtx    context.Context // parent of batched ISC calls; cancelled by Stop after its grace
 	baseCancel context.CancelFunc
+
+	problem    configProblem  // ISC refusing inviter's configuration, if it does
+	unrecorded unrecorded     // accepted invitations the database has not taken yet
+	works      sync.WaitGroup // running Work calls
+
+	// testRecord, if set, runs before each outcome is written; an error
+	// fails the write. Tests only.
+	testRecord func(store.Decision) error
 
 	// testAfterInsert, if set, runs inside AcceptDelivery's transaction after
 	// the job insert; an error aborts the transaction. Tests only.
@@ -301,7 +353,6 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 			callTimeout: max(cfg.JobTimeout-cfg.BatchWindow, time.Second),
 			invite:      inv.Invite,
 			observe:     func(n int) { m.BatchSize.Observe(float64(n)) },
-			orphan:      q.recordOrphan,
 			ctx:         baseCtx,
 		}
 	}
@@ -321,6 +372,14 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 	return q, nil
 }
 
+// now is the worker's clock.
+func (q *Queue) now() time.Time {
+	if q.cfg.now != nil {
+		return q.cfg.now()
+	}
+	return time.Now()
+}
+
 // Config returns the configuration in effect, defaults filled in.
 func (q *Queue) Config() Config { return q.cfg }
 
@@ -338,10 +397,14 @@ func (q *Queue) Start(ctx context.Context) error {
 }
 
 // Stop stops the queue gracefully: it stops fetching jobs and waits for
-// running ones to finish. If ctx ends first, running jobs are cancelled and
-// River hands them back as available (their attempt not counted) for the
-// next process; Stop then waits up to 10 s more for that. Stop returns once
-// no batched ISC call is in flight, so the database may be closed after it.
+// running ones to finish. If ctx ends first, jobs still waiting for a
+// batch are cancelled and River hands them back as available (their
+// attempt not counted) for the next process; jobs whose identities were
+// already sent to ISC wait for its answer, up to Config.StopGrace more, and
+// record it, so that nobody is invited twice across a restart. An ISC call
+// still unanswered after the grace is cancelled. Stop returns once no
+// batched ISC call or job is running, so the database may be closed after
+// it.
 func (q *Queue) Stop(ctx context.Context) error {
 	if q.cfg.InsertOnly {
 		q.baseCancel()
@@ -349,13 +412,17 @@ func (q *Queue) Stop(ctx context.Context) error {
 	}
 	err := q.be.stop(ctx)
 	if err != nil && ctx.Err() != nil {
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		grace := time.AfterFunc(q.cfg.StopGrace, q.baseCancel)
+		defer grace.Stop()
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.StopGrace+10*time.Second)
 		err = q.be.stopAndCancel(hctx)
 		cancel()
 	}
-	q.baseCancel()
 	q.batcher.wait()
+	q.works.Wait()
+	q.flushUnrecorded(ctx)
 	q.live.stop(ctx)
+	q.baseCancel()
 	if err != nil {
 		return fmt.Errorf("queue: stop: %w", err)
 	}

@@ -261,7 +261,7 @@ func TestRateLimitedSnoozes(t *testing.T) {
 			t.Fatalf("audit = %+v, want 2 snoozes and 1 invite", audit)
 		}
 		for i, a := range audit[:2] {
-			if a.Outcome != inviter.OutcomeFailed || !strings.Contains(a.Reason, "rate limited; snoozed for 50ms") || a.Attempt != 1 {
+			if a.Outcome != inviter.OutcomeFailed || a.Reason != "rate limited, retry in 50ms" || a.Attempt != 1 {
 				t.Errorf("audit[%d] = %+v", i, a)
 			}
 		}
@@ -292,12 +292,12 @@ func TestTransientRetriesThenSucceeds(t *testing.T) {
 			t.Errorf("identity = %+v", i)
 		}
 		job := b.waitJob(t, "completed")
-		if job.Attempt != 3 {
-			t.Errorf("job attempt = %d, want 3", job.Attempt)
+		if job.Attempt != 1 || job.LastError != "" {
+			t.Errorf("job attempt = %d, last error %q; want 1 and none (ISC's failures snooze, using no attempt)", job.Attempt, job.LastError)
 		}
 		audit := b.auditOldestFirst(t, "id1")
-		if len(audit) != 3 || !strings.Contains(audit[0].Reason, "503") || !strings.HasSuffix(audit[0].Reason, "retrying") ||
-			audit[1].Attempt != 2 || audit[2].Outcome != inviter.OutcomeInvited || audit[2].Attempt != 3 {
+		if len(audit) != 3 || !strings.Contains(audit[0].Reason, "503") || !strings.Contains(audit[0].Reason, "; retry in ") ||
+			audit[0].ErrorKind != store.ErrorKindTransient || audit[2].Outcome != inviter.OutcomeInvited || audit[2].ErrorKind != "" {
 			t.Errorf("audit = %+v", audit)
 		}
 	})
@@ -498,9 +498,11 @@ func TestAlreadyInvitedIsSkipped(t *testing.T) {
 	})
 }
 
+// TestStopHandsBackRunningJobs: a call ISC never answers is cancelled
+// after Config.StopGrace, and its job handed back with no attempt used.
 func TestStopHandsBackRunningJobs(t *testing.T) {
 	t.Parallel()
-	b := setup(t, storetest.OpenSQLite, nil)
+	b := setup(t, storetest.OpenSQLite, func(c *Config) { c.StopGrace = 200 * time.Millisecond })
 	started := make(chan struct{})
 	var once sync.Once
 	b.inv.InviteFunc = func(ctx context.Context, _ int, ids []string) []inviter.Result {
@@ -524,7 +526,7 @@ func TestStopHandsBackRunningJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(jobs) != 1 || jobs[0].State != "available" || jobs[0].Attempt != 0 {
+	if len(jobs) != 1 || (jobs[0].State != "available" && jobs[0].State != "scheduled") || jobs[0].Attempt != 0 {
 		t.Errorf("after a hard stop: jobs = %+v, want one available job with its attempt handed back", jobs)
 	}
 	if i := b.identity(t, "id1"); i.State != store.StatePending {
@@ -570,12 +572,19 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if cfg.BatchSize != 100 || cfg.BatchWindow != 250*time.Millisecond || cfg.MaxWorkers != 200 ||
 		cfg.NotFoundWindow != 10*time.Minute || cfg.JobTimeout != 2*time.Minute || cfg.RescueStuckJobsAfter != 5*time.Minute ||
-		cfg.API != inviter.APIPublic {
+		cfg.API != inviter.APIPublic || cfg.GiveUpAfter != 7*24*time.Hour || cfg.RetryBackoffMax != 5*time.Minute ||
+		cfg.ConfigProblemWait != time.Minute || cfg.MaxRateLimitWait != 10*time.Minute || cfg.StopGrace != 30*time.Second {
 		t.Errorf("defaults = %+v", cfg)
 	}
-	// 1+2+4+8+16+32 s, then 60 s steps: 16 attempts span 10 minutes; +10 for transient failures.
-	if cfg.MaxAttempts != 26 {
-		t.Errorf("default MaxAttempts = %d, want 26", cfg.MaxAttempts)
+	// 1+2+…+256 s, then 300 s steps: 11 attempts span 10 minutes; +10 for
+	// other failures (ISC's transient ones snooze and use none).
+	if cfg.MaxAttempts != 21 {
+		t.Errorf("default MaxAttempts = %d, want 21", cfg.MaxAttempts)
+	}
+	for range 100 {
+		if d := jitter(time.Minute); d < 30*time.Second || d > time.Minute {
+			t.Fatalf("jitter(1m) = %s, want within [30s, 1m]", d)
+		}
 	}
 	if _, err := (Config{JobTimeout: 10 * time.Minute}).withDefaults(); err == nil || !strings.Contains(err.Error(), "RescueStuckJobsAfter") {
 		t.Errorf("JobTimeout > RescueStuckJobsAfter: err = %v", err)

@@ -19,17 +19,21 @@ import (
 // maps it to River's verbs:
 //
 //   - invited, already registered, skipped: done.
-//   - *isc.RateLimitedError: river.JobSnooze(Retry-After). River decrements
-//     the attempt on a snooze (since v0.16.0; checked in v0.51.2 jobexecutor:
-//     JobSetStateSnoozed with Attempt-1), so snoozes do not use up MaxAttempts;
-//     River counts them in the job's metadata ("snoozes"), and after
-//     Config.MaxSnoozes a 429 is retried as an ordinary failure instead, so a
-//     job cannot snooze forever.
 //   - not found: retried with backoff while the event is younger than
 //     Config.NotFoundWindow, then cancelled (dead letter) as failed.
 //   - *isc.PermanentError: river.JobCancel (dead letter, retryable by hand).
-//   - anything else (transient): a plain error, retried after NextRetry;
-//     after MaxAttempts River discards the job and the identity is failed.
+//   - a configuration problem (isc.IsConfigProblem): river.JobSnooze for
+//     Config.ConfigProblemWait; reported by ConfigProblem and a metric.
+//   - *isc.RateLimitedError: river.JobSnooze(Retry-After, capped).
+//   - anything else (transient): river.JobSnooze with capped, jittered
+//     backoff.
+//
+// River decrements the attempt on a snooze (since v0.16.0; checked in
+// v0.51.2 jobexecutor: JobSetStateSnoozed with Attempt-1) and records no
+// error, so ISC's failures never use up MaxAttempts: a job keeps waiting
+// until Config.GiveUpAfter from when it was due, then is cancelled as
+// failed with a transient or config error kind, which reconcile picks up
+// again.
 type inviteWorker struct {
 	river.WorkerDefaults[InviteArgs]
 	q *Queue
@@ -65,10 +69,24 @@ func (j jobInfo) eventAt() time.Time {
 	return j.CreatedAt
 }
 
+// dueAt is when the job was first due to run: GiveUpAfter counts from it.
+func (j jobInfo) dueAt() time.Time {
+	if j.Args.DueAt.After(j.CreatedAt) {
+		return j.Args.DueAt
+	}
+	return j.CreatedAt
+}
+
+// failures is how many times this job has run, snoozes included: the
+// exponent of its backoff.
+func (j jobInfo) failures() int { return max(1, j.Attempt+j.Snoozes) }
+
+func (j jobInfo) key() outcomeKey { return outcomeKey{id: j.Args.IdentityID, round: j.Args.Round} }
+
 // NextRetry backs off exponentially from Config.RetryBackoff to
-// Config.RetryBackoffMax.
+// Config.RetryBackoffMax, jittered.
 func (w *inviteWorker) NextRetry(job *river.Job[InviteArgs]) time.Time {
-	return time.Now().Add(backoff(job.Attempt, w.q.cfg.RetryBackoff, w.q.cfg.RetryBackoffMax))
+	return time.Now().Add(jitter(backoff(job.Attempt, w.q.cfg.RetryBackoff, w.q.cfg.RetryBackoffMax)))
 }
 
 // Timeout is Config.JobTimeout.
@@ -77,7 +95,17 @@ func (w *inviteWorker) Timeout(*river.Job[InviteArgs]) time.Duration { return w.
 // Work invites the job's identity.
 func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) error {
 	q := w.q
+	q.works.Add(1)
+	defer q.works.Done()
 	j := newJobInfo(job)
+
+	// ISC accepted this identity's invitation in an earlier run whose
+	// outcome the database did not take: record it, never send again.
+	if d, ok := q.unrecorded.get(j.key()); ok {
+		d.Reason = joinReason(d.Reason, "recorded late, from memory")
+		return q.recordAccepted(ctx, j, d)
+	}
+
 	ident, err := q.db.Identity(ctx, j.Args.IdentityID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -95,7 +123,13 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 	if j.Args.Recheck && q.cfg.Recheck != nil {
 		ok, reason, err := q.cfg.Recheck(ctx, j.Args.IdentityID)
 		if err != nil {
-			return fmt.Errorf("re-checking %s before its scheduled invite: %w", j.Args.IdentityID, err)
+			err = fmt.Errorf("re-checking %s before its scheduled invite: %w", j.Args.IdentityID, err)
+			if !isc.IsTransient(err) && !isc.IsConfigProblem(err) {
+				return err
+			}
+			d, verdict := q.decide(j, inviter.Result{IdentityID: j.Args.IdentityID, Outcome: inviter.OutcomeFailed,
+				Reason: err.Error(), Err: err}, "", q.now())
+			return q.record(ctx, j, d, verdict)
 		}
 		if !ok {
 			d := q.baseDecision(j, inviter.Result{IdentityID: j.Args.IdentityID, API: q.cfg.API})
@@ -106,41 +140,77 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 
 	res, batchID, err := q.batcher.submit(ctx, &request{id: j.Args.IdentityID, job: j})
 	if err != nil {
-		return err // the job's context ended: River retries (or hands it back on stop)
+		return err // withdrawn before it was sent: River retries (or hands it back on stop)
 	}
-	d, verdict := q.decide(j, res, batchID, time.Now())
+	d, verdict := q.decide(j, res, batchID, q.now())
+	if d.State == store.StateInvited {
+		return q.recordAccepted(ctx, j, d)
+	}
 	return q.record(ctx, j, d, verdict)
 }
 
 // record stores d and counts it, then returns verdict, the error River
 // acts on. If storing fails the job fails too (and is retried), unless
-// River was told to cancel or snooze it anyway.
+// River was told to cancel or snooze it anyway. Accepted invitations go
+// through recordAccepted instead.
 func (q *Queue) record(ctx context.Context, j jobInfo, d store.Decision, verdict error) error {
-	req := &recordReq{ctx: ctx, d: d}
-	q.records.Submit(req)
-	if err := req.err; err != nil {
+	if err := q.write(ctx, d); err != nil {
 		q.logger.ErrorContext(ctx, "record invite outcome", "identity_id", d.IdentityID, "job_id", j.ID, "error", err)
 		if verdict == nil {
 			return fmt.Errorf("record outcome %s: %w", d.Outcome, err)
 		}
 	}
-	q.count(j, d)
-	q.logger.InfoContext(ctx, "invite decision", "identity_id", d.IdentityID, "job_id", j.ID,
-		"outcome", string(d.Outcome), "reason", d.Reason, "attempt", j.Attempt, "batch_id", d.BatchID, "source", d.Source)
+	q.logDecision(ctx, j, d)
 	return verdict
 }
 
-// recordOrphan stores the Result of a job that stopped waiting for it after
-// its id was sent, so that the job's retry sees an accepted invitation.
-func (q *Queue) recordOrphan(r *request, res inviter.Result, batchID string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(q.baseCtx), 10*time.Second)
-	defer cancel()
-	d, _ := q.decide(r.job, res, batchID, time.Now())
-	if d.State != store.StateInvited && d.State != store.StateSkipped {
-		d.State = "" // the job retries: leave the state pending
+// recordAccepted stores an invitation ISC accepted. The invitation must
+// never be sent again, so a write that fails is retried here, with
+// backoff, for as long as the job may run; after that the outcome is held
+// in memory and the job snoozed: its next run (or Stop) writes it instead
+// of calling ISC.
+func (q *Queue) recordAccepted(ctx context.Context, j jobInfo, d store.Decision) error {
+	wait := q.cfg.RetryBackoff
+	for n := 1; ; n++ {
+		err := q.write(ctx, d)
+		if err == nil {
+			if q.unrecorded.remove(j.key()) {
+				q.m.UnrecordedOutcomes.Set(float64(q.unrecorded.len()))
+				q.logger.InfoContext(ctx, "invite outcome recorded late", "identity_id", d.IdentityID, "job_id", j.ID)
+			}
+			q.logDecision(ctx, j, d)
+			return nil
+		}
+		if q.unrecorded.put(j.key(), d) {
+			q.m.UnrecordedOutcomes.Set(float64(q.unrecorded.len()))
+		}
+		if n == 1 {
+			q.logger.ErrorContext(ctx, "ISC accepted an invitation but its outcome cannot be recorded; held in memory and retried, never sent again",
+				"identity_id", d.IdentityID, "job_id", j.ID, "task_id", d.TaskID, "error", err)
+		}
+		t := time.NewTimer(jitter(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return river.JobSnooze(q.cfg.RetryBackoff)
+		case <-t.C:
+		}
+		wait = min(2*wait, q.cfg.RetryBackoffMax)
 	}
-	d.Reason = joinReason(d.Reason, "recorded after the job stopped waiting")
-	_ = q.record(ctx, r.job, d, nil)
+}
+
+// write stores d through the group commit.
+func (q *Queue) write(ctx context.Context, d store.Decision) error {
+	req := &recordReq{ctx: ctx, d: d}
+	q.records.Submit(req)
+	return req.err
+}
+
+func (q *Queue) logDecision(ctx context.Context, j jobInfo, d store.Decision) {
+	q.count(j, d)
+	q.logger.InfoContext(ctx, "invite decision", "identity_id", d.IdentityID, "job_id", j.ID,
+		"outcome", string(d.Outcome), "reason", d.Reason, "attempt", j.Attempt, "batch_id", d.BatchID, "source", d.Source,
+		"task_id", d.TaskID, "completion_status", d.CompletionStatus)
 }
 
 func (q *Queue) count(j jobInfo, d store.Decision) {
@@ -163,8 +233,9 @@ func (q *Queue) baseDecision(j jobInfo, res inviter.Result) store.Decision {
 		API:        api,
 		CCID:       res.CCID,
 		TaskID:     res.TaskID,
-		Attempt:    j.Attempt,
-		Source:     j.Args.Source,
+		// COMPLETION_PENDING
+		Attempt: j.Attempt,
+		Source:  j.Args.Source,
 	}}
 }
 
@@ -176,19 +247,25 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 	d.BatchID = batchID
 	switch res.Outcome {
 	case inviter.OutcomeInvited:
+		q.configOK()
 		d.State = store.StateInvited
 		return d, nil
 	case inviter.OutcomeAlreadyRegistered, inviter.OutcomeSkipped:
+		q.configOK()
 		d.State = store.StateSkipped
 		return d, nil
 	case inviter.OutcomeNotFound:
+		q.configOK()
 		err := errOr(res, "identity not found")
 		age := now.Sub(j.eventAt())
 		if age < q.cfg.NotFoundWindow && j.Attempt < j.MaxAttempts {
+			d.ErrorKind = store.ErrorKindTransient
 			d.Reason = joinReason(res.Reason, fmt.Sprintf("not visible yet %s after the event; retrying", age.Round(time.Millisecond)))
 			return d, fmt.Errorf("identity %s not found yet: %w", j.Args.IdentityID, err)
 		}
+		// ISC does not know the identity: trying again changes nothing.
 		d.State = store.StateFailed
+		d.ErrorKind = store.ErrorKindPermanent
 		d.Reason = joinReason(res.Reason, fmt.Sprintf("still not found %s after the event; giving up", age.Round(time.Second)))
 		return d, river.JobCancel(fmt.Errorf("identity %s not found: %w", j.Args.IdentityID, err))
 	}
@@ -199,25 +276,53 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 		d.Reason = joinReason(res.Reason, fmt.Sprintf("unknown outcome %q", res.Outcome))
 	}
 	err := errOr(res, "invite failed")
-	if wait, ok := isc.RetryAfter(err); ok && j.Snoozes < q.cfg.MaxSnoozes {
+	var wait time.Duration
+	switch ra, rateLimited := isc.RetryAfter(err); {
+	case isc.IsConfigProblem(err):
+		q.setConfigProblem(err)
+		q.m.ConfigProblemJobs.Inc()
+		d.ErrorKind = store.ErrorKindConfig
+		wait = q.cfg.ConfigProblemWait
+		d.Reason = fmt.Sprintf("configuration problem, retry in %s: %v", wait, err)
+	case rateLimited:
+		d.ErrorKind = store.ErrorKindTransient
+		wait = ra
 		if wait <= 0 {
 			wait = q.cfg.RateLimitWait
 		}
-		d.Reason = fmt.Sprintf("rate limited; snoozed for %s (snooze %d)", wait, j.Snoozes+1)
-		return d, river.JobSnooze(wait)
-	}
-	if isc.IsPermanent(err) {
+		asked := max(wait, requestedRetryAfter(err))
+		wait = min(wait, q.cfg.MaxRateLimitWait)
+		d.Reason = fmt.Sprintf("rate limited, retry in %s", wait)
+		if asked > wait {
+			d.Reason += fmt.Sprintf(" (ISC asked for %s)", asked)
+		}
+	case isc.IsPermanent(err):
+		q.configOK()
 		d.State = store.StateFailed
+		d.ErrorKind = store.ErrorKindPermanent
 		d.Reason = joinReason(res.Reason, err.Error())
 		return d, river.JobCancel(err)
+	default:
+		d.ErrorKind = store.ErrorKindTransient
+		wait = jitter(backoff(j.failures(), q.cfg.RetryBackoff, q.cfg.RetryBackoffMax))
+		d.Reason = fmt.Sprintf("%v; retry in %s", err, wait.Round(time.Millisecond))
 	}
-	if j.Attempt >= j.MaxAttempts {
+	if age := now.Sub(j.dueAt()); age+wait > q.cfg.GiveUpAfter {
 		d.State = store.StateFailed
-		d.Reason = fmt.Sprintf("giving up after %d attempts: %v", j.Attempt, err)
-		return d, err
+		d.Reason = fmt.Sprintf("giving up after %s of failures (limit %s): %v", age.Round(time.Second), q.cfg.GiveUpAfter, err)
+		return d, river.JobCancel(err)
 	}
-	d.Reason = fmt.Sprintf("%v; retrying", err)
-	return d, err
+	return d, river.JobSnooze(wait)
+}
+
+// requestedRetryAfter is the wait ISC asked for before the client capped
+// it, when the error carries it.
+func requestedRetryAfter(err error) time.Duration {
+	var r *isc.RateLimitedError
+	if errors.As(err, &r) {
+		return r.Requested
+	}
+	return 0
 }
 
 // errOr returns res.Err, or an error made of res.Reason or fallback.
@@ -250,11 +355,16 @@ type recordReq struct {
 
 // commitRecords stores the outcomes of batch in one transaction (one
 // fsync on SQLite for a whole ISC batch), or each in its own if that fails.
+// The writes outlive the jobs' contexts (a job stopped by shutdown still
+// records what ISC did), bounded on their own.
 func (q *Queue) commitRecords(batch []*recordReq) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), 30*time.Second)
 	defer cancel()
 	err := q.db.InTx(ctx, func(tx *store.Tx) error {
 		for _, r := range batch {
+			if err := q.testRecordHook(r.d); err != nil {
+				return err
+			}
 			if err := tx.Record(ctx, r.d); err != nil {
 				return err
 			}
@@ -269,6 +379,15 @@ func (q *Queue) commitRecords(batch []*recordReq) {
 		return
 	}
 	for _, r := range batch {
-		r.err = q.db.Record(r.ctx, r.d)
+		if r.err = q.testRecordHook(r.d); r.err == nil {
+			r.err = q.db.Record(ctx, r.d)
+		}
 	}
+}
+
+func (q *Queue) testRecordHook(d store.Decision) error {
+	if q.testRecord == nil {
+		return nil
+	}
+	return q.testRecord(d)
 }

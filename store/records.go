@@ -385,6 +385,14 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) error {
 	return appendAudit(ctx, db.q, e)
 }
 
+// AppendAudit is DB.AppendAudit inside the transaction.
+func (tx *Tx) AppendAudit(ctx context.Context, e AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	return appendAudit(ctx, tx.q, e)
+}
+
 func appendAudit(ctx context.Context, q querier, e AuditEntry) error {
 	_, err := q.exec(ctx, `INSERT INTO inviter_audit
 		(identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind)
