@@ -19,6 +19,8 @@ type Metrics struct {
 	ISCCalls *prometheus.CounterVec
 	// ISCRateLimited counts 429 answers from ISC by endpoint.
 	ISCRateLimited *prometheus.CounterVec
+	// ISCDeprecated counts ISC answers marked X-Deprecated, by endpoint.
+	ISCDeprecated *prometheus.CounterVec
 	// ISCConfigProblem is 1 while ISC refuses inviter's own configuration
 	// (credentials, rights, base URL), 0 otherwise.
 	ISCConfigProblem prometheus.Gauge
@@ -59,6 +61,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "inviter_isc_rate_limited_total",
 			Help: "429 Too Many Requests answers from ISC, by endpoint.",
 		}, []string{"endpoint"}),
+		ISCDeprecated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "inviter_isc_deprecated_answers_total",
+			Help: "ISC answers marked X-Deprecated (the endpoint will be retired: see --api-version), by endpoint.",
+		}, []string{"endpoint"}),
 		ISCConfigProblem: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "inviter_isc_config_problem",
 			Help: "1 while ISC refuses inviter's credentials, rights or base URL (invites wait), else 0.",
@@ -90,7 +96,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250},
 		}),
 	}
-	reg.MustRegister(m.Deliveries, m.Invites, m.ISCCalls, m.ISCRateLimited, m.ISCConfigProblem, m.ConfigProblemJobs,
+	reg.MustRegister(m.Deliveries, m.Invites, m.ISCCalls, m.ISCRateLimited, m.ISCDeprecated, m.ISCConfigProblem, m.ConfigProblemJobs,
 		m.UnrecordedOutcomes, m.TestDeliveries, m.QueueDepth, m.EventToInvite, m.BatchSize)
 	return m
 }
