@@ -79,6 +79,8 @@ type tenantSettings struct {
 	clientSecret string
 	rate         rateFlag
 	timeout      time.Duration
+	apiVersion   string
+	maxRetry     time.Duration
 	debug        bool
 	log          logSettings
 }
@@ -95,6 +97,10 @@ func (t *tenantSettings) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "rate-limit", "INVITER_RATE_LIMIT")
 	fs.DurationVar(&t.timeout, "timeout", 30*time.Second, "timeout of one ISC request")
 	bindEnv(fs, "timeout", "INVITER_TIMEOUT")
+	fs.StringVar(&t.apiVersion, "api-version", string(isc.DefaultAPIVersion), "ISC API version family of the identity and task calls: v2025, beta or v1")
+	bindEnv(fs, "api-version", "INVITER_API_VERSION")
+	fs.DurationVar(&t.maxRetry, "max-retry-after", 10*time.Minute, "longest wait a 429's Retry-After is honoured for")
+	bindEnv(fs, "max-retry-after", "INVITER_MAX_RETRY_AFTER")
 	fs.BoolVar(&t.debug, "debug", false, "log every ISC call (never secrets or tokens), and River's own messages")
 	bindEnv(fs, "debug", "INVITER_DEBUG")
 	t.log.register(fs)
@@ -134,6 +140,7 @@ func (t *tenantSettings) clientConfig(logger *slog.Logger, retries int) (isc.Con
 		Retries:      retries,
 		Logger:       logger,
 	}
+	cfg.APIVersion, cfg.MaxRetryAfter = isc.APIVersion(t.apiVersion), t.maxRetry
 	if err := t.log.validate(); err != nil {
 		return cfg, err
 	}
