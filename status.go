@@ -109,3 +109,15 @@ func ClassifyStatus(status string) (StatusClass, string) {
 	}
 	return StatusUnknown, fmt.Sprintf("identity status %s is not one inviter knows: not invited", s)
 }
+
+// statusSkipPrefix begins the reason of every StatusUnknown status.
+const statusSkipPrefix = "identity status "
+
+// IsStatusSkip reports whether reason is that of a skip for a status the
+// table does not invite (ClassifyStatus's StatusUnknown reasons). Such a
+// skip depends on the identity's state at that moment: a tenant may show a
+// new joiner PENDING first and UNREGISTERED later, so it is not final, and
+// reconcile looks at the identity again.
+func IsStatusSkip(reason string) bool {
+	return strings.HasPrefix(reason, statusSkipPrefix)
+}

@@ -36,6 +36,9 @@ func TestClassifyStatus(t *testing.T) {
 		if got == StatusUnknown && !strings.Contains(reason, strings.ToUpper(strings.TrimSpace(c.status))) {
 			t.Errorf("ClassifyStatus(%q): reason %q does not name the status", c.status, reason)
 		}
+		if IsStatusSkip(reason) != (got == StatusUnknown) {
+			t.Errorf("IsStatusSkip(%q) = %v for class %s", reason, IsStatusSkip(reason), got)
+		}
 	}
 }
 

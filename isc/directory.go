@@ -189,6 +189,12 @@ func (d *Directory) Lookup(ctx context.Context, identityID string) (DirectoryEnt
 // not in the list. One refresh serves all misses; ids still missing after
 // an incremental refresh cause a full scan, at most once per
 // MissFullScanEvery.
+//
+// An entry whose status the status table does not invite (PENDING,
+// ERROR, …) counts as a miss for refreshing: such a status may be passing
+// (a tenant may list a new joiner PENDING first and UNREGISTERED later),
+// so the entry is read again, within the same bounds, and the freshest
+// one returned.
 func (d *Directory) LookupMany(ctx context.Context, ids []string) (map[string]DirectoryEntry, error) {
 	found := make(map[string]DirectoryEntry, len(ids))
 	missing := d.collect(ids, found)
@@ -214,15 +220,18 @@ func (d *Directory) LookupMany(ctx context.Context, ids []string) (map[string]Di
 	return found, nil
 }
 
-// collect adds the entries it knows to found and returns the ids it does not.
+// collect adds the entries it knows to found and returns the ids it does
+// not, and those whose status the status table does not invite.
 func (d *Directory) collect(ids []string, found map[string]DirectoryEntry) []string {
 	var missing []string
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, id := range ids {
-		if e, ok := d.get(id); ok {
+		e, ok := d.get(id)
+		if ok {
 			found[id] = e
-		} else {
+		}
+		if !ok || e.Class() == inviter.StatusUnknown {
 			missing = append(missing, id)
 		}
 	}

@@ -507,3 +507,35 @@ func BenchmarkDirectoryMemory(b *testing.B) {
 		runtime.KeepAlive(d)
 	}
 }
+
+// TestDirectoryPassingStatusIsReadAgain: a user listed PENDING and later
+// UNREGISTERED is seen UNREGISTERED once a full scan is due for misses;
+// until then the PENDING entry is returned.
+func TestDirectoryPassingStatusIsReadAgain(t *testing.T) {
+	t.Parallel()
+	list := newUserList(500)
+	list.mu.Lock()
+	list.users[7].Status = "PENDING"
+	id := list.users[7].ExternalID
+	list.mu.Unlock()
+	now := time.Unix(0, 0)
+	d := NewDirectory(list, DirectoryOptions{MinRefresh: time.Second, MissFullScanEvery: time.Minute, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	if e, err := d.Lookup(ctx, id); err != nil || e.Status != "PENDING" || e.Class() != inviter.StatusUnknown {
+		t.Fatalf("first lookup: %+v %v, want PENDING", e, err)
+	}
+	list.mu.Lock()
+	list.users[7].Status = "UNREGISTERED"
+	list.mu.Unlock()
+	now = now.Add(2 * time.Second)
+	if e, err := d.Lookup(ctx, id); err != nil || e.Status != "PENDING" {
+		t.Fatalf("lookup within MissFullScanEvery: %+v %v, want the PENDING entry", e, err)
+	}
+	now = now.Add(time.Minute)
+	if e, err := d.Lookup(ctx, id); err != nil || e.Status != "UNREGISTERED" || e.Class() != inviter.StatusInvitable {
+		t.Fatalf("lookup after MissFullScanEvery: %+v %v, want UNREGISTERED", e, err)
+	}
+	if st := d.Stats(); st.FullScans != 2 {
+		t.Errorf("%d full scans, want 2", st.FullScans)
+	}
+}

@@ -380,7 +380,7 @@ func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*i
 		case e.Class() == inviter.StatusUnknown:
 			r.CCID = e.CCID
 			_, reason := inviter.ClassifyStatus(e.Status)
-			setOutcome(r, inviter.OutcomeSkipped, "the /cc list shows "+reason, nil)
+			setOutcome(r, inviter.OutcomeSkipped, reason+" (the /cc list)", nil)
 		default:
 			r.CCID = e.CCID
 			send = append(send, e.CCID)
