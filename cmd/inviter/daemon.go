@@ -36,6 +36,8 @@ type daemonConfig struct {
 	jobTimeout     time.Duration
 	rescueAfter    time.Duration
 	shutdownWait   time.Duration
+	giveUpAfter    time.Duration  // 0: the queue's default
+	backoffMax     time.Duration  // 0: the queue's default
 	policy         *policy.Policy // nil: everyone, now
 	reconcileEvery time.Duration  // 0: no periodic reconcile
 	backfillSince  time.Time      // zero: the database's initialisation
@@ -133,6 +135,9 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 		NotFoundWindow:       cfg.notFoundWindow,
 		JobTimeout:           cfg.jobTimeout,
 		RescueStuckJobsAfter: cfg.rescueAfter,
+		GiveUpAfter:          cfg.giveUpAfter,
+		RetryBackoffMax:      cfg.backoffMax,
+		StopGrace:            cfg.client.Timeout,
 		RiverLogger:          cfg.riverLogger,
 		Recheck:              recheck(client, cfg.policy),
 		RegisterWorkers: func(w *river.Workers) error {
@@ -246,6 +251,9 @@ type intake struct {
 }
 
 func (i intake) AcceptIdentityCreated(ctx context.Context, ev inviter.IdentityCreated, raw []byte, receivedAt time.Time) (bool, error) {
+	if ev.IsTest() {
+		return i.acceptTest(ctx, ev.Identity, queue.SourceEvent, raw, receivedAt)
+	}
 	var opts queue.AcceptOptions
 	d := i.policy.Decide(ev.Attributes, receivedAt)
 	if d.Warning != "" {
@@ -268,6 +276,16 @@ func (i intake) AcceptIdentityCreated(ctx context.Context, ev inviter.IdentityCr
 	return res.Duplicate, nil
 }
 
+// acceptTest stores ISC's test payload ("Test subscription") as a test
+// delivery: answered 200, no job, an audit row.
+func (i intake) acceptTest(ctx context.Context, identity inviter.IdentityRef, source string, raw []byte, receivedAt time.Time) (bool, error) {
+	if _, err := i.q.AcceptDeliveryWith(ctx, identity, raw, receivedAt, queue.AcceptOptions{Source: source, Test: true}); err != nil {
+		return false, err
+	}
+	i.logger.InfoContext(ctx, "test delivery from ISC stored; nobody invited", "identity_id", identity.ID, "source", source)
+	return true, nil
+}
+
 // AcceptIdentityAttributesChanged enqueues the identity when the change
 // made it match the policy; it stores the delivery either way.
 //
@@ -278,6 +296,9 @@ func (i intake) AcceptIdentityAttributesChanged(ctx context.Context, ev inviter.
 	changes := make([]policy.Change, len(ev.Changes))
 	for k, c := range ev.Changes {
 		changes[k] = policy.Change{Attribute: c.Attribute, OldValue: c.OldValue, NewValue: c.NewValue}
+	}
+	if ev.IsTest() {
+		return i.acceptTest(ctx, ev.Identity, queue.SourceAttributes, raw, receivedAt)
 	}
 	opts := queue.AcceptOptions{Source: queue.SourceAttributes}
 	eligible, reason := i.policy.BecameEligible(changes)

@@ -24,6 +24,8 @@ type serveOptions struct {
 	jobTimeout     time.Duration
 	rescueAfter    time.Duration
 	shutdownWait   time.Duration
+	giveUpAfter    time.Duration
+	retryBackoff   time.Duration // the cap of the backoff between retries
 	retain         retention
 	replicas       int
 	auth           web.Auth
@@ -88,6 +90,10 @@ func (o *serveOptions) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "retain-audit", "INVITER_RETAIN_AUDIT")
 	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 30*time.Second, "on SIGTERM, how long running jobs may finish before they are handed back")
 	bindEnv(fs, "shutdown-wait", "INVITER_SHUTDOWN_WAIT")
+	fs.DurationVar(&o.giveUpAfter, "give-up-after", 7*24*time.Hour, "how long an invite keeps retrying ISC's transient failures, rate limits and configuration problems before it is failed (default 7 days, the life of an invitation)")
+	bindEnv(fs, "give-up-after", "INVITER_GIVE_UP_AFTER")
+	fs.DurationVar(&o.retryBackoff, "retry-backoff-max", 5*time.Minute, "longest wait between two retries of a failed invite (jittered)")
+	bindEnv(fs, "retry-backoff-max", "INVITER_RETRY_BACKOFF_MAX")
 	o.policy.register(fs)
 	o.reconcile.register(fs)
 	fs.IntVar(&o.replicas, "replicas", 1, "serve replicas sharing the tenant's rate limit: each uses 1/N of --rate-limit")
@@ -128,6 +134,10 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 		return daemonConfig{}, usagef("--rescue-after (INVITER_RESCUE_AFTER) must exceed --job-timeout (INVITER_JOB_TIMEOUT)")
 	case o.replicas <= 0:
 		return daemonConfig{}, usagef("--replicas (INVITER_REPLICAS) must be positive")
+	case o.giveUpAfter <= 0:
+		return daemonConfig{}, usagef("--give-up-after (INVITER_GIVE_UP_AFTER) must be positive")
+	case o.retryBackoff < time.Second:
+		return daemonConfig{}, usagef("--retry-backoff-max (INVITER_RETRY_BACKOFF_MAX) must be at least 1s")
 	case o.db.dsn == "":
 		return daemonConfig{}, usagef("--db (INVITER_DB) is empty")
 	}
@@ -162,7 +172,8 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 		client: client, dsn: o.db.dsn, listen: o.listen, auth: o.auth, api: o.api.api,
 		batchSize: o.batchSize, batchWindow: o.batchWindow, notFoundWindow: o.notFoundWindow,
 		dirRefresh: o.dirRefresh, jobTimeout: o.jobTimeout, rescueAfter: o.rescueAfter,
-		shutdownWait: o.shutdownWait, logger: logger, riverLogger: riverLogger, retain: o.retain,
+		shutdownWait: o.shutdownWait, logger: logger, riverLogger: riverLogger,
+		giveUpAfter: o.giveUpAfter, backoffMax: o.retryBackoff, retain: o.retain,
 	}, nil
 }
 
