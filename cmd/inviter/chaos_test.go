@@ -1,15 +1,20 @@
+//go:build linux
+
 package main
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -307,5 +312,119 @@ func TestChaosReplicaKilledPostgres(t *testing.T) {
 		held, n, took.Round(time.Millisecond), queue.OrphanAfter, queue.HeartbeatEvery)
 	if err := survivor.stop(); err != nil {
 		t.Errorf("graceful stop: %v\n%s", err, survivor.out)
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory, unmounted at
+// cleanup (after the serves it holds are stopped). A real file system that
+// fills up is what the disk-full case needs; making one takes the right to
+// mount (root, as in CI's container).
+func mountTmpfs(t *testing.T, size int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
+		t.Skipf("a full disk needs a small file system: mount tmpfs: %v (run as root)", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// fillTo writes ballast into dir until at most free bytes are left (0:
+// until the file system refuses), and returns the ballast's path.
+func fillTo(t *testing.T, dir string, free int64) string {
+	t.Helper()
+	path := filepath.Join(dir, "ballast")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+		left := int64(st.Bavail) * st.Bsize
+		if left <= free || left == 0 {
+			return path
+		}
+		n := min(int64(len(chunk)), left-free)
+		if free == 0 {
+			n = int64(len(chunk))
+		}
+		if _, err := f.Write(chunk[:n]); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return path
+			}
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestChaosDiskFull: a serve on SQLite whose disk fills up. Under the free
+// space floor /readyz reports not ready; with the disk full while ISC
+// answers invite calls, the outcomes that cannot be written are kept and
+// written once there is room: every identity is mailed exactly once and
+// recorded invited, nothing acknowledged is lost.
+func TestChaosDiskFull(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	dir := mountTmpfs(t, 48<<20)
+	dsn := filepath.Join(dir, "inviter.db")
+	const n = 100
+	tenant := isctest.NewServer(isctest.Options{})
+	t.Cleanup(tenant.Close)
+	ids := identityIDs(tenant.CreateIdentities(n, nil))
+	d := startChild(t, tenant, dsn, randomToken())
+
+	// Below the floor (32 MiB) but not full: not ready.
+	ballast := fillTo(t, dir, 20<<20)
+	if code, body := readyz(t, d); code != 503 || !strings.Contains(body, "disk nearly full") {
+		t.Errorf("/readyz with 20 MiB free: %d %q, want 503 disk nearly full", code, body)
+	}
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, d, nil)
+
+	// ISC slow enough that the invite calls are in flight when the disk
+	// fills; the deliveries are acknowledged before.
+	tenant.SetFaults(isctest.Faults{SlowRate: 1, SlowDelay: 1500 * time.Millisecond})
+	if codes := deliverAll(t, ctx, d, ids, "Disk"); codes[200] != n {
+		t.Fatalf("answers %v, want %d × 200", codes, n)
+	}
+	fillTo(t, dir, 0)
+	waitInvited(t, tenant, ids, time.Minute) // ISC mails while the disk is full
+	code, body := readyz(t, d)
+	if code != 503 {
+		t.Errorf("/readyz with the disk full: %d %q, want 503", code, body)
+	}
+	fullFor := time.Now()
+	db, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := db.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordedWhileFull := c.Identities[store.StateInvited]
+	if err := os.Remove(filepath.Join(dir, "ballast")); err != nil {
+		t.Fatal(err)
+	}
+	tenant.SetFaults(isctest.Faults{})
+	waitRecordedInvited(t, ctx, db, n)
+	assertInvitedOnce(t, tenant, ids)
+	waitReady(t, d, nil)
+	t.Logf("disk full: /readyz %d %q; %d of %d invitations recorded while full, all %d recorded %s after room came back; each mailed once",
+		code, strings.TrimSpace(body), recordedWhileFull, n, n, time.Since(fullFor).Round(time.Millisecond))
+	if err := d.stop(); err != nil {
+		t.Errorf("graceful stop: %v\n%s", err, d.out)
 	}
 }
