@@ -226,16 +226,16 @@ func (q *Queue) baseDecision(j jobInfo, res inviter.Result) store.Decision {
 		api = q.cfg.API
 	}
 	return store.Decision{AuditEntry: store.AuditEntry{
-		IdentityID: j.Args.IdentityID,
-		At:         time.Now(),
-		Outcome:    res.Outcome,
-		Reason:     res.Reason,
-		API:        api,
-		CCID:       res.CCID,
-		TaskID:     res.TaskID,
-		// COMPLETION_PENDING
-		Attempt: j.Attempt,
-		Source:  j.Args.Source,
+		IdentityID:       j.Args.IdentityID,
+		At:               time.Now(),
+		Outcome:          res.Outcome,
+		Reason:           res.Reason,
+		API:              api,
+		CCID:             res.CCID,
+		TaskID:           res.TaskID,
+		CompletionStatus: res.CompletionStatus,
+		Attempt:          j.Attempt,
+		Source:           j.Args.Source,
 	}}
 }
 
