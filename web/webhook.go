@@ -61,7 +61,8 @@ func handleIdentityAttributesChanged(logger *slog.Logger, auth authenticator, in
 //   - a body that is not a valid event (parse): 400 with the one-line
 //     reason as text/plain;
 //   - accept: 503 when it fails (nothing stored), else 200 with an empty
-//     body, duplicates and test events (ISC's sample payload) included.
+//     body, duplicates and test events (ISC's sample payload, counted with
+//     the outcome "test") included.
 //
 // Every 4xx answer stores nothing and says why in its body. The payload
 // given to accept is the body as decoded: decompressed, without a leading
@@ -156,7 +157,7 @@ func handleEvent[E any](logger *slog.Logger, auth authenticator, m *metrics.Metr
 		m.Deliveries.WithLabelValues(outcome).Inc()
 		msg := "delivery accepted"
 		if test {
-			msg = "test delivery received (ISC's sample payload; nobody is invited)"
+			msg = "delivery accepted: ISC's sample identity (a test event unless ISC knows the identity)"
 		}
 		logger.LogAttrs(r.Context(), slog.LevelInfo, msg,
 			slog.String("identity_id", idOf(ev)),
