@@ -74,7 +74,7 @@ type Config struct {
 	// no answer arrived. It must be safe for concurrent use.
 	OnCall func(endpoint string, status int)
 	// OnDeprecated, when set, is called for every answer that carries an
-	// X-Deprecated header, with the endpoint name. The client also logs
+	// X-Deprecated (or Deprecation) header, with the endpoint name. The client also logs
 	// each such endpoint once at WARN. It must be safe for concurrent use.
 	OnDeprecated func(endpoint string)
 	// Logger receives debug records of calls (never headers or secrets).
@@ -428,10 +428,13 @@ func (c *Client) decode(req request, resp *http.Response, out any) error {
 	}
 }
 
-// noteDeprecated counts an answer marked X-Deprecated and logs its endpoint
-// the first time.
+// noteDeprecated counts an answer marked X-Deprecated (or with RFC 9745's
+// Deprecation header) and logs its endpoint the first time.
 func (c *Client) noteDeprecated(endpoint string, h http.Header) {
 	v := h.Get("X-Deprecated")
+	if v == "" {
+		v = h.Get("Deprecation") // RFC 9745
+	}
 	if v == "" || strings.EqualFold(v, "false") {
 		return
 	}
