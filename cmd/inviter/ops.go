@@ -210,6 +210,7 @@ type auditRecord struct {
 	API        string    `json:"api"`
 	CCID       string    `json:"cc_id"`
 	TaskID     string    `json:"task_id"`
+	TaskStatus string    `json:"task_status,omitempty"` // completionStatus of ISC's task, when read
 	BatchID    string    `json:"batch_id"`
 	Attempt    int       `json:"attempt"`
 	Source     string    `json:"source"`
@@ -221,7 +222,7 @@ type auditRecord struct {
 func newAuditRecord(e store.AuditEntry) auditRecord {
 	return auditRecord{
 		ID: e.ID, At: e.At.UTC(), IdentityID: e.IdentityID, Outcome: string(e.Outcome), Reason: e.Reason,
-		API: string(e.API), CCID: e.CCID, TaskID: e.TaskID, BatchID: e.BatchID, Attempt: e.Attempt, Source: e.Source,
+		API: string(e.API), CCID: e.CCID, TaskID: e.TaskID, TaskStatus: e.CompletionStatus, BatchID: e.BatchID, Attempt: e.Attempt, Source: e.Source,
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 // auditCSVHeader names the CSV columns of inviter audit.
-var auditCSVHeader = []string{"id", "at", "identity_id", "outcome", "reason", "api", "cc_id", "task_id", "batch_id", "attempt", "source"}
+var auditCSVHeader = []string{"id", "at", "identity_id", "outcome", "reason", "api", "cc_id", "task_id", "task_status", "batch_id", "attempt", "source"}
 
 func newAuditCommand(stdout io.Writer) *cobra.Command {
 	var (
@@ -71,7 +71,7 @@ func printAudit(w io.Writer, format string, entries []store.AuditEntry, identity
 		for _, e := range entries {
 			rows = append(rows, []string{
 				strconv.FormatInt(e.ID, 10), csvTime(e.At), e.IdentityID, string(e.Outcome), e.Reason, string(e.API),
-				e.CCID, e.TaskID, e.BatchID, strconv.Itoa(e.Attempt), e.Source,
+				e.CCID, e.TaskID, e.CompletionStatus, e.BatchID, strconv.Itoa(e.Attempt), e.Source,
 			})
 		}
 		return writeCSV(w, auditCSVHeader, rows)
@@ -85,10 +85,10 @@ func printAudit(w io.Writer, format string, entries []store.AuditEntry, identity
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tIDENTITY\tOUTCOME\tREASON\tAPI\tCC ID\tTASK ID\tBATCH\tATTEMPT\tSOURCE")
+	fmt.Fprintln(tw, "TIME\tIDENTITY\tOUTCOME\tREASON\tAPI\tCC ID\tTASK ID\tTASK STATUS\tBATCH\tATTEMPT\tSOURCE")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", stamp(e.At, now), e.IdentityID, e.Outcome,
-			oneLine(e.Reason, 60), dash(string(e.API)), dash(e.CCID), dash(e.TaskID), dash(e.BatchID), e.Attempt, dash(e.Source))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", stamp(e.At, now), e.IdentityID, e.Outcome,
+			oneLine(e.Reason, 60), dash(string(e.API)), dash(e.CCID), dash(e.TaskID), dash(e.CompletionStatus), dash(e.BatchID), e.Attempt, dash(e.Source))
 	}
 	return tw.Flush()
 }
