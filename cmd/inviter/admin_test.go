@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/store/storetest"
 )
@@ -116,5 +117,46 @@ func TestServeRefusesShortWebhookSecrets(t *testing.T) {
 		if exitCode(res.err) != 2 || !strings.Contains(res.err.Error(), tt.want) {
 			t.Errorf("serve %v with %v: %v (exit %d), want exit 2 naming %s", tt.args, tt.env, res.err, exitCode(res.err), tt.want)
 		}
+	}
+}
+
+// TestServeShowsISCTestEvent subscribes a serve to isctest and has ISC send
+// its test event (as the console's "Test subscription" button does): the
+// delivery is answered 200, nobody is invited, and the admin status page
+// lists it as a test delivery.
+func TestServeShowsISCTestEvent(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tenant := isctest.NewServer(isctest.Options{Users: 1})
+	t.Cleanup(tenant.Close)
+	admin := freeAddr(t)
+	d := startServe(t, tenant, storetest.SQLiteDSN(t), "--admin-listen", admin, "--reconcile-every", "0")
+	env := tenantEnv(tenant)
+	env["INVITER_WEBHOOK_TOKEN"] = d.token
+	if r := runInviter(t, ctx, env, "subscribe", "--url", d.url+"/hooks/identity-created"); r.err != nil {
+		t.Fatalf("subscribe: %v\n%s", r.err, r.stderr)
+	}
+	if r := runInviter(t, ctx, env, "subscribe", "--test"); r.err != nil {
+		t.Fatalf("subscribe --test: %v\n%s", r.err, r.stderr)
+	}
+	if err := tenant.WaitDeliveries(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	del := tenant.Deliveries()[0]
+	if del.Status != http.StatusOK || !inviter.IsTestIdentityID(del.IdentityID) {
+		t.Fatalf("ISC's test delivery: %+v, want 200 for the sample identity", del)
+	}
+	res, err := http.Get("http://" + admin + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	section, _, _ := strings.Cut(string(page[bytes.Index(page, []byte("<h2>Test deliveries</h2>"))+1:]), "<h2>")
+	if !strings.Contains(section, del.IdentityID) || strings.Contains(section, "No test deliveries.") {
+		t.Errorf("the status page's test deliveries lack %s:\n%s", del.IdentityID, section)
+	}
+	if n := len(tenant.Invites()); n != 0 {
+		t.Errorf("%d invitations sent for ISC's test event", n)
 	}
 }
