@@ -161,13 +161,22 @@ func (r *Reconciler) Cutoff(ctx context.Context) (time.Time, error) {
 // (skips are recorded with their reason, start dates scheduled). It
 // searches when it can (see Searcher) and lists every unregistered
 // identity otherwise.
-func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
+func (r *Reconciler) Reconcile(ctx context.Context) (rep Report, err error) {
 	cutoff, err := r.Cutoff(ctx)
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Cutoff: cutoff, Source: SourceList, Since: cutoff}
+	rep = Report{Cutoff: cutoff, Source: SourceList, Since: cutoff}
 	now := r.now()
+	defer func() {
+		run := store.ReconcileRun{At: now, CutOff: cutoff, Enqueued: rep.Enqueued}
+		if err != nil {
+			run.Err = err.Error()
+		}
+		if serr := r.DB.SetReconcileRun(context.WithoutCancel(ctx), run); serr != nil && err == nil {
+			err = serr
+		}
+	}()
 	handle := func(page []inviter.Identity) error { return r.handlePage(ctx, page, cutoff, now, &rep) }
 
 	searched := false
@@ -282,9 +291,14 @@ func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cu
 			r.logger().DebugContext(ctx, "reconcile leaves an identity alone", "identity_id", id.ID, "reason", reason)
 			continue
 		}
-		if _, err := r.DB.Identity(ctx, id.ID); err == nil {
-			rep.Known++
-			continue
+		if known, err := r.DB.Identity(ctx, id.ID); err == nil {
+			// A skip because of the status ISC showed then (say WARNING
+			// before UNREGISTERED) is not final: the identity is evaluated
+			// again now that it shows as unregistered.
+			if known.State != store.StateSkipped || !inviter.IsStatusSkip(known.LastReason) {
+				rep.Known++
+				continue
+			}
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

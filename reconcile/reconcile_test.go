@@ -393,3 +393,47 @@ func TestReinviteOnDaySevenAndFourteenThenStop(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileReevaluatesStatusSkips: an identity skipped for the status
+// ISC showed then (WARNING) is invited once it shows as unregistered; a
+// skip by the policy stays final.
+func TestReconcileReevaluatesStatusSkips(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{reconcile.SourceSearch, reconcile.SourceList} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			opts := isctest.Options{}
+			if mode == reconcile.SourceList {
+				opts.Scopes = noSearch
+			}
+			b := setupWith(t, storetest.Backends()[0], opts)
+			was := b.tenant.CreateIdentity(isctest.NewIdentity{})
+			byPolicy := b.tenant.CreateIdentity(isctest.NewIdentity{})
+			_, statusReason := inviter.ClassifyStatus("WARNING")
+			for id, reason := range map[string]string{was.ID: statusReason, byPolicy.ID: "policy: department not in (sales)"} {
+				if err := b.db.Record(ctx, store.Decision{
+					AuditEntry: store.AuditEntry{IdentityID: id, At: time.Now(), Outcome: inviter.OutcomeSkipped, Reason: reason, Source: queue.SourceEvent},
+					State:      store.StateSkipped,
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := &reconcile.Reconciler{ISC: b.client, DB: b.db, Queue: b.q}
+			rep, err := r.Reconcile(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs := b.jobs(t)
+			if _, ok := jobs[was.ID+"#0"]; !ok || rep.Enqueued != 1 || rep.Known != 1 {
+				t.Errorf("report %+v, jobs %v; want the identity skipped for its status enqueued, the policy skip left alone", rep, jobs)
+			}
+			if _, ok := jobs[byPolicy.ID+"#0"]; ok {
+				t.Error("the identity the policy skipped got a job")
+			}
+			if run, err := b.db.ReconcileRun(ctx); err != nil || run.Enqueued != 1 || run.Err != "" {
+				t.Errorf("recorded run %+v, %v; want 1 enqueued, no error", run, err)
+			}
+		})
+	}
+}
