@@ -206,6 +206,7 @@ var scopes = map[string]string{
 	"GET /beta/trigger-subscriptions":         "sp:trigger-service-subscriptions:read",
 	"POST /beta/trigger-subscriptions":        "sp:trigger-service-subscriptions:manage",
 	"DELETE /beta/trigger-subscriptions/{id}": "sp:trigger-service-subscriptions:manage",
+	"PUT /beta/trigger-subscriptions/{id}":    "sp:trigger-service-subscriptions:manage",
 	"POST /beta/trigger-invocations/test":     "sp:trigger-service-invocation-status:manage",
 }
 
