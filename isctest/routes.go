@@ -31,6 +31,7 @@ func (s *Server) routes() *http.ServeMux {
 		// that pattern with the v2025 behaviour, experimental header
 		// not required.
 		mux.Handle("POST /identities/v1/invite", s.handleInvite(false))
+		mux.Handle("GET /identities/v1", s.handleListIdentities())
 		mux.Handle("GET /identities/v1/{$}", s.handleListIdentities())
 		mux.Handle("GET /identities/v1/{id}", s.handleGetIdentity())
 		mux.Handle("GET /task-status/v1/{id}", s.handleTaskStatus())

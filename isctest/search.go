@@ -42,7 +42,6 @@ type identityDocument struct {
 	ID              string         `json:"id"`
 	Name            string         `json:"name"`
 	Type            string         `json:"_type"`
-	Index           string         `json:"_index"`
 	DisplayName     string         `json:"displayName"`
 	FirstName       string         `json:"firstName"`
 	LastName        string         `json:"lastName"`
@@ -70,7 +69,6 @@ func (id *identity) toDocument() identityDocument {
 		ID:             id.ID,
 		Name:           id.Alias,
 		Type:           "identity",
-		Index:          "identities",
 		DisplayName:    id.Name,
 		FirstName:      first,
 		LastName:       last,
@@ -578,9 +576,18 @@ func lexSearch(s string) ([]searchToken, error) {
 			toks = append(toks, searchToken{kind: "quoted", text: b.String()})
 			i = j + 1
 		default:
+			// In a value (after field:, a comparison, or in a range) a
+			// colon belongs to the word, as in a time 09:00:00Z.
+			stops := " \t\n\r()[]{}:\"'<>"
+			if n := len(toks); n > 0 {
+				switch prev := toks[n-1]; {
+				case prev.kind == ":" || prev.kind == "op" || prev.kind == "[" || prev.kind == "{" || (prev.kind == "word" && prev.text == "TO"):
+					stops = " \t\n\r()[]{}\"'<>"
+				}
+			}
 			j := i
 			var b strings.Builder
-			for j < len(s) && strings.IndexByte(" \t\n\r()[]{}:\"'<>", s[j]) < 0 {
+			for j < len(s) && strings.IndexByte(stops, s[j]) < 0 {
 				if s[j] == '\\' && j+1 < len(s) {
 					j++
 				}

@@ -418,6 +418,7 @@ func TestGatewayVariants(t *testing.T) {
 		{"current v2025", Options{DeprecatedVersions: []string{"beta"}}, "GET", "/v2025/identities", 200, false},
 		{"service family off", Options{}, "GET", "/identities/v1/", 404, false},
 		{"service family list", Options{ServiceVersioned: true}, "GET", "/identities/v1/", 200, false},
+		{"service family list, no slash", Options{ServiceVersioned: true}, "GET", "/identities/v1", 200, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
