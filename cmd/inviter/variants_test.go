@@ -1,0 +1,403 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/isc"
+	"github.com/inviter/inviter/isctest"
+	"github.com/inviter/inviter/store"
+	"github.com/inviter/inviter/store/storetest"
+)
+
+// variantExpect is what should become of one identity of a wave.
+type variantExpect struct {
+	state   store.State
+	outcome inviter.Outcome
+	reason  string // a part of the last reason; "" for any
+	mails   int    // invitation mails the tenant sends it
+}
+
+// variantCell is one tenant behaviour the daemon runs against.
+type variantCell struct {
+	name    string
+	opts    isctest.Options
+	api     string
+	backend storetest.Backend
+	// wave creates the identities (their events are delivered) and says
+	// what should become of each.
+	wave func(tenant *isctest.Server) map[string]variantExpect
+	// check, when set, asserts more (call counts) once every identity has
+	// settled.
+	check func(t *testing.T, tenant *isctest.Server, m callMeasure)
+}
+
+// callMeasure is what a cell cost, counted by the tenant.
+type callMeasure struct {
+	invited     int
+	inviteCalls int // public invite calls
+	invite400   int
+	lookups     int // GET identities (list)
+	taskReads   int
+	ccLists     int
+	ccInvites   int
+	total       int
+}
+
+func (m callMeasure) perInvited() float64 {
+	if m.invited == 0 {
+		return math.Inf(1)
+	}
+	return float64(m.total) / float64(m.invited)
+}
+
+func measure(tenant *isctest.Server, invited int) callMeasure {
+	m := callMeasure{invited: invited}
+	for _, c := range tenant.Calls() {
+		m.total++
+		switch {
+		case strings.HasSuffix(c.Path, "/identities/invite"):
+			m.inviteCalls++
+			if c.Status == 400 {
+				m.invite400++
+			}
+		case strings.Contains(c.Path, "task-status"):
+			m.taskReads++
+		case c.Path == "/cc/api/user/list":
+			m.ccLists++
+		case c.Path == "/cc/api/user/invite":
+			m.ccInvites++
+		case strings.HasSuffix(c.Path, "/identities"):
+			m.lookups++
+		}
+	}
+	return m
+}
+
+// Variant tenants' shared settings: async tasks take less than the
+// Inviter's first task read waits (2 s), so each accepted call costs
+// exactly one read.
+const variantTaskDelay = 300 * time.Millisecond
+
+// mainWave: 120 new identities, every 4th visible only 700 ms after its
+// event, plus (public path only) 6 that ISC cannot mail for want of an
+// email address: ISC's task reports them, and inviter records them failed
+// with ISC's message.
+func mainWave(api string) func(*isctest.Server) map[string]variantExpect {
+	return func(tenant *isctest.Server) map[string]variantExpect {
+		out := map[string]variantExpect{}
+		for _, id := range tenant.CreateIdentities(120, func(i int) isctest.NewIdentity {
+			if i%4 == 0 {
+				return isctest.NewIdentity{VisibleAfter: 700 * time.Millisecond}
+			}
+			return isctest.NewIdentity{}
+		}) {
+			out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
+		}
+		if api == "public" {
+			for _, id := range tenant.CreateIdentities(6, func(int) isctest.NewIdentity { return isctest.NewIdentity{NoEmail: true} }) {
+				out[id.ID] = variantExpect{state: store.StateFailed, outcome: inviter.OutcomeFailed, reason: "no email address"}
+			}
+		}
+		return out
+	}
+}
+
+// statusWave: one new identity in each status of the spec's enum besides
+// UNREGISTERED, and 20 unregistered ones.
+func statusWave(tenant *isctest.Server) map[string]variantExpect {
+	out := map[string]variantExpect{}
+	for _, id := range tenant.CreateIdentities(20, nil) {
+		out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
+	}
+	for _, st := range []string{"ACTIVE", "REGISTERED", "LOCKED"} {
+		id := tenant.CreateIdentity(isctest.NewIdentity{Status: st})
+		out[id.ID] = variantExpect{state: store.StateSkipped, outcome: inviter.OutcomeAlreadyRegistered, reason: st}
+	}
+	for _, st := range []string{"PENDING", "WARNING", "ERROR", "DISABLED", "DEACTIVATED", "TERMINATED"} {
+		id := tenant.CreateIdentity(isctest.NewIdentity{Status: st})
+		out[id.ID] = variantExpect{state: store.StateSkipped, outcome: inviter.OutcomeSkipped, reason: st}
+	}
+	return out
+}
+
+func sqlite() storetest.Backend   { return storetest.Backends()[0] }
+func postgres() storetest.Backend { return storetest.Backends()[1] }
+
+func orderName(o isctest.CCOrder) string {
+	if o == "" {
+		return "created"
+	}
+	return string(o)
+}
+
+func unknownName(u isctest.UnknownIDMode) string {
+	if u == "" {
+		return "reject"
+	}
+	return string(u)
+}
+
+// checkPublicCalls: the lookup keeps unknown ids out of the invite call
+// (no 400), each accepted call's task is read exactly once when the tenant
+// runs tasks asynchronously and never when it reports them complete, and
+// there is a lookup for each invite call.
+func checkPublicCalls(async bool) func(*testing.T, *isctest.Server, callMeasure) {
+	return func(t *testing.T, _ *isctest.Server, m callMeasure) {
+		if m.invite400 != 0 {
+			t.Errorf("%d invite calls answered 400, want 0 (the lookup keeps unknown ids out)", m.invite400)
+		}
+		want := 0
+		if async {
+			want = m.inviteCalls
+		}
+		if m.taskReads != want {
+			t.Errorf("%d task reads for %d invite calls, want %d", m.taskReads, m.inviteCalls, want)
+		}
+		if m.lookups < m.inviteCalls {
+			t.Errorf("%d lookups for %d invite calls, want at least one each", m.lookups, m.inviteCalls)
+		}
+		// 126 identities arrive within ~1 s: a handful of batches, and the
+		// late ones retried (1 s backoff, doubling) until visible.
+		if m.inviteCalls > 20 || m.total > 80 {
+			t.Errorf("%d invite calls, %d calls in all; want at most 20 and 80", m.inviteCalls, m.total)
+		}
+	}
+}
+
+// checkCCCalls: the directory's list calls on a list of users+wave
+// records stay within three full scans per refresh that misses can cause
+// while late identities are invisible, plus slack.
+func checkCCCalls(users int) func(*testing.T, *isctest.Server, callMeasure) {
+	return func(t *testing.T, _ *isctest.Server, m callMeasure) {
+		pages := (users + 120 + 248) / 249
+		if limit := 3*pages*4 + 20; m.ccLists > limit {
+			t.Errorf("%d /cc list calls, want at most %d", m.ccLists, limit)
+		}
+	}
+}
+
+// TestVariantsInviteRightUnderEveryTenantBehaviour runs the daemon end to
+// end (webhook, River, ISC client) against isctest variants: each /cc list
+// order × each way of treating unknown ids, with asynchronous tasks; the
+// extra identity statuses; scoped tokens; tasks complete at once; and one
+// cell on PostgreSQL. Every identity ISC can mail is mailed exactly once
+// (isctest's record is the judge) and recorded invited; every other one
+// ends in the right state, with the right outcome and reason.
+func TestVariantsInviteRightUnderEveryTenantBehaviour(t *testing.T) {
+	t.Parallel()
+	const users = 300
+	var cells []variantCell
+	for _, order := range []isctest.CCOrder{isctest.CCOrderCreated, isctest.CCOrderName, isctest.CCOrderNewestFirst} {
+		for _, unknown := range []isctest.UnknownIDMode{isctest.UnknownIDsReject, isctest.UnknownIDsSkip} {
+			opts := isctest.Options{Users: users, CCOrder: order, UnknownIDs: unknown, AsyncTasks: true, TaskDelay: variantTaskDelay}
+			for _, api := range []string{"public", "cc"} {
+				c := variantCell{
+					name: fmt.Sprintf("%s/order=%s/unknown=%s/async", api, orderName(order), unknownName(unknown)),
+					opts: opts, api: api, backend: sqlite(), wave: mainWave(api),
+				}
+				if api == "public" {
+					c.check = checkPublicCalls(true)
+				} else {
+					c.check = checkCCCalls(users)
+				}
+				cells = append(cells, c)
+			}
+		}
+	}
+	cells = append(cells,
+		variantCell{name: "public/sync", opts: isctest.Options{Users: users}, api: "public", backend: sqlite(),
+			wave: mainWave("public"), check: checkPublicCalls(false)},
+		variantCell{name: "public/order=name/unknown=skip/async/postgres", api: "public", backend: postgres(),
+			opts: isctest.Options{Users: users, CCOrder: isctest.CCOrderName, UnknownIDs: isctest.UnknownIDsSkip, AsyncTasks: true, TaskDelay: variantTaskDelay},
+			wave: mainWave("public"), check: checkPublicCalls(true)},
+		variantCell{name: "cc/order=name/postgres", api: "cc", backend: postgres(),
+			opts: isctest.Options{Users: users, CCOrder: isctest.CCOrderName}, wave: mainWave("cc"), check: checkCCCalls(users)},
+		variantCell{name: "public/statuses", api: "public", backend: sqlite(),
+			opts: isctest.Options{Users: users, AsyncTasks: true, TaskDelay: variantTaskDelay}, wave: statusWave},
+		variantCell{name: "cc/statuses/order=name", api: "cc", backend: sqlite(),
+			opts: isctest.Options{Users: users, CCOrder: isctest.CCOrderName}, wave: statusWave},
+		// A token with just the scopes the public path documents: all works.
+		variantCell{name: "public/scoped/invite+identity+task", api: "public", backend: sqlite(),
+			opts: isctest.Options{Users: users, UnknownIDs: isctest.UnknownIDsSkip, AsyncTasks: true, TaskDelay: variantTaskDelay,
+				Scopes: []string{isctest.ScopeInvite, isctest.ScopeIdentityRead, isctest.ScopeTaskRead}},
+			wave: mainWave("public"), check: checkPublicCalls(true)},
+		// A token that may only invite: no lookup (403), no task read
+		// (403). Late ids are found by splitting the 400s; the rest is
+		// invited, unverified.
+		variantCell{name: "public/scoped/invite-only", api: "public", backend: sqlite(),
+			opts: isctest.Options{Users: users, AsyncTasks: true, TaskDelay: variantTaskDelay, Scopes: []string{isctest.ScopeInvite}},
+			wave: func(tenant *isctest.Server) map[string]variantExpect {
+				out := map[string]variantExpect{}
+				for _, id := range tenant.CreateIdentities(60, func(i int) isctest.NewIdentity {
+					if i%4 == 0 {
+						return isctest.NewIdentity{VisibleAfter: 700 * time.Millisecond}
+					}
+					return isctest.NewIdentity{}
+				}) {
+					out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, reason: "not verified", mails: 1}
+				}
+				return out
+			}},
+	)
+	for _, c := range cells {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			runVariantCell(t, c)
+		})
+	}
+}
+
+// variantAdmin is a client of every variant tenant with all scopes: the
+// test subscribes with it, whatever the daemon's token may do.
+var variantAdmin = isctest.Client{ID: "variant-admin", Secret: "variant-admin-secret"}
+
+func runVariantCell(t *testing.T, c variantCell) {
+	dsn := c.backend.DSN(t)
+	c.opts.Clients = append(c.opts.Clients, variantAdmin)
+	tenant := isctest.NewServer(c.opts)
+	t.Cleanup(tenant.Close)
+	d := startServe(t, tenant, dsn, "--api", c.api, "--reconcile-every", "0")
+	subscribeAs(t, tenant, d, variantAdmin)
+	tenant.ResetCalls()
+	expects := c.wave(tenant)
+
+	db, err := store.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	settled := waitSettled(t, db, expects, 2*time.Minute)
+
+	invited := 0
+	for id, want := range expects {
+		got := settled[id]
+		if got.State != want.state || got.LastOutcome != want.outcome || !strings.Contains(got.LastReason, want.reason) {
+			t.Errorf("%s: %s/%s (%s), want %s/%s (%q)", id, got.State, got.LastOutcome, got.LastReason, want.state, want.outcome, want.reason)
+		}
+		if n := tenant.InviteCount(id); n != want.mails {
+			t.Errorf("%s: mailed %d times, want %d", id, n, want.mails)
+		}
+		if got.State == store.StateInvited {
+			invited++
+			if c.api == "public" {
+				a, err := db.Audit(context.Background(), id, 1)
+				if err != nil || len(a) == 0 || a[0].TaskID == "" {
+					t.Errorf("%s: audit %+v (%v), want the task id", id, a, err)
+				} else if a[0].CompletionStatus == "" && !strings.Contains(want.reason, "not verified") {
+					t.Errorf("%s: audit without completion status: %+v", id, a[0])
+				}
+			}
+		}
+	}
+	m := measure(tenant, invited)
+	t.Logf("%s: %d invited; %d calls = %.3f per invited (invite %d, 400s %d, lookups %d, task reads %d, cc lists %d, cc invites %d)",
+		c.name, invited, m.total, m.perInvited(), m.inviteCalls, m.invite400, m.lookups, m.taskReads, m.ccLists, m.ccInvites)
+	if c.check != nil {
+		c.check(t, tenant, m)
+	}
+}
+
+// waitSettled polls the database until every identity of expects has left
+// the pending state (or within passes), and returns the identities.
+func waitSettled(t *testing.T, db *store.DB, expects map[string]variantExpect, within time.Duration) map[string]store.Identity {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	out := make(map[string]store.Identity, len(expects))
+	for {
+		pending := 0
+		for id := range expects {
+			if got, ok := out[id]; ok && got.State != store.StatePending {
+				continue
+			}
+			got, err := db.Identity(context.Background(), id)
+			if err != nil || got.State == store.StatePending || got.State == "" {
+				pending++
+				continue
+			}
+			out[id] = got
+		}
+		if pending == 0 {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d identities still pending after %s", pending, len(expects), within)
+		}
+		time.Sleep(100 * time.Millisecond) // polling an outside process's database
+	}
+}
+
+// subscribeAs points the tenant's Identity Created trigger at d, with
+// client's credentials.
+func subscribeAs(t *testing.T, tenant *isctest.Server, d *daemon, client isctest.Client) {
+	t.Helper()
+	c, err := isc.New(context.Background(), isc.Config{BaseURL: tenant.URL(), ClientID: client.ID, ClientSecret: client.Secret, Retries: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateSubscription(context.Background(), isc.Subscription{
+		Name: "inviter variants", TriggerID: isc.TriggerIdentityCreated, Type: "HTTP", Enabled: true,
+		HTTPConfig: &isc.HTTPConfig{URL: d.url + "/hooks/identity-created", HTTPDispatchMode: "SYNC",
+			HTTPAuthenticationType: "BEARER_TOKEN", BearerTokenAuthConfig: &isc.BearerConfig{BearerToken: d.token}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVariantCCRemoved: a tenant whose /cc API is gone (404 or 410).
+// `inviter invite --api cc` stops with a message that says so and names
+// --api public; the daemon on --api cc mails no one and keeps the
+// identities pending (a configuration problem, not their failure), with
+// the reason naming --api public.
+func TestVariantCCRemoved(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{404, 410} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			t.Parallel()
+			opts := isctest.Options{Users: 50, CCRemoved: status, Clients: []isctest.Client{variantAdmin}}
+			tenant := isctest.NewServer(opts)
+			t.Cleanup(tenant.Close)
+			ids := identityIDs(tenant.CreateIdentities(3, nil))
+
+			res := runInviter(t, testContext(t), tenantEnv(tenant), append([]string{"invite", "--api", "cc", "--db", storetest.SQLiteDSN(t), "--yes"}, ids...)...)
+			if res.err == nil || !strings.Contains(res.err.Error()+res.stdout+res.stderr, "--api public") {
+				t.Errorf("invite --api cc: err %v, stdout %q; want an error naming --api public", res.err, res.stdout)
+			}
+
+			dsn := storetest.SQLiteDSN(t)
+			d := startServe(t, tenant, dsn, "--api", "cc", "--reconcile-every", "0")
+			subscribeAs(t, tenant, d, variantAdmin)
+			wave := identityIDs(tenant.CreateIdentities(20, nil))
+			db, err := store.Open(context.Background(), dsn, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			deadline := time.Now().Add(time.Minute)
+			for _, id := range wave {
+				for {
+					got, err := db.Identity(context.Background(), id)
+					if err == nil && got.LastReason != "" {
+						if got.State != store.StatePending || !strings.Contains(got.LastReason, "--api public") {
+							t.Errorf("%s: %s (%s), want pending with a reason naming --api public", id, got.State, got.LastReason)
+						}
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: no decision recorded within a minute", id)
+					}
+					time.Sleep(50 * time.Millisecond) // polling the daemon's database
+				}
+			}
+			if n := len(tenant.Invites()); n != 0 {
+				t.Errorf("%d mailed, want 0", n)
+			}
+		})
+	}
+}
