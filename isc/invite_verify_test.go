@@ -274,3 +274,61 @@ func TestInviterWithoutIdentityRead(t *testing.T) {
 		t.Errorf("%d mailed, want 1", n)
 	}
 }
+
+// TestInviterCCBurstCost: the /cc path for a burst of 2,000 new identities
+// among 2,000 users, under each list order: one scan of the list
+// (overlapping pages: 1 + ceil(3,750/249) = 17 calls), shared by the 20
+// concurrent batches, and one invite call per batch.
+func TestInviterCCBurstCost(t *testing.T) {
+	t.Parallel()
+	const users, n, batch = 2000, 2000, 100
+	for _, order := range []isctest.CCOrder{isctest.CCOrderCreated, isctest.CCOrderName, isctest.CCOrderNewestFirst} {
+		name := string(order)
+		if name == "" {
+			name = "created"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tenant := isctest.NewServer(isctest.Options{Users: users, CCOrder: order, RateLimit: -1})
+			t.Cleanup(tenant.Close)
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = tenant.CreateIdentity(isctest.NewIdentity{}).ID
+			}
+			tenant.ResetCalls()
+			c, err := isc.New(context.Background(), isc.Config{BaseURL: tenant.URL(), ClientID: tenant.ClientID(), ClientSecret: tenant.ClientSecret(), RateLimit: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := isc.NewDirectory(c, isc.DirectoryOptions{})
+			inv, err := isc.NewInviter(c, isc.InviterConfig{API: inviter.APICC, BatchSize: batch, Directory: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			invited := 0
+			var wg sync.WaitGroup
+			for i := 0; i < n; i += batch {
+				wg.Go(func() {
+					for _, r := range inv.Invite(context.Background(), ids[i:i+batch]) {
+						if r.Outcome == inviter.OutcomeInvited {
+							mu.Lock()
+							invited++
+							mu.Unlock()
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if invited != n || len(tenant.Invites()) != n {
+				t.Fatalf("%d recorded invited, %d mailed; want %d", invited, len(tenant.Invites()), n)
+			}
+			calls := tenant.CallCount("")
+			t.Logf("cc/%s: %d calls for %d invited = %.4f per invited (list %d, invite %d)", name, calls, invited, float64(calls)/float64(invited),
+				callsTo(tenant, "/cc/api/user/list"), callsTo(tenant, "/cc/api/user/invite"))
+			if want := 1 + 17 + n/batch; calls != want {
+				t.Errorf("%d calls, want %d (token, one scan, an invite per batch)", calls, want)
+			}
+		})
+	}
+}
