@@ -112,6 +112,7 @@ type Report struct {
 	UnknownStatus int       `json:"unknown_status"` // a status inviter does not invite (not recorded)
 	Enqueued      int       `json:"enqueued"`       // invite jobs added
 	Scheduled     int       `json:"scheduled"`      // of which scheduled for later
+	Retried       int       `json:"retried"`        // failed on a transient error or a configuration problem: enqueued again
 }
 
 func (r Report) String() string {
@@ -119,8 +120,8 @@ func (r Report) String() string {
 	if r.Source == SourceSearch {
 		how = "searched since " + r.Since.UTC().Format(time.RFC3339) + ":"
 	}
-	return fmt.Sprintf("%s %d unregistered: %d before the cut-off %s, %d already handled, %d skipped by policy, %d enqueued (%d scheduled)",
-		how, r.Listed, r.BeforeCutoff, r.Cutoff.UTC().Format(time.RFC3339), r.Known, r.Skipped, r.Enqueued, r.Scheduled)
+	return fmt.Sprintf("%s %d unregistered: %d before the cut-off %s, %d already handled, %d skipped by policy, %d enqueued (%d scheduled); %d failed on a transient error enqueued again",
+		how, r.Listed, r.BeforeCutoff, r.Cutoff.UTC().Format(time.RFC3339), r.Known, r.Skipped, r.Enqueued, r.Scheduled, r.Retried)
 }
 
 func (r *Reconciler) now() time.Time { return nowOf(r.Now) }
@@ -226,9 +227,33 @@ func (r *Reconciler) Reconcile(ctx context.Context) (rep Report, err error) {
 
 // retryFailures is where identities whose last failure was transient (or
 // a configuration problem since fixed) are enqueued again.
+//
+// An outage longer than the queue's give-up age fails its identities with a
+// transient error kind; each run enqueues them again (for the round they
+// were at), so an outage of any length loses nobody. At most
+// retryFailuresLimit per run.
 func (r *Reconciler) retryFailures(ctx context.Context, now time.Time, rep *Report) error {
+	failed, err := r.DB.TransientFailures(ctx, retryFailuresLimit)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	for _, id := range failed {
+		res, err := r.Queue.Enqueue(ctx, id.IdentityID, queue.SourceReconcile, &queue.EnqueueOpts{Round: id.InviteCount, EventAt: id.EventAt})
+		if err != nil {
+			return fmt.Errorf("reconcile: enqueue %s again: %w", id.IdentityID, err)
+		}
+		if !res.Duplicate {
+			rep.Retried++
+			r.logger().InfoContext(ctx, "reconcile enqueued again an identity that failed on a transient error",
+				"identity_id", id.IdentityID, "failed_at", id.UpdatedAt, "reason", id.LastReason, "at", now)
+		}
+	}
 	return nil
 }
+
+// retryFailuresLimit is the most failed identities one reconcile run
+// enqueues again.
+const retryFailuresLimit = 10000
 
 // searchUnavailable reports whether a search error means "this token or
 // tenant cannot search" (403, or a 4xx such as 400/404 from a tenant

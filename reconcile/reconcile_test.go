@@ -437,3 +437,50 @@ func TestReconcileReevaluatesStatusSkips(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileRetriesTransientFailures: identities failed on a transient
+// error or a configuration problem (an outage longer than the give-up age),
+// and dead letters from before error kinds, are enqueued again; a
+// permanent failure is not.
+func TestReconcileRetriesTransientFailures(t *testing.T) {
+	t.Parallel()
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := setup(t, be, 10)
+			fail := func(id string, kind store.ErrorKind, reason string) {
+				t.Helper()
+				if err := b.db.Record(ctx, store.Decision{AuditEntry: store.AuditEntry{IdentityID: id, Outcome: inviter.OutcomeFailed,
+					Reason: reason, ErrorKind: kind, Source: queue.SourceEvent}, State: store.StateFailed}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fail("outage", store.ErrorKindTransient, "giving up after 168h0m0s of failures (limit 168h0m0s): ISC answered 503")
+			fail("creds", store.ErrorKindConfig, "giving up after 168h0m0s of failures (limit 168h0m0s): ISC refused inviter's credentials (401)")
+			fail("old", "", "giving up after 26 attempts: invite: ISC answered 503")
+			fail("nomail", store.ErrorKindPermanent, "ISC could not invite this identity: no email address")
+			r := &reconcile.Reconciler{ISC: b.client, DB: b.db, Queue: b.q}
+			rep, err := r.Reconcile(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Retried != 3 || !strings.Contains(rep.String(), "3 failed on a transient error enqueued again") {
+				t.Errorf("report %+v (%s), want 3 retried", rep, rep)
+			}
+			jobs := b.jobs(t)
+			for _, id := range []string{"outage", "creds", "old"} {
+				if j, ok := jobs[id+"#0"]; !ok || j.Source != queue.SourceReconcile {
+					t.Errorf("%s: job %+v, want one from reconcile", id, j)
+				}
+			}
+			if _, ok := jobs["nomail#0"]; ok {
+				t.Error("a permanent failure was enqueued again")
+			}
+			// Their jobs are queued: a second run adds nothing.
+			if rep, err := r.Reconcile(ctx); err != nil || rep.Retried != 0 {
+				t.Errorf("second run: %+v, %v", rep, err)
+			}
+		})
+	}
+}
