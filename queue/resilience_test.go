@@ -453,3 +453,38 @@ func TestTestDeliveryMakesNoJob(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditRecordsWhatISCDid: the task id and its completion status are
+// in the audit trail; an identity ISC could not mail is failed with ISC's
+// message, permanently, and not retried.
+func TestAuditRecordsWhatISCDid(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		b := setup(t, open, nil)
+		b.inv.InviteFunc = func(_ context.Context, _ int, ids []string) []inviter.Result {
+			return resultsFor(ids, func(id string) inviter.Result {
+				if id == "nomail" {
+					return inviter.Result{Outcome: inviter.OutcomeFailed, TaskID: "t-7", CompletionStatus: "ERROR",
+						Reason: "ISC could not invite this identity: no email address",
+						Err:    &isc.PermanentError{Endpoint: "task t-7", Status: 200, Message: "no email address"}}
+				}
+				return inviter.Result{Outcome: inviter.OutcomeInvited, TaskID: "t-7", CompletionStatus: "WARNING"}
+			})
+		}
+		acceptAll(t, b, []string{"ok", "nomail"})
+		b.start(t)
+		b.waitState(t, "ok", store.StateInvited)
+		i := b.waitState(t, "nomail", store.StateFailed)
+		if i.LastErrorKind != store.ErrorKindPermanent || !strings.Contains(i.LastReason, "no email address") {
+			t.Errorf("nomail = %+v", i)
+		}
+		for id, want := range map[string]string{"ok": "WARNING", "nomail": "ERROR"} {
+			audit := b.auditOldestFirst(t, id)
+			if len(audit) != 1 || audit[0].TaskID != "t-7" || audit[0].CompletionStatus != want {
+				t.Errorf("%s: audit = %+v, want task t-7 with status %s", id, audit, want)
+			}
+		}
+		if n := sentCount(b.inv.Calls(), "nomail"); n != 1 {
+			t.Errorf("nomail sent %d times, want 1", n)
+		}
+	})
+}
