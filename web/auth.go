@@ -49,18 +49,14 @@ func (a Auth) Normalize() (Auth, []string) {
 
 // Validate reports a configuration mistake, naming the setting to fix: no
 // credentials without Insecure, only one half of the Basic pair, or a token
-// or password shorter than MinSecretLen bytes. Call Normalize first: a
-// secret with white space around it is refused.
+// or password shorter than MinSecretLen bytes without its surrounding white
+// space (which Normalize removes; serve it the normalized Auth).
 func (a Auth) Validate() error {
 	switch {
-	case a.BearerToken != strings.TrimSpace(a.BearerToken):
-		return errors.New("INVITER_WEBHOOK_TOKEN (--webhook-token) has white space around it")
-	case a.BasicPassword != strings.TrimSpace(a.BasicPassword):
-		return errors.New("INVITER_WEBHOOK_PASSWORD (--webhook-password) has white space around it")
-	case a.BearerToken != "" && len(a.BearerToken) < MinSecretLen:
-		return fmt.Errorf("INVITER_WEBHOOK_TOKEN (--webhook-token) is %d bytes long; use at least %d (for example: openssl rand -hex 24)", len(a.BearerToken), MinSecretLen)
-	case a.BasicPassword != "" && len(a.BasicPassword) < MinSecretLen:
-		return fmt.Errorf("INVITER_WEBHOOK_PASSWORD (--webhook-password) is %d bytes long; use at least %d (for example: openssl rand -hex 24)", len(a.BasicPassword), MinSecretLen)
+	case a.BearerToken != "" && len(strings.TrimSpace(a.BearerToken)) < MinSecretLen:
+		return fmt.Errorf("INVITER_WEBHOOK_TOKEN (--webhook-token) is %d bytes long; use at least %d (for example: openssl rand -hex 24)", len(strings.TrimSpace(a.BearerToken)), MinSecretLen)
+	case a.BasicPassword != "" && len(strings.TrimSpace(a.BasicPassword)) < MinSecretLen:
+		return fmt.Errorf("INVITER_WEBHOOK_PASSWORD (--webhook-password) is %d bytes long; use at least %d (for example: openssl rand -hex 24)", len(strings.TrimSpace(a.BasicPassword)), MinSecretLen)
 	case a.BasicUser != "" && a.BasicPassword == "":
 		return errors.New("INVITER_WEBHOOK_USER is set but INVITER_WEBHOOK_PASSWORD is empty")
 	case a.BasicUser == "" && a.BasicPassword != "":

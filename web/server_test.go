@@ -766,7 +766,8 @@ func TestAuthValidate(t *testing.T) {
 		{"short token", web.Auth{BearerToken: "0123456789abcde"}, []string{"INVITER_WEBHOOK_TOKEN", "--webhook-token", "15 bytes", "at least 16"}},
 		{"short password", web.Auth{BasicUser: "u", BasicPassword: "short"}, []string{"INVITER_WEBHOOK_PASSWORD", "5 bytes", "at least 16"}},
 		{"short token with a good password", web.Auth{BearerToken: "t", BasicUser: "u", BasicPassword: testPassword}, []string{"INVITER_WEBHOOK_TOKEN"}},
-		{"untrimmed token", web.Auth{BearerToken: testToken + "\n"}, []string{"INVITER_WEBHOOK_TOKEN", "white space"}},
+		{"untrimmed token", web.Auth{BearerToken: testToken + "\n"}, nil},
+		{"short once trimmed", web.Auth{BearerToken: "  0123456789abcde\n"}, []string{"INVITER_WEBHOOK_TOKEN", "15 bytes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
