@@ -82,7 +82,17 @@ func (t *task) status(now time.Time) taskStatus {
 	return out
 }
 
-func newTaskMessage(typ, key, id, format string, args ...any) taskMessage {
+// taskMessage returns a message about the identity id. With
+// Options.TaskMessagesWithoutIDs the message names no identity: its text
+// is generic and its parameters null.
+func (s *Server) taskMessage(typ, key, id, format string, args ...any) taskMessage {
+	if s.opts.TaskMessagesWithoutIDs {
+		text := "An identity was not found; no invitation was sent to it."
+		if key == MessageKeyNoEmail {
+			text = "An identity has no email address; the invitation could not be sent."
+		}
+		return taskMessage{Type: typ, LocalizedText: localizedMessage{Locale: "en-US", Message: text}, Key: key}
+	}
 	return taskMessage{
 		Type:          typ,
 		LocalizedText: localizedMessage{Locale: "en-US", Message: fmt.Sprintf(format, args...)},
@@ -162,7 +172,7 @@ func (s *Server) invitePublic(req inviteRequest, clientID string) (out taskStatu
 				if s.opts.UnknownIDs != UnknownIDsSkip {
 					return taskStatus{}, raw, false
 				}
-				messages = append(messages, newTaskMessage("WARN", MessageKeyNotFound, raw, "Identity %s was not found; no invitation was sent to it.", raw))
+				messages = append(messages, s.taskMessage("WARN", MessageKeyNotFound, raw, "Identity %s was not found; no invitation was sent to it.", raw))
 				continue
 			}
 			targets = append(targets, id)
@@ -197,7 +207,7 @@ func (s *Server) invitePublic(req inviteRequest, clientID string) (out taskStatu
 		t.doneAt = now.Add(s.opts.TaskDelay)
 	}
 	for _, id := range s.recordInvitesLocked(targets, "public", t.final.ID, now) {
-		messages = append(messages, newTaskMessage("ERROR", MessageKeyNoEmail, id.ID, "Identity %s (%s) has no email address; the invitation could not be sent.", id.ID, id.Name))
+		messages = append(messages, s.taskMessage("ERROR", MessageKeyNoEmail, id.ID, "Identity %s (%s) has no email address; the invitation could not be sent.", id.ID, id.Name))
 	}
 	status := "SUCCESS"
 	for _, m := range messages {

@@ -87,6 +87,12 @@ type Options struct {
 	// TaskDelay is how long an asynchronous task takes, by the tenant's
 	// clock. Default 2s.
 	TaskDelay time.Duration
+	// TaskMessagesWithoutIDs makes the invite task's WARN and ERROR
+	// messages name no identity: a generic text, parameters null.
+	//
+	// Inferred: SailPoint documents TaskStatusMessage's shape, not whether
+	// the invite task's messages say which identity they are about.
+	TaskMessagesWithoutIDs bool
 	// StatusMix, when set, gives the registered pre-existing Users these
 	// statuses in rotation (values of IdentityStatuses) instead of ACTIVE.
 	StatusMix []string

@@ -214,6 +214,23 @@ func TestAsyncTasks(t *testing.T) {
 	}
 }
 
+func TestTaskMessagesWithoutIDs(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Options{RateLimit: -1, UnknownIDs: UnknownIDsSkip, TaskMessagesWithoutIDs: true})
+	c := b.srv.CreateIdentity(NewIdentity{NoEmail: true})
+	const missing = "ffffffffffffffffffffffffffffffff"
+	resp, body := b.postJSON(t, "/beta/identities/invite", map[string]any{"ids": []string{c.ID, missing}})
+	wantStatus(t, resp, body, http.StatusAccepted)
+	var task taskJSON
+	mustJSON(t, body, &task)
+	if task.CompletionStatus == nil || *task.CompletionStatus != "ERROR" || len(task.Messages) != 2 {
+		t.Fatalf("task %s", body)
+	}
+	if strings.Contains(string(body), c.ID) || strings.Contains(string(body), missing) {
+		t.Fatalf("messages name an identity: %s", body)
+	}
+}
+
 func TestIdentityStatuses(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{RateLimit: -1, Users: 20, StatusMix: []string{"LOCKED", "DISABLED"}})

@@ -39,6 +39,7 @@ type fakeTenantOptions struct {
 	maxURILength     int
 	deprecated       []string
 	serviceVersioned bool
+	noMessageIDs     bool
 
 	faultEndpoints    []string
 	redirect          int
@@ -88,6 +89,7 @@ delivers their Identity Created events to any trigger subscription.`,
 	fs.StringVar(&o.unknownIDs, "unknown-ids", "reject", "public invite naming an unknown or not yet visible id: reject (400) or skip (202, task WARNING)")
 	fs.BoolVar(&o.asyncTasks, "async-tasks", false, "invite tasks complete after --task-delay (completionStatus null until then)")
 	fs.DurationVar(&o.taskDelay, "task-delay", 2*time.Second, "how long an asynchronous invite task takes")
+	fs.BoolVar(&o.noMessageIDs, "task-messages-without-ids", false, "the invite task's WARN/ERROR messages name no identity")
 	fs.StringSliceVar(&o.statuses, "statuses", nil, "statuses given in turn to the registered --users instead of ACTIVE (e.g. LOCKED,DISABLED,PENDING)")
 	fs.StringSliceVar(&o.mailableStatuses, "mailable-statuses", nil, "statuses an invitation is mailed to (default UNREGISTERED)")
 	fs.IntVar(&o.sharedEmail, "shared-email", 0, "unregistered --users that share one email address (ISC mails only the first)")
@@ -192,7 +194,7 @@ func (o *fakeTenantOptions) tenantOptions() (isctest.Options, isctest.Faults, er
 		VisibilityDelay: o.visibility, AsyncTasks: o.asyncTasks, TaskDelay: o.taskDelay,
 		SharedEmailUsers: o.sharedEmail, Scopes: o.scopes, CCIgnoresScopes: o.ccIgnoresScopes,
 		CCRemoved: o.ccRemoved, MaxURILength: o.maxURILength, DeprecatedVersions: o.deprecated,
-		ServiceVersioned: o.serviceVersioned,
+		ServiceVersioned: o.serviceVersioned, TaskMessagesWithoutIDs: o.noMessageIDs,
 	}
 	var err error
 	if opts.CCOrder, err = isctest.ParseCCOrder(o.ccOrder); err != nil {
