@@ -9,9 +9,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// buildTime is set at build time with -ldflags "-X main.buildTime=…"
-// (RFC 3339); empty, the commit's time stands in for it.
-var buildTime = ""
+// buildTime and commit are set at build time with -ldflags
+// "-X main.buildTime=… -X main.commit=…" (a build without the .git
+// directory, such as the container image's); empty, the binary's VCS
+// information stands in for them.
+var buildTime, commit = "", ""
 
 // buildInfo is what inviter version reports: the module version, the VCS
 // commit and time the binary was built from, and the Go toolchain.
@@ -27,7 +29,10 @@ type buildInfo struct {
 // "-X main.version=…" wins over the module version, which is "(devel)" for
 // a build from a checkout.
 func readBuildInfo() buildInfo {
-	bi := buildInfo{Version: version, Commit: "unknown", BuildTime: buildTime, Go: runtime.Version()}
+	bi := buildInfo{Version: version, Commit: commit, BuildTime: buildTime, Go: runtime.Version()}
+	if bi.Commit == "" {
+		bi.Commit = "unknown"
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		if bi.BuildTime == "" {
@@ -41,7 +46,9 @@ func readBuildInfo() buildInfo {
 	for _, s := range info.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			bi.Commit = s.Value
+			if commit == "" {
+				bi.Commit = s.Value
+			}
 		case "vcs.time":
 			if buildTime == "" {
 				bi.BuildTime = s.Value + " (commit time)"
