@@ -365,7 +365,7 @@ func (c *Client) decode(req request, resp *http.Response, out any) error {
 	defer drain(resp)
 	c.noteDeprecated(req.endpoint, resp.Header)
 	s := resp.StatusCode
-	data, over, err := readCapped(resp.Body, c.cfg.MaxAnswerBytes)
+	data, over, err := readCapped(resp.Body, resp.ContentLength, c.cfg.MaxAnswerBytes)
 	if s >= 200 && s < 300 && req.accepted != nil {
 		// ISC took the call; the body is only a receipt.
 		if req.onHeader != nil {
@@ -452,8 +452,21 @@ func (c *Client) noteDeprecated(endpoint string, h http.Header) {
 }
 
 // readCapped reads at most limit bytes of r; over reports that r held more.
-func readCapped(r io.Reader, limit int64) (data []byte, over bool, err error) {
-	data, err = io.ReadAll(io.LimitReader(r, limit+1))
+// An answer whose declared length (size, -1 when unknown) is over the
+// limit is not read at all; one of known length is read into a buffer of
+// that size.
+func readCapped(r io.Reader, size, limit int64) (data []byte, over bool, err error) {
+	if size > limit {
+		return nil, true, nil
+	}
+	lr := io.LimitReader(r, limit+1)
+	if size >= 0 {
+		buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+		_, err = buf.ReadFrom(lr)
+		data = buf.Bytes()
+	} else {
+		data, err = io.ReadAll(lr)
+	}
 	if int64(len(data)) > limit {
 		return data[:limit], true, err
 	}

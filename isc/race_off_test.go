@@ -1,0 +1,5 @@
+//go:build !race
+
+package isc
+
+const raceEnabled = false
