@@ -107,6 +107,7 @@ func TestServeRefusesShortWebhookSecrets(t *testing.T) {
 		{map[string]string{"INVITER_WEBHOOK_USER": "isc", "INVITER_WEBHOOK_PASSWORD": "  pass  "}, nil, "INVITER_WEBHOOK_PASSWORD"},
 		{map[string]string{"INVITER_WEBHOOK_TOKEN": randomToken()}, []string{"--admin-listen", "9090"}, "--admin-listen"},
 		{map[string]string{"INVITER_WEBHOOK_TOKEN": randomToken(), "INVITER_ADMIN_LISTEN": "localhost"}, nil, "INVITER_ADMIN_LISTEN"},
+		{map[string]string{"INVITER_WEBHOOK_TOKEN": randomToken()}, []string{"--listen", "127.0.0.1:18080", "--admin-listen", "127.0.0.1:18080"}, "must not share"},
 	} {
 		env := tenantEnv(tenant)
 		for k, v := range tt.env {

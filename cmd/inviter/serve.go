@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +18,7 @@ type serveOptions struct {
 	tenant         tenantSettings
 	db             dbSettings
 	listen         string
+	adminListen    string
 	api            apiFlag
 	batchSize      int
 	batchWindow    time.Duration
@@ -49,7 +52,9 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Run the daemon. ISC's Identity Created event trigger posts to
 POST /hooks/identity-created; each delivery is stored with its invite job in
 one transaction before the 200 answer, and River workers invite in batches.
-Also serves GET /healthz, /readyz, /metrics and a status page at /.`,
+Also serves GET /healthz and /readyz. The status page (/) and /metrics are
+for operators only: they are served on --admin-listen (127.0.0.1:9090 by
+default; "off" turns them off), never on --listen.`,
 		Example: `  INVITER_WEBHOOK_TOKEN=… inviter serve --listen :8080
   inviter serve --api cc --db /var/lib/inviter/inviter.db`,
 		Args: cobra.NoArgs,
@@ -68,8 +73,10 @@ Also serves GET /healthz, /readyz, /metrics and a status page at /.`,
 func (o *serveOptions) register(fs *pflag.FlagSet) {
 	o.tenant.register(fs)
 	o.db.register(fs)
-	fs.StringVar(&o.listen, "listen", ":8080", "address the webhook, probes, metrics and status page listen on")
+	fs.StringVar(&o.listen, "listen", ":8080", "address the webhooks and the probes (/healthz, /readyz) listen on")
 	bindEnv(fs, "listen", "INVITER_LISTEN")
+	fs.StringVar(&o.adminListen, "admin-listen", "127.0.0.1:9090", `address of the status page and /metrics, for operators only ("off" or "": not served)`)
+	bindEnv(fs, "admin-listen", "INVITER_ADMIN_LISTEN")
 	fs.Var(&o.api, "api", "invite path: public (POST /beta/identities/invite) or cc (legacy /cc API)")
 	bindEnv(fs, "api", "INVITER_API")
 	fs.IntVar(&o.batchSize, "batch-size", 100, "identities per invite call")
@@ -115,6 +122,19 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 	if err := checkDB(settingName(fs, "db"), o.db.dsn); err != nil {
 		return daemonConfig{}, err
 	}
+	adminListen := o.adminListen
+	if strings.EqualFold(adminListen, "off") {
+		adminListen = ""
+	}
+	if adminListen != "" {
+		if err := checkListen(settingName(fs, "admin-listen"), adminListen); err != nil {
+			return daemonConfig{}, err
+		}
+		if _, port, _ := net.SplitHostPort(adminListen); adminListen == o.listen && port != "0" {
+			return daemonConfig{}, usagef("%s and %s are both %q: the status page must not share the webhook's listener",
+				settingName(fs, "admin-listen"), settingName(fs, "listen"), adminListen)
+		}
+	}
 	if o.jobTimeout == 0 {
 		o.jobTimeout = jobTimeoutFor(o.batchWindow, o.tenant.timeout, serveRetries)
 	}
@@ -141,7 +161,8 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 	case o.db.dsn == "":
 		return daemonConfig{}, usagef("--db (INVITER_DB) is empty")
 	}
-	if err := o.auth.Validate(); err != nil {
+	auth, authWarnings := o.auth.Normalize()
+	if err := auth.Validate(); err != nil {
 		return daemonConfig{}, &usageError{err}
 	}
 	client, err := o.tenant.clientConfig(nil, serveRetries)
@@ -150,6 +171,9 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 	}
 	logger, riverLogger := o.tenant.logger(stderr)
 	client.Logger = logger
+	for _, w := range authWarnings {
+		logger.Warn(w)
+	}
 	o.tenant.logCalls(&client, logger)
 	// ISC counts the limit per client id, whichever replica calls: each of
 	// N replicas keeps to its share, so the fleet never exceeds it.
@@ -169,7 +193,7 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 	}
 	return daemonConfig{
 		policy: pol, reconcileEvery: o.reconcile.every, backfillSince: since, maxReinvites: o.reconcile.maxReinvites,
-		client: client, dsn: o.db.dsn, listen: o.listen, auth: o.auth, api: o.api.api,
+		client: client, dsn: o.db.dsn, listen: o.listen, adminListen: adminListen, auth: auth, api: o.api.api,
 		batchSize: o.batchSize, batchWindow: o.batchWindow, notFoundWindow: o.notFoundWindow,
 		dirRefresh: o.dirRefresh, jobTimeout: o.jobTimeout, rescueAfter: o.rescueAfter,
 		shutdownWait: o.shutdownWait, logger: logger, riverLogger: riverLogger,

@@ -50,7 +50,7 @@ func freeAddr(t testing.TB) string {
 func serveArgs(addr, dsn string, extra ...string) []string {
 	return append([]string{"serve", "--listen", addr, "--db", dsn,
 		"--batch-window", "100ms", "--not-found-window", "1m", "--directory-refresh", "200ms",
-		"--shutdown-wait", "5s"}, extra...)
+		"--shutdown-wait", "5s", "--admin-listen", "127.0.0.1:0"}, extra...)
 }
 
 // startServe runs inviter serve in process against tenant.
