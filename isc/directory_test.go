@@ -539,3 +539,65 @@ func TestDirectoryPassingStatusIsReadAgain(t *testing.T) {
 		t.Errorf("%d full scans, want 2", st.FullScans)
 	}
 }
+
+// TestDirectoryChurnFoundByThisScanOrTheNext: users removed and added
+// anywhere while every page is read, in each order. Every user listed
+// before a scan began and still listed after the next scan is in the
+// index of one of the two.
+func TestDirectoryChurnFoundByThisScanOrTheNext(t *testing.T) {
+	t.Parallel()
+	for _, o := range []listOrder{orderCreated, orderName, orderNewest} {
+		for seed := range uint64(5) {
+			list := newOrderedList(3000, o)
+			rng := rand.New(rand.NewPCG(seed, 7))
+			list.onCall = func(l *userList, start int) {
+				for range rng.IntN(3) {
+					if len(l.users) > 0 {
+						k := rng.IntN(len(l.users))
+						l.users = slices.Delete(l.users, k, k+1)
+					}
+				}
+				for range rng.IntN(3) {
+					l.addLocked()
+				}
+			}
+			snapshot := func() map[string]bool {
+				list.mu.Lock()
+				defer list.mu.Unlock()
+				m := make(map[string]bool, len(list.users))
+				for _, u := range list.users {
+					m[u.ExternalID] = true
+				}
+				return m
+			}
+			d := NewDirectory(list, DirectoryOptions{MinRefresh: time.Hour})
+			ctx := context.Background()
+			before := snapshot()
+			if err := d.fullScan(ctx); err != nil {
+				t.Fatal(err)
+			}
+			first := map[string]bool{}
+			for id := range before {
+				if _, ok := d.get(id); ok {
+					first[id] = true
+				}
+			}
+			if err := d.fullScan(ctx); err != nil {
+				t.Fatal(err)
+			}
+			after := snapshot()
+			missed := 0
+			for id := range before {
+				if !after[id] || first[id] {
+					continue
+				}
+				if _, ok := d.get(id); !ok {
+					missed++
+				}
+			}
+			if missed > 0 {
+				t.Errorf("order %d seed %d: %d users listed throughout found by neither scan (%+v)", o, seed, missed, d.Stats())
+			}
+		}
+	}
+}
