@@ -195,7 +195,10 @@ func contentEncoding(values []string) (gzipped bool, reason string) {
 				}
 				gzipped = true
 			default:
-				return false, fmt.Sprintf("Content-Encoding %q is not supported; send gzip or no encoding", oneLine(c))
+				if len(c) > 32 {
+					c = c[:32] + "…"
+				}
+				return false, fmt.Sprintf("Content-Encoding %q is not supported; send gzip or no encoding", c)
 			}
 		}
 	}
