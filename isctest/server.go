@@ -125,7 +125,16 @@ type Options struct {
 	MaxURILength int
 	// DeprecatedVersions are the first path segments ("beta", "v2024", …)
 	// whose answers carry the header X-Deprecated: true.
+	//
+	// Inferred: the published specs mark single operations deprecated
+	// ("deprecated: true", none of those inviter calls) and SailPoint's
+	// versioning page gives deprecated versions an end of life, but no
+	// document names the answer's header; X-Deprecated: true is modelled,
+	// for whole versions or, with DeprecatedEndpoints, single routes.
 	DeprecatedVersions []string
+	// DeprecatedEndpoints are routes (as Call.Endpoint) whose answers
+	// carry X-Deprecated: true.
+	DeprecatedEndpoints []string
 	// ServiceVersioned also serves the per-service version family
 	// (/identities/v1/…, /task-status/v1/…).
 	ServiceVersioned bool
@@ -364,7 +373,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		resetConn(sw)
 		return
 	}
-	if slices.Contains(s.opts.DeprecatedVersions, apiVersion(r.URL.Path)) {
+	if slices.Contains(s.opts.DeprecatedVersions, apiVersion(r.URL.Path)) || slices.Contains(s.opts.DeprecatedEndpoints, endpoint) {
 		sw.Header().Set("X-Deprecated", "true")
 	}
 	isToken := r.URL.Path == "/oauth/token"

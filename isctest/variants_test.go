@@ -433,6 +433,8 @@ func TestGatewayVariants(t *testing.T) {
 		{"uri no limit", Options{}, "GET", long, 200, false},
 		{"deprecated beta", Options{DeprecatedVersions: []string{"beta"}}, "GET", "/beta/identities", 200, true},
 		{"current v2025", Options{DeprecatedVersions: []string{"beta"}}, "GET", "/v2025/identities", 200, false},
+		{"deprecated route", Options{DeprecatedEndpoints: []string{"GET /v2025/identities/{id}"}}, "GET", "/v2025/identities/nope", 404, true},
+		{"other route", Options{DeprecatedEndpoints: []string{"GET /v2025/identities/{id}"}}, "GET", "/v2025/identities", 200, false},
 		{"service family off", Options{}, "GET", "/identities/v1/", 404, false},
 		{"service family list", Options{ServiceVersioned: true}, "GET", "/identities/v1/", 200, false},
 		{"service family list, no slash", Options{ServiceVersioned: true}, "GET", "/identities/v1", 200, false},

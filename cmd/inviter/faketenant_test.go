@@ -1,7 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -59,5 +65,88 @@ func TestFakeTenantFlags(t *testing.T) {
 		if err != nil || !tt.check(opts, faults) {
 			t.Fatalf("%v: options %+v, faults %+v, error %v", tt.args, opts, faults, err)
 		}
+	}
+}
+
+// TestFakeTenantCreateWaitsForSubscription runs fake-tenant with --create:
+// it creates nothing until a trigger subscription exists, and the admin
+// endpoint it prints creates identities on demand.
+func TestFakeTenantCreateWaitsForSubscription(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"fake-tenant", "--listen", "127.0.0.1:0", "--users", "3", "--visibility-delay", "0s",
+			"--create", "2", "--create-every", "1ms"}, func(string) string { return "" }, strings.NewReader(""), pw, io.Discard)
+		pw.CloseWithError(io.EOF)
+		errc <- err
+	}()
+	lines := bufio.NewScanner(pr)
+	next := func() string {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("fake-tenant output ended: %v", lines.Err())
+		}
+		return lines.Text()
+	}
+	var base string
+	for base == "" || !strings.Contains(lines.Text(), "waiting for a trigger subscription") {
+		if u, ok := strings.CutPrefix(strings.TrimSpace(next()), "export SAIL_BASE_URL="); ok {
+			base = u
+		}
+		if strings.Contains(lines.Text(), "created identity") {
+			t.Fatal("an identity was created before any subscription")
+		}
+	}
+
+	// The admin endpoint creates identities at once.
+	resp, err := http.Post(base+"/isctest/identities?count=2", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("admin create: %d", resp.StatusCode)
+	}
+
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"inviter-client"}, "client_secret": {"inviter-secret"}}
+	resp, err = http.PostForm(base+"/oauth/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := `{"name":"tour","type":"HTTP","triggerId":"idn:identity-created","httpConfig":{"url":"http://127.0.0.1:1/hooks","httpDispatchMode":"SYNC"}}`
+	req, _ := http.NewRequest(http.MethodPost, base+"/beta/trigger-subscriptions", strings.NewReader(sub))
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("subscribe: %d", resp.StatusCode)
+	}
+	if l := next(); !strings.Contains(l, "a trigger subscription exists") {
+		t.Fatalf("after subscribing: %q", l)
+	}
+	for range 2 {
+		if l := next(); !strings.HasPrefix(l, "created identity ") {
+			t.Fatalf("want a created identity, got %q", l)
+		}
+	}
+	cancel()
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if err := <-errc; err != nil {
+		t.Fatalf("fake-tenant: %v", err)
 	}
 }
