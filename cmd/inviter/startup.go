@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/isc"
 )
 
 // startupProbeTimeout bounds the token request serve makes at start.
@@ -38,6 +42,31 @@ func checkTenantAtStart(ctx context.Context, cfg daemonConfig, health *iscHealth
 			"missing_scopes", strings.Join(missing, " "), "token_scopes", strings.Join(p.Scopes, " "))
 	}
 	logger.Info("ISC token obtained", "isc", redactURL(cfg.client.BaseURL), "scopes", strings.Join(p.Scopes, " "))
+	if cfg.api == inviter.APICC {
+		return checkCCAtStart(ctx, cfg.client, logger)
+	}
+	return nil
+}
+
+// checkCCAtStart reads one entry of the /cc user list: a tenant whose /cc
+// API is gone (404 or 410) cannot be served with --api cc, which is a bad
+// setting (exit 2). Any other failure is left to the jobs.
+func checkCCAtStart(ctx context.Context, cfg isc.Config, logger *slog.Logger) error {
+	probeCtx, cancel := context.WithTimeout(ctx, startupProbeTimeout)
+	defer cancel()
+	cfg.Retries = 0
+	cfg.OnCall = nil
+	c, err := isc.New(probeCtx, cfg)
+	if err != nil {
+		return &usageError{err}
+	}
+	_, err = c.ListCCUsers(probeCtx, 0, 1)
+	switch {
+	case errors.Is(err, isc.ErrCCRemoved):
+		return usagef("--api cc (INVITER_API): %v", err)
+	case err != nil:
+		logger.Warn("the /cc API did not answer at start; serving anyway", "error", err)
+	}
 	return nil
 }
 

@@ -90,3 +90,13 @@ func TestServeBadSettingsExit2BeforeAnythingIsCreated(t *testing.T) {
 		t.Errorf("bad settings called the tenant: %v", tenant.Calls())
 	}
 }
+
+func TestServeWithCCOnATenantWithoutCCExits2(t *testing.T) {
+	ctx := testContext(t)
+	tenant := isctest.NewServer(isctest.Options{CCRemoved: 404})
+	defer tenant.Close()
+	r := runInviter(t, ctx, serveEnv(tenant, t.TempDir()), "serve", "--api", "cc", "--listen", "127.0.0.1:0", "--admin-listen", "off")
+	if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), "--api public") {
+		t.Fatalf("serve --api cc without /cc: exit %d (%v), want 2 naming --api public", exitCode(r.err), r.err)
+	}
+}
