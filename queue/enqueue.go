@@ -91,14 +91,13 @@ type AcceptOptions struct {
 	// NoJob stores the delivery only (e.g. an attribute change that does
 	// not make the identity eligible); the result reports Duplicate.
 	NoJob bool
-	// Test stores the delivery as ISC's test payload (store.DeliveryTest,
-	// sent by "Test subscription"): no identity, no job, and an audit row
-	// saying "test delivery". The result reports Duplicate.
+	// Test stores a delivery of one of ISC's sample identities (the "Test
+	// subscription" payload) as a test delivery (store.DeliveryTest): no
+	// identity row and no invite job, an audit row, and a check job
+	// (TestCheckArgs) that asks Config.CheckTestDelivery whether the tenant
+	// knows the identity after all. The result reports Duplicate.
 	Test bool
 }
-
-// TestDeliveryReason is the audit reason of a test delivery.
-const TestDeliveryReason = "test delivery: ISC's sample payload, stored and not invited"
 
 // AcceptDeliveryWith is AcceptDelivery for any event about identity, with
 // the options the caller's policy chose. Everything it stores is written in
@@ -207,8 +206,13 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 		if opts.Test {
 			r.res.Duplicate = true
 			if err := tx.AppendAudit(ctx, store.AuditEntry{IdentityID: id, At: receivedAt, Outcome: inviter.OutcomeSkipped,
-				Reason: TestDeliveryReason, API: q.cfg.API, Source: opts.Source}); err != nil {
+				Reason: TestDeliveryCheckReason, API: q.cfg.API, Source: opts.Source}); err != nil {
 				return err
+			}
+			check := TestCheckArgs{DeliveryID: deliveryID, Identity: r.identity, Source: opts.Source, ReceivedAt: receivedAt.UTC(), Payload: r.raw}
+			checkOpts := check.InsertOpts()
+			if _, err := q.be.insertManyTx(ctx, tx, []river.InsertManyParams{{Args: check, InsertOpts: &checkOpts}}); err != nil {
+				return fmt.Errorf("insert test delivery check: %w", err)
 			}
 			continue
 		}

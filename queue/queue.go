@@ -110,6 +110,13 @@ type Config struct {
 	// an error retries the job. It may call ISC. Nil sends without asking.
 	Recheck func(ctx context.Context, identityID string) (invite bool, reason string, err error)
 
+	// CheckTestDelivery, when set, decides a delivery of one of ISC's
+	// sample identities (AcceptOptions.Test): known reports whether the
+	// tenant knows the identity, and then opts say what the delivery leads
+	// to, as the policy decides for any delivery. An error retries the
+	// check. Nil takes every such delivery as ISC's test payload.
+	CheckTestDelivery func(ctx context.Context, d TestDelivery) (known bool, opts AcceptOptions, err error)
+
 	// InsertOnly builds a client that only enqueues (for CLI commands):
 	// Start and Stop do nothing and no jobs are worked here.
 	InsertOnly bool
@@ -334,6 +341,10 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 	}
 	if !cfg.InsertOnly {
 		workers := river.NewWorkers()
+		if err := river.AddWorkerSafely(workers, &testCheckWorker{q: q}); err != nil {
+			cancel()
+			return nil, fmt.Errorf("queue: %w", err)
+		}
 		if err := river.AddWorkerSafely(workers, &inviteWorker{q: q}); err != nil {
 			cancel()
 			return nil, fmt.Errorf("queue: %w", err)

@@ -420,11 +420,23 @@ func TestUnrecordedOutcomeIsRetriedFromMemory(t *testing.T) {
 	})
 }
 
-// TestTestDeliveryMakesNoJob: ISC's test payload is stored as a test
-// delivery with an audit row, and makes no identity and no job.
+// TestTestDeliveryMakesNoJob: a delivery of ISC's sample identity is
+// stored as a test delivery with no identity and no invite job; its check
+// asks whether the tenant knows the identity, once at once and once after
+// the visibility window, then the audit says it was a test.
 func TestTestDeliveryMakesNoJob(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
-		b := setup(t, open, nil)
+		var checks atomic.Int32
+		b := setup(t, open, func(c *Config) {
+			c.NotFoundWindow = 100 * time.Millisecond
+			c.CheckTestDelivery = func(_ context.Context, d TestDelivery) (bool, AcceptOptions, error) {
+				checks.Add(1)
+				if d.DeliveryID == 0 || d.Source != SourceEvent || len(d.Payload) == 0 {
+					t.Errorf("check of %+v", d)
+				}
+				return false, AcceptOptions{}, nil // ISC: 404
+			}
+		})
 		ctx := context.Background()
 		ev, raw := event("2c7180a46faadee4016fb4e018c20642")
 		res, err := b.q.AcceptDeliveryWith(ctx, ev.Identity, raw, time.Now(), AcceptOptions{Test: true})
@@ -432,24 +444,71 @@ func TestTestDeliveryMakesNoJob(t *testing.T) {
 			t.Fatal(err)
 		}
 		if res.JobID != 0 || !res.Duplicate || res.DeliveryID == 0 {
-			t.Errorf("AcceptDeliveryWith = %+v, want a delivery and no job", res)
-		}
-		if jobs, err := b.q.ListJobs(ctx, "", 10); err != nil || len(jobs) != 0 {
-			t.Errorf("jobs = %+v, %v; want none", jobs, err)
-		}
-		if _, err := b.db.Identity(ctx, ev.Identity.ID); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("identity of a test delivery: err = %v, want ErrNotFound", err)
+			t.Errorf("AcceptDeliveryWith = %+v, want a delivery and no invite job", res)
 		}
 		n, last, err := b.db.TestDeliveries(ctx)
 		if err != nil || n != 1 || last.IsZero() {
 			t.Errorf("TestDeliveries = %d, %v, %v", n, last, err)
 		}
+		b.start(t)
+		job := b.waitJob(t, "completed")
+		if job.Kind != KindTestCheck {
+			t.Errorf("job = %+v, want only the check", job)
+		}
+		if _, err := b.db.Identity(ctx, ev.Identity.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("identity of a test delivery: err = %v, want ErrNotFound (reconcile must still see it)", err)
+		}
 		audit := b.auditOldestFirst(t, ev.Identity.ID)
-		if len(audit) != 1 || audit[0].Reason != TestDeliveryReason || audit[0].Outcome != inviter.OutcomeSkipped {
+		if len(audit) != 2 || audit[0].Reason != TestDeliveryCheckReason || audit[1].Reason != TestDeliveryReason ||
+			audit[1].Outcome != inviter.OutcomeSkipped {
 			t.Errorf("audit = %+v", audit)
+		}
+		if c := checks.Load(); c != 2 {
+			t.Errorf("%d checks, want 2 (at once, and after the visibility window)", c)
 		}
 		if got := testutil.ToFloat64(b.m.TestDeliveries); got != 1 {
 			t.Errorf("inviter_test_deliveries_total = %v", got)
+		}
+		if calls := b.inv.Calls(); len(calls) != 0 {
+			t.Errorf("invite calls = %v, want none", calls)
+		}
+	})
+}
+
+// TestSampleIdentityKnownToTheTenantIsInvited: when the tenant knows the
+// sample identity, the delivery is a real joiner's: invited once, and no
+// longer counted as a test delivery.
+func TestSampleIdentityKnownToTheTenantIsInvited(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		b := setup(t, open, func(c *Config) {
+			c.CheckTestDelivery = func(context.Context, TestDelivery) (bool, AcceptOptions, error) {
+				return true, AcceptOptions{}, nil
+			}
+		})
+		ctx := context.Background()
+		ev, raw := event("2c91808568c529c60168cca6f90c1313")
+		if _, err := b.q.AcceptDeliveryWith(ctx, ev.Identity, raw, time.Now(), AcceptOptions{Test: true}); err != nil {
+			t.Fatal(err)
+		}
+		b.start(t)
+		var i store.Identity
+		waitFor(t, "the sample identity invited", func() bool {
+			var err error
+			i, err = b.db.Identity(ctx, ev.Identity.ID)
+			return err == nil && i.State == store.StateInvited
+		})
+		if i.InviteCount != 1 {
+			t.Errorf("identity = %+v", i)
+		}
+		if n, _, err := b.db.TestDeliveries(ctx); err != nil || n != 0 {
+			t.Errorf("TestDeliveries = %d, %v; want 0", n, err)
+		}
+		ds, err := b.db.Deliveries(ctx, ev.Identity.ID, 10)
+		if err != nil || len(ds) != 1 || ds[0].JobID == 0 {
+			t.Errorf("deliveries = %+v, %v; want one with its invite job", ds, err)
+		}
+		if calls := b.inv.Calls(); len(calls) != 1 {
+			t.Errorf("invite calls = %v, want 1", calls)
 		}
 	})
 }

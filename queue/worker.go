@@ -50,14 +50,19 @@ type jobInfo struct {
 }
 
 func newJobInfo(job *river.Job[InviteArgs]) jobInfo {
+	return jobInfo{
+		ID: job.ID, Args: job.Args, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts,
+		CreatedAt: job.CreatedAt, Snoozes: snoozesOf(job.Metadata),
+	}
+}
+
+// snoozesOf reads how many times River snoozed a job from its metadata.
+func snoozesOf(metadata []byte) int {
 	var meta struct {
 		Snoozes int `json:"snoozes"`
 	}
-	_ = json.Unmarshal(job.Metadata, &meta)
-	return jobInfo{
-		ID: job.ID, Args: job.Args, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts,
-		CreatedAt: job.CreatedAt, Snoozes: meta.Snoozes,
-	}
+	_ = json.Unmarshal(metadata, &meta)
+	return meta.Snoozes
 }
 
 // eventAt is when the not-found window starts: the event, or the job's

@@ -154,6 +154,19 @@ func (tx *Tx) SetDeliveryJob(ctx context.Context, deliveryID, jobID int64) error
 	return nil
 }
 
+// SetDeliveryKind changes what a stored delivery is taken for (a delivery
+// of ISC's sample identity that turns out to be a real joiner's).
+func (tx *Tx) SetDeliveryKind(ctx context.Context, deliveryID int64, kind DeliveryKind) error {
+	n, err := tx.q.exec(ctx, `UPDATE inviter_deliveries SET kind = $1 WHERE id = $2`, string(kind), deliveryID)
+	if err != nil {
+		return fmt.Errorf("set delivery kind: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set delivery kind: delivery %d: %w", deliveryID, ErrNotFound)
+	}
+	return nil
+}
+
 // Deliveries returns the latest deliveries, newest first, for identityID
 // (all identities when empty), at most limit (100 when limit <= 0).
 func (db *DB) Deliveries(ctx context.Context, identityID string, limit int) ([]Delivery, error) {
