@@ -107,8 +107,10 @@ func dedupe(ids []string) []string {
 // reports (see settle).
 func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[string]*inviter.Result) {
 	send := ids
+	var known map[string]inviter.Identity // what the lookup saw, nil without one
 	if !in.cfg.NoLookup {
 		send = send[:0:0]
+		known = make(map[string]inviter.Identity, len(ids))
 		for chunk := range slices.Chunk(ids, ListPageSize) {
 			byID, err := in.c.LookupIdentities(ctx, chunk)
 			var auth *AuthError
@@ -124,6 +126,9 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 			}
 			for _, id := range chunk {
 				f, ok := byID[id]
+				if ok {
+					known[id] = f
+				}
 				if !ok {
 					setOutcome(res[id], inviter.OutcomeNotFound, "ISC does not list this identity (yet)", &PermanentError{Endpoint: "GET /v2025/identities", Status: http.StatusNotFound, Message: "identity not found"})
 					continue
@@ -140,7 +145,7 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 		}
 	}
 	for batch := range slices.Chunk(send, in.cfg.BatchSize) {
-		in.sendPublic(ctx, batch, res)
+		in.sendPublic(ctx, batch, res, known)
 	}
 }
 
@@ -154,14 +159,14 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 // Inferred: a tenant either rejects the whole call when one id is unknown
 // or accepts it and skips the id (its task then ends WARNING); SailPoint
 // documents neither, so both are handled.
-func (in *Inviter) sendPublic(ctx context.Context, batch []string, res map[string]*inviter.Result) {
-	in.sendPublicTry(ctx, batch, res, true)
+func (in *Inviter) sendPublic(ctx context.Context, batch []string, res map[string]*inviter.Result, known map[string]inviter.Identity) {
+	in.sendPublicTry(ctx, batch, res, true, known)
 }
 
-func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[string]*inviter.Result, lookUp bool) {
+func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[string]*inviter.Result, lookUp bool, known map[string]inviter.Identity) {
 	ts, err := in.c.InviteIdentities(ctx, batch)
 	if err == nil {
-		in.settle(ctx, ts, batch, res)
+		in.settle(ctx, ts, batch, res, known)
 		return
 	}
 	endpoint := in.c.InviteEndpoint()
@@ -183,7 +188,7 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 			}
 			if len(send) < len(batch) {
 				if len(send) > 0 {
-					in.sendPublicTry(ctx, send, res, false)
+					in.sendPublicTry(ctx, send, res, false, known)
 				}
 				return
 			}
@@ -194,8 +199,8 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 	}
 	if badRequest(err) && len(batch) > 1 {
 		half := len(batch) / 2
-		in.sendPublicTry(ctx, batch[:half], res, false)
-		in.sendPublicTry(ctx, batch[half:], res, false)
+		in.sendPublicTry(ctx, batch[:half], res, false, known)
+		in.sendPublicTry(ctx, batch[half:], res, false, known)
 		return
 	}
 	if badRequest(err) || IsNotFound(err) {
@@ -224,9 +229,15 @@ const (
 //     not found, so the job tries again later. An ERROR message naming an
 //     id: ISC could not mail it (e.g. no email address): failed, with
 //     ISC's message. The ids no message names are invited.
+//   - ERROR messages that name no id, as many as the ids of the call the
+//     lookup (known) showed without an email address and no message
+//     names: those ids are failed with ISC's messages, the others invited.
+//     Inferred: SailPoint does not say whether the invite task's messages
+//     name the identity; a tenant whose messages do not is still read
+//     exactly when the lookup explains every message.
 //   - WARNING, ERROR or any other status with a WARN or ERROR message that
-//     names no id of the batch, or with no message at all: which ids ISC
-//     mailed is unknown. The ids no message names are failed, with the
+//     names no id of the batch (and is not explained as above), or with no
+//     message at all: which ids ISC mailed is unknown. The ids no message names are failed, with the
 //     task's status and messages, and are never sent again by inviter
 //     itself: sending twice would mail people twice.
 //   - A task still running after TaskWait, a task inviter cannot read
@@ -234,7 +245,7 @@ const (
 //     task: ISC accepted the invitation and nothing says it did not send
 //     it, so every id is invited, with a reason saying the outcome is not
 //     verified and an empty CompletionStatus.
-func (in *Inviter) settle(ctx context.Context, ts TaskStatus, batch []string, res map[string]*inviter.Result) {
+func (in *Inviter) settle(ctx context.Context, ts TaskStatus, batch []string, res map[string]*inviter.Result, known map[string]inviter.Identity) {
 	for _, id := range batch {
 		res[id].TaskID = ts.ID
 	}
@@ -258,6 +269,8 @@ func (in *Inviter) settle(ctx context.Context, ts TaskStatus, batch []string, re
 	status := strings.ToUpper(*ts.CompletionStatus)
 	named := make(map[string]TaskStatusMessage)
 	var unmatched []string
+	var unmatchedErrors []TaskStatusMessage
+	unmatchedWarnings := 0
 	for _, m := range ts.Messages {
 		typ := strings.ToUpper(m.Type)
 		if typ != "WARN" && typ != "WARNING" && typ != "ERROR" {
@@ -274,6 +287,29 @@ func (in *Inviter) settle(ctx context.Context, ts TaskStatus, batch []string, re
 		}
 		if !hit {
 			unmatched = append(unmatched, messageText(m))
+			if typ == "ERROR" {
+				unmatchedErrors = append(unmatchedErrors, m)
+			} else {
+				unmatchedWarnings++
+			}
+		}
+	}
+	if len(unmatchedErrors) > 0 && unmatchedWarnings == 0 && known != nil {
+		var noEmail []string
+		for _, id := range batch {
+			if f, ok := known[id]; ok && f.Email == "" {
+				if _, isNamed := named[id]; !isNamed {
+					noEmail = append(noEmail, id)
+				}
+			}
+		}
+		if len(noEmail) == len(unmatchedErrors) {
+			for i, id := range noEmail {
+				m := unmatchedErrors[i]
+				m.Text = messageText(m) + " (ISC lists this identity without an email address)"
+				named[id] = m
+			}
+			unmatched = nil
 		}
 	}
 	sure := status == taskSuccess || ((status == taskWarning || status == taskError) && len(unmatched) == 0 && len(named) > 0)

@@ -33,27 +33,34 @@ func TestSettleByTheTask(t *testing.T) {
 		reason  string
 	}
 	cases := []struct {
-		name string
-		task TaskStatus
-		want map[string]want
+		name  string
+		task  TaskStatus
+		known map[string]inviter.Identity
+		want  map[string]want
 	}{
-		{"success", settleTask(t, "SUCCESS"),
+		{"error naming no id, explained by the lookup", settleTask(t, "ERROR", `{"type":"ERROR","key":"k","localizedText":{"locale":"en-US","message":"An identity has no email address"}}`),
+			map[string]inviter.Identity{a: {ID: a, Email: "a@example.com"}, b: {ID: b}, c: {ID: c, Email: "c@example.com"}},
+			map[string]want{a: {inviter.OutcomeInvited, ""}, b: {inviter.OutcomeFailed, "no email address"}, c: {inviter.OutcomeInvited, ""}}},
+		{"error naming no id, not explained (two without email, one message)", settleTask(t, "ERROR", `{"type":"ERROR","key":"k"}`),
+			map[string]inviter.Identity{a: {ID: a, Email: "a@example.com"}, b: {ID: b}, c: {ID: c}},
+			map[string]want{a: {inviter.OutcomeFailed, "unknown"}, b: {inviter.OutcomeFailed, "unknown"}, c: {inviter.OutcomeFailed, "unknown"}}},
+		{"success", settleTask(t, "SUCCESS"), nil,
 			map[string]want{a: {inviter.OutcomeInvited, ""}, b: {inviter.OutcomeInvited, ""}, c: {inviter.OutcomeInvited, ""}}},
-		{"success with an informational message", settleTask(t, "SUCCESS", `{"type":"INFO","key":"x","localizedText":{"locale":"en-US","message":"3 identities invited"}}`),
+		{"success with an informational message", settleTask(t, "SUCCESS", `{"type":"INFO","key":"x","localizedText":{"locale":"en-US","message":"3 identities invited"}}`), nil,
 			map[string]want{a: {inviter.OutcomeInvited, ""}, b: {inviter.OutcomeInvited, ""}, c: {inviter.OutcomeInvited, ""}}},
-		{"warning naming the skipped id in parameters", settleTask(t, "WARNING", `{"type":"WARN","key":"k","parameters":[{"id":"`+b+`"}]}`),
+		{"warning naming the skipped id in parameters", settleTask(t, "WARNING", `{"type":"WARN","key":"k","parameters":[{"id":"`+b+`"}]}`), nil,
 			map[string]want{a: {inviter.OutcomeInvited, ""}, b: {inviter.OutcomeNotFound, "ISC skipped"}, c: {inviter.OutcomeInvited, ""}}},
-		{"error naming the id in its text", settleTask(t, "ERROR", `{"type":"ERROR","key":"k","localizedText":{"locale":"en-US","message":"Identity `+c+` has no email address"}}`),
+		{"error naming the id in its text", settleTask(t, "ERROR", `{"type":"ERROR","key":"k","localizedText":{"locale":"en-US","message":"Identity `+c+` has no email address"}}`), nil,
 			map[string]want{a: {inviter.OutcomeInvited, ""}, b: {inviter.OutcomeInvited, ""}, c: {inviter.OutcomeFailed, "has no email address"}}},
-		{"warning whose message names no id", settleTask(t, "WARNING", `{"type":"WARN","key":"idn.invite.skipped","localizedText":{"locale":"en-US","message":"1 identity was skipped"}}`),
+		{"warning whose message names no id", settleTask(t, "WARNING", `{"type":"WARN","key":"idn.invite.skipped","localizedText":{"locale":"en-US","message":"1 identity was skipped"}}`), nil,
 			map[string]want{a: {inviter.OutcomeFailed, "unknown"}, b: {inviter.OutcomeFailed, "unknown"}, c: {inviter.OutcomeFailed, "1 identity was skipped"}}},
-		{"warning, one message matched and one not", settleTask(t, "WARNING", `{"type":"WARN","parameters":[{"id":"`+a+`"}]}`, `{"type":"WARN","key":"something"}`),
+		{"warning, one message matched and one not", settleTask(t, "WARNING", `{"type":"WARN","parameters":[{"id":"`+a+`"}]}`, `{"type":"WARN","key":"something"}`), nil,
 			map[string]want{a: {inviter.OutcomeNotFound, "ISC skipped"}, b: {inviter.OutcomeFailed, "something"}, c: {inviter.OutcomeFailed, "unknown"}}},
-		{"error without messages", settleTask(t, "ERROR"),
+		{"error without messages", settleTask(t, "ERROR"), nil,
 			map[string]want{a: {inviter.OutcomeFailed, "no messages"}, b: {inviter.OutcomeFailed, "no messages"}, c: {inviter.OutcomeFailed, "no messages"}}},
-		{"terminated", settleTask(t, "TERMINATED"),
+		{"terminated", settleTask(t, "TERMINATED"), nil,
 			map[string]want{a: {inviter.OutcomeFailed, "TERMINATED"}, b: {inviter.OutcomeFailed, "TERMINATED"}, c: {inviter.OutcomeFailed, "TERMINATED"}}},
-		{"no task named", TaskStatus{},
+		{"no task named", TaskStatus{}, nil,
 			map[string]want{a: {inviter.OutcomeInvited, "not verified"}, b: {inviter.OutcomeInvited, "not verified"}, c: {inviter.OutcomeInvited, "not verified"}}},
 	}
 	for _, tc := range cases {
@@ -63,7 +70,7 @@ func TestSettleByTheTask(t *testing.T) {
 		for _, id := range batch {
 			res[id] = &inviter.Result{IdentityID: id}
 		}
-		in.settle(context.Background(), tc.task, batch, res)
+		in.settle(context.Background(), tc.task, batch, res, tc.known)
 		for id, w := range tc.want {
 			r := res[id]
 			if r.Outcome != w.outcome || !strings.Contains(r.Reason, w.reason) {

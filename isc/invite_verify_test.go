@@ -332,3 +332,46 @@ func TestInviterCCBurstCost(t *testing.T) {
 		})
 	}
 }
+
+// TestInviterTaskMessagesWithoutIDs: a tenant whose task messages name no
+// identity. With the lookup, ERROR messages are matched to the ids ISC
+// lists without an email address, and the rest is invited. Without it,
+// nothing says which ids were mailed: they are failed as unknown, and
+// none is sent twice.
+func TestInviterTaskMessagesWithoutIDs(t *testing.T) {
+	t.Parallel()
+	for _, noLookup := range []bool{false, true} {
+		t.Run(fmt.Sprintf("lookup=%v", !noLookup), func(t *testing.T) {
+			t.Parallel()
+			tenant := isctest.NewServer(isctest.Options{Users: 10, AsyncTasks: true, TaskDelay: taskDelay, TaskMessagesWithoutIDs: true})
+			t.Cleanup(tenant.Close)
+			var ids []string
+			noEmail := map[string]bool{}
+			for i := range 30 {
+				id := tenant.CreateIdentity(isctest.NewIdentity{NoEmail: i%10 == 0}).ID
+				ids = append(ids, id)
+				noEmail[id] = i%10 == 0
+			}
+			_, inv := newTestInviter(t, tenant, isc.InviterConfig{NoLookup: noLookup})
+			for _, r := range inv.Invite(context.Background(), ids) {
+				want, reason := inviter.OutcomeInvited, ""
+				switch {
+				case noLookup:
+					want, reason = inviter.OutcomeFailed, "unknown"
+				case noEmail[r.IdentityID]:
+					want, reason = inviter.OutcomeFailed, "no email address"
+				}
+				if r.Outcome != want || !strings.Contains(r.Reason, reason) {
+					t.Errorf("%s: %s (%s), want %s (%q)", r.IdentityID, r.Outcome, r.Reason, want, reason)
+				}
+				mails := 1
+				if noEmail[r.IdentityID] {
+					mails = 0
+				}
+				if n := tenant.InviteCount(r.IdentityID); n != mails {
+					t.Errorf("%s: mailed %d times, want %d", r.IdentityID, n, mails)
+				}
+			}
+		})
+	}
+}

@@ -185,8 +185,9 @@ func checkCCCalls(users int) func(*testing.T, *isctest.Server, callMeasure) {
 // TestVariantsInviteRightUnderEveryTenantBehaviour runs the daemon end to
 // end (webhook, River, ISC client) against isctest variants: each /cc list
 // order × each way of treating unknown ids, with asynchronous tasks; the
-// extra identity statuses; scoped tokens; tasks complete at once; and one
-// cell on PostgreSQL. Every identity ISC can mail is mailed exactly once
+// extra identity statuses; scoped tokens; task messages that name no
+// identity; tasks complete at once; and a cell of each path on
+// PostgreSQL. Every identity ISC can mail is mailed exactly once
 // (isctest's record is the judge) and recorded invited; every other one
 // ends in the right state, with the right outcome and reason.
 func TestVariantsInviteRightUnderEveryTenantBehaviour(t *testing.T) {
@@ -218,6 +219,10 @@ func TestVariantsInviteRightUnderEveryTenantBehaviour(t *testing.T) {
 			wave: mainWave("public"), check: checkPublicCalls(true)},
 		variantCell{name: "cc/order=name/postgres", api: "cc", backend: postgres(),
 			opts: isctest.Options{Users: users, CCOrder: isctest.CCOrderName}, wave: mainWave("cc"), check: checkCCCalls(users)},
+		// Task messages that name no identity: the lookup explains them.
+		variantCell{name: "public/messages-without-ids/unknown=skip/async", api: "public", backend: sqlite(),
+			opts: isctest.Options{Users: users, UnknownIDs: isctest.UnknownIDsSkip, AsyncTasks: true, TaskDelay: variantTaskDelay, TaskMessagesWithoutIDs: true},
+			wave: mainWave("public"), check: checkPublicCalls(true)},
 		variantCell{name: "public/statuses", api: "public", backend: sqlite(),
 			opts: isctest.Options{Users: users, AsyncTasks: true, TaskDelay: variantTaskDelay}, wave: statusWave},
 		variantCell{name: "cc/statuses/order=name", api: "cc", backend: sqlite(),
