@@ -7,8 +7,16 @@
 // eventual consistency of lists, trigger subscriptions with event delivery,
 // and injected faults.
 //
-// Where ISC's behaviour is not documented the fake picks the plausible one;
-// those places carry a comment starting "Inferred:".
+// Where ISC's behaviour is not documented the fake picks the plausible one
+// by default, and offers the other plausible ones as Options (the /cc
+// list's order, unknown ids on the invite, asynchronous tasks, statuses,
+// scoped tokens, a retired /cc API, a URI limit, deprecation headers…);
+// those places carry a comment starting "Inferred:". The zero Options
+// behave as the fake always has.
+//
+// Besides ISC's API, the fake serves admin endpoints under AdminPrefix to
+// create identities and set faults from outside, and answers POST
+// /v3/search on the identities index.
 //
 // A Server is safe for concurrent use. It keeps no package-level state.
 package isctest

@@ -95,7 +95,7 @@ type Identity struct {
 type identity struct {
 	Identity
 	modified time.Time
-	nameKey  string // lower-case name, the /cc list's name order
+	nameKey  string // lower-case name, the /cc list's name order (CCOrderName only)
 	seq      int    // creation sequence, from 0
 }
 
@@ -262,7 +262,6 @@ func (s *Server) addIdentityLocked(n NewIdentity, now time.Time, delay time.Dura
 			Uncorrelated:   n.Uncorrelated,
 		},
 		modified: now,
-		nameKey:  strings.ToLower(name),
 		seq:      len(s.identities),
 	}
 	if email == "" {
@@ -271,12 +270,15 @@ func (s *Server) addIdentityLocked(n NewIdentity, now time.Time, delay time.Dura
 	s.identities = append(s.identities, id)
 	s.byID[id.ID] = id
 	s.byCCID[ccid] = id
-	if key := strings.ToLower(email); key != "" {
+	// Only addresses given explicitly count as shared: two identities
+	// whose generated addresses collide (same name) are both mailed.
+	if key := strings.ToLower(n.Email); key != "" {
 		if _, ok := s.firstByEmail[key]; !ok {
 			s.firstByEmail[key] = id
 		}
 	}
 	if s.byName != nil {
+		id.nameKey = strings.ToLower(name)
 		if s.bulk {
 			s.byName = append(s.byName, id)
 		} else {
