@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,6 +122,23 @@ func waitRecordedInvited(t *testing.T, ctx context.Context, db *store.DB, n int6
 	}
 }
 
+// waitJobsRunning waits until no invite job is waiting to be fetched and n
+// are running.
+func waitJobsRunning(t *testing.T, ctx context.Context, db *store.DB, n int) {
+	t.Helper()
+	for {
+		jobs, err := db.CountJobs(ctx)
+		if err == nil && jobs["available"] == 0 && jobs["running"] >= int64(n) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("jobs never all fetched: %v, %v", jobs, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // TestChaosSIGKILLMidWaveSQLite: a serve on SQLite is SIGKILLed in the
 // middle of a wave, with jobs running (some identities invited, the rest
 // held in its batcher), and restarted at once with the default settings.
@@ -153,6 +171,7 @@ func TestChaosSIGKILLMidWaveSQLite(t *testing.T) {
 	// ISC's answer and the commit is the one window that can mail twice,
 	// and this test is about the jobs left running, not that window.
 	waitRecordedInvited(t, ctx, db, int64(n/batch*batch))
+	waitJobsRunning(t, ctx, db, n%batch)
 	if err := first.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -398,6 +417,14 @@ func TestChaosDiskFull(t *testing.T) {
 	if codes := deliverAll(t, ctx, d, ids, "Disk"); codes[200] != n {
 		t.Fatalf("answers %v, want %d × 200", codes, n)
 	}
+	db, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Fill the disk once every job is fetched (fetching writes too) and
+	// ISC is being asked.
+	waitJobsRunning(t, ctx, db, n)
 	fillTo(t, dir, 0)
 	waitInvited(t, tenant, ids, time.Minute) // ISC mails while the disk is full
 	code, body := readyz(t, d)
@@ -405,11 +432,6 @@ func TestChaosDiskFull(t *testing.T) {
 		t.Errorf("/readyz with the disk full: %d %q, want 503", code, body)
 	}
 	fullFor := time.Now()
-	db, err := store.Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	c, err := db.Counts(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -427,4 +449,227 @@ func TestChaosDiskFull(t *testing.T) {
 	if err := d.stop(); err != nil {
 		t.Errorf("graceful stop: %v\n%s", err, d.out)
 	}
+}
+
+// TestChaosLongOutage: ISC down far longer than any attempt budget
+// would survive, then back: nobody is lost. The outage is compressed: with
+// --retry-backoff-max 1s (jittered: 0.5 to 1 s), 25 s of outage cost each
+// job about as many retries as two hours cost with the default 5-minute cap
+// (some 35), and
+// --visibility-delay 5s leaves the jobs 16 attempts: an outage that used
+// attempts would fail them all.
+func TestChaosLongOutage(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			testLongOutage(t, b.DSN(t))
+		})
+	}
+}
+
+func testLongOutage(t *testing.T, dsn string) {
+	ctx := testContext(t)
+	const n, outage = 20, 25 * time.Second
+	tenant := isctest.NewServer(isctest.Options{})
+	t.Cleanup(tenant.Close)
+	ids := identityIDs(tenant.CreateIdentities(n, nil))
+	d := startChild(t, tenant, dsn, randomToken(), "--retry-backoff-max", "1s", "--visibility-delay", "5s")
+	tenant.Outage(isctest.OutageErrors, outage)
+	outageEnds := time.Now().Add(outage)
+	if codes := deliverAll(t, ctx, d, ids, "Outage"); codes[200] != n {
+		t.Fatalf("answers %v, want %d × 200", codes, n)
+	}
+	waitInvited(t, tenant, ids, outage+30*time.Second)
+	assertInvitedOnce(t, tenant, ids)
+	db := reopenChild(t, d, dsn)
+	c, err := db.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Identities[store.StateFailed] != 0 || c.Identities[store.StateInvited] != n {
+		t.Errorf("after the outage: %v, want all %d invited and none failed", c.Identities, n)
+	}
+	var refused int
+	for _, call := range tenant.Calls() {
+		if call.Status == http.StatusServiceUnavailable {
+			refused++
+		}
+	}
+	t.Logf("outage of %s (a 2 h outage at the 5 min cap, compressed): %d ISC calls refused with 503, all %d invited once, the last %s after it ended; identities %v",
+		outage, refused, n, lastInviteAt(tenant, ids).Sub(outageEnds).Round(time.Millisecond), c.Identities)
+}
+
+// reopenChild stops the child serve d gracefully and opens its database.
+func reopenChild(t *testing.T, d *daemon, dsn string) *store.DB {
+	t.Helper()
+	if err := d.stop(); err != nil {
+		t.Errorf("graceful stop: %v\n%s", err, d.out)
+	}
+	db, err := store.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestChaosShutdownDuringCalls: SIGTERM with --shutdown-wait 1s while ISC
+// takes 3 s to answer each call: the calls in flight finish and their
+// outcomes are recorded before the process exits, so the restart sends
+// nobody twice.
+func TestChaosShutdownDuringCalls(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			testShutdownDuringCalls(t, b.DSN(t))
+		})
+	}
+}
+
+func testShutdownDuringCalls(t *testing.T, dsn string) {
+	ctx := testContext(t)
+	const n = 400
+	tenant := isctest.NewServer(isctest.Options{})
+	t.Cleanup(tenant.Close)
+	ids := identityIDs(tenant.CreateIdentities(n, nil))
+	token := randomToken()
+	first := startChild(t, tenant, dsn, token, "--shutdown-wait", "1s")
+	tenant.SetFaults(isctest.Faults{SlowRate: 1, SlowDelay: 3 * time.Second})
+	if codes := deliverAll(t, ctx, first, ids, "Shutdown"); codes[200] != n {
+		t.Fatalf("answers %v, want %d × 200", codes, n)
+	}
+	// SIGTERM once invite calls are on the wire.
+	for inviteCalls(tenant) == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("no invite call reached the tenant")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	inFlight := inviteCalls(tenant)
+	if err := first.stop(); err != nil {
+		t.Errorf("stop: %v\n%s", err, first.out)
+	}
+	mailedByFirst := len(tenant.Invites())
+	tenant.SetFaults(isctest.Faults{})
+	second := startChild(t, tenant, dsn, token)
+	waitInvited(t, tenant, ids, time.Minute)
+	assertInvitedOnce(t, tenant, ids)
+	t.Logf("SIGTERM with --shutdown-wait 1s, tenant answering in 3 s: %d invite calls in flight at the signal, %d identities mailed by the stopping serve, all %d mailed once after the restart",
+		inFlight, mailedByFirst, n)
+	if err := second.stop(); err != nil {
+		t.Errorf("graceful stop: %v\n%s", err, second.out)
+	}
+}
+
+// inviteCalls counts the invite calls the tenant has received, on any
+// path and version.
+func inviteCalls(tenant *isctest.Server) int {
+	n := 0
+	for _, c := range tenant.Calls() {
+		if strings.HasSuffix(c.Endpoint, "/invite") {
+			n++
+		}
+	}
+	return n
+}
+
+// capture is a server that counts the requests reaching it and whether any
+// carried a secret.
+type capture struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	requests int
+	secrets  int
+}
+
+func newCapture(t *testing.T, secrets ...string) *capture {
+	c := &capture{}
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.requests++
+		all := string(body) + r.URL.String() + fmt.Sprint(r.Header)
+		for _, s := range secrets {
+			if s != "" && strings.Contains(all, s) {
+				c.secrets++
+			}
+		}
+		if r.Header.Get("Authorization") != "" {
+			c.secrets++
+		}
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func (c *capture) counts() (int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests, c.secrets
+}
+
+// TestChaosRedirectsLeakNothing: a 307 on /oauth/token (at start) and on
+// the invite call (same host, another port) is never followed: the
+// redirect target sees no request at all, so neither the client secret
+// nor the bearer token. serve refuses to start on the first (exit 2,
+// naming SAIL_BASE_URL); on the second the identities wait as a
+// configuration problem: pending, none failed, none mailed.
+func TestChaosRedirectsLeakNothing(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	dsn := storetest.SQLiteDSN(t)
+	tenant := isctest.NewServer(isctest.Options{})
+	t.Cleanup(tenant.Close)
+	target := newCapture(t, tenant.ClientSecret())
+	ids := identityIDs(tenant.CreateIdentities(10, nil))
+
+	tenant.SetFaults(isctest.Faults{RedirectRate: 1, RedirectStatus: 307, RedirectTo: target.srv.URL + "/oauth/token",
+		Endpoints: []string{"POST /oauth/token"}})
+	cmd := exec.CommandContext(ctx, inviterBinary(t), serveArgs(freeAddr(t), dsn)...)
+	cmd.Env = append(os.Environ(), "INVITER_WEBHOOK_TOKEN="+randomToken())
+	for k, v := range tenantEnv(tenant) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !bytes.Contains(out, []byte("SAIL_BASE_URL")) {
+		t.Errorf("serve with /oauth/token redirected: %v, want exit 2 naming SAIL_BASE_URL\n%s", err, out)
+	}
+
+	tenant.SetFaults(isctest.Faults{})
+	d := startChild(t, tenant, dsn, randomToken())
+	tenant.SetFaults(isctest.Faults{RedirectRate: 1, RedirectStatus: 307, RedirectTo: target.srv.URL + "/v2025/identities/invite",
+		Endpoints: []string{"POST /v2025/identities/invite", "POST /beta/identities/invite"}})
+	if codes := deliverAll(t, ctx, d, ids, "Redirect"); codes[200] != len(ids) {
+		t.Fatalf("answers %v, want %d × 200", codes, len(ids))
+	}
+	for inviteCalls(tenant) == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("no invite call reached the tenant")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	redirected := inviteCalls(tenant)
+	db := reopenChild(t, d, dsn)
+	if n := len(tenant.Invites()); n != 0 {
+		t.Errorf("%d identities mailed through a redirected invite call", n)
+	}
+	c, err := db.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Identities[store.StatePending] != int64(len(ids)) {
+		t.Errorf("after a redirected invite: %v, want all %d pending (a configuration problem, not the identities' fault)", c.Identities, len(ids))
+	}
+	reqs, secrets := target.counts()
+	if reqs != 0 || secrets != 0 {
+		t.Errorf("the redirect target got %d requests, %d with a secret or token; want none", reqs, secrets)
+	}
+	t.Logf("307 on /oauth/token: serve exit 2; 307 on invite: %d redirected invite calls, none followed, identities %v; the redirect target saw %d requests, %d secrets",
+		redirected, c.Identities, reqs, secrets)
 }
