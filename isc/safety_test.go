@@ -507,3 +507,22 @@ func TestSearchPagesWithSearchAfter(t *testing.T) {
 		t.Errorf("searchAfter %v, %v, %v; want none, the 250th id, the 500th id", bodies[0].SearchAfter, bodies[1].SearchAfter, bodies[2].SearchAfter)
 	}
 }
+
+func TestCreateSubscriptionTakenOnAny2xx(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	tn := newTenant(t, func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, "<html>created</html>")
+	})
+	c := tn.client(t, func(c *Config) { c.Retries = 2 })
+	sub, err := c.CreateSubscription(context.Background(), Subscription{ID: "x", Name: "inviter", TriggerID: TriggerIdentityCreated, Type: "HTTP"})
+	if err != nil || sub.Name != "inviter" || sub.ID != "" {
+		t.Errorf("CreateSubscription = %+v, %v; want the subscription as sent, no id, no error", sub, err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d calls, want 1: a created subscription is never created again", n)
+	}
+}

@@ -2,6 +2,7 @@ package isc
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 )
 
@@ -48,10 +49,20 @@ type BearerConfig struct {
 }
 
 // CreateSubscription creates a trigger subscription:
-// POST /beta/trigger-subscriptions.
+// POST /beta/trigger-subscriptions. Any 2xx answer means ISC created it:
+// a body that cannot be read gives the Subscription as sent, without an
+// ID, and no error (sending it again would create a second one).
 func (c *Client) CreateSubscription(ctx context.Context, s Subscription) (Subscription, error) {
-	var out Subscription
-	err := c.do(ctx, request{method: "POST", path: "/beta/trigger-subscriptions", json: s}, &out)
+	out := s
+	out.ID = ""
+	err := c.do(ctx, request{method: "POST", path: "/beta/trigger-subscriptions", json: s,
+		accepted: func(body []byte) {
+			var got Subscription
+			if json.Unmarshal(body, &got) == nil {
+				out = got
+			}
+		},
+	}, nil)
 	return out, err
 }
 
