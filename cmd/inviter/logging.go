@@ -55,8 +55,28 @@ func (l *logSettings) loggers(w io.Writer, debug bool) (app, river *slog.Logger)
 	river = app
 	if !debug {
 		river = slog.New(l.handler(w, max(lv, slog.LevelWarn))).With("component", "river")
+		app = slog.New(quietRiver{app.Handler()})
 	}
 	return app, river
+}
+
+// quietRiver drops River's own records below WARN that reach the
+// application's logger (its migrator logs through the store's logger).
+type quietRiver struct{ slog.Handler }
+
+func (h quietRiver) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelWarn && strings.HasPrefix(r.Message, "rivermigrate") {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h quietRiver) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietRiver{h.Handler.WithAttrs(as)}
+}
+
+func (h quietRiver) WithGroup(name string) slog.Handler {
+	return quietRiver{h.Handler.WithGroup(name)}
 }
 
 func (l *logSettings) handler(w io.Writer, lv slog.Level) slog.Handler {

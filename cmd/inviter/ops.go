@@ -217,6 +217,9 @@ type auditRecord struct {
 	// IdentityState is the identity's invite state now (inviter status
 	// only): a not_found that was later invited reads "invited".
 	IdentityState string `json:"identity_state,omitempty"`
+	// Name is the identity's name from its deliveries (inviter status
+	// only); empty when none carried one.
+	Name string `json:"name,omitempty"`
 }
 
 func newAuditRecord(e store.AuditEntry) auditRecord {
@@ -233,11 +236,15 @@ type statusReport struct {
 	InitialisedAt time.Time `json:"initialised_at"`
 	// ReconcileLastRun is the time reconcile last ran, as recorded; null
 	// when it never ran.
-	ReconcileLastRun *string          `json:"reconcile_last_run"`
-	Identities       map[string]int64 `json:"identities"`
-	Deliveries       int64            `json:"deliveries"`
-	Jobs             map[string]int64 `json:"jobs"`
-	LastErrors       []auditRecord    `json:"last_errors"`
+	ReconcileLastRun *string `json:"reconcile_last_run"`
+	// ReconcileCutOff and ReconcileEnqueued are what the last run used and
+	// did, when recorded.
+	ReconcileCutOff   *time.Time       `json:"reconcile_cut_off,omitempty"`
+	ReconcileEnqueued *int             `json:"reconcile_enqueued,omitempty"`
+	Identities        map[string]int64 `json:"identities"`
+	Deliveries        int64            `json:"deliveries"`
+	Jobs              map[string]int64 `json:"jobs"`
+	LastErrors        []auditRecord    `json:"last_errors"`
 }
 
 func newStatusCommand(stdout io.Writer) *cobra.Command {
@@ -283,15 +290,8 @@ func readStatus(ctx context.Context, d *store.DB, name string) (statusReport, er
 		return rep, fmt.Errorf("reading when the database was initialised: %w", err)
 	}
 	rep.InitialisedAt = at.UTC()
-	switch v, err := d.Meta(ctx, metaReconcileLastRun); {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return rep, fmt.Errorf("reading reconcile's last run: %w", err)
-	default:
-		if t, perr := time.Parse(time.RFC3339Nano, v); perr == nil {
-			v = t.UTC().Format(time.RFC3339Nano)
-		}
-		rep.ReconcileLastRun = &v
+	if err := readReconcileRun(ctx, d, &rep); err != nil {
+		return rep, err
 	}
 	c, err := d.Counts(ctx)
 	if err != nil {
@@ -307,12 +307,13 @@ func readStatus(ctx context.Context, d *store.DB, name string) (statusReport, er
 	for s, n := range c.Jobs {
 		rep.Jobs[jobState(s)] += n
 	}
-	errs, err := d.AuditErrors(ctx, statusErrors)
+	errs, err := d.CurrentErrors(ctx, statusErrors)
 	if err != nil {
 		return rep, err
 	}
 	for _, e := range errs {
-		r := newAuditRecord(e)
+		r := newAuditRecord(e.AuditEntry)
+		r.Name = e.Name
 		if id, err := d.Identity(ctx, e.IdentityID); err == nil {
 			r.IdentityState = string(id.State)
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -333,6 +334,9 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) error {
 		if t, err := time.Parse(time.RFC3339Nano, last); err == nil {
 			last = stamp(t, now)
 		}
+	}
+	if rep.ReconcileCutOff != nil && rep.ReconcileEnqueued != nil {
+		last += fmt.Sprintf(", cut-off %s, %d enqueued", rep.ReconcileCutOff.UTC().Format(timeLayout), *rep.ReconcileEnqueued)
 	}
 	fmt.Fprintf(tw, "reconcile last run\t%s\n", last)
 	fmt.Fprintf(tw, "deliveries\t%d\n", rep.Deliveries)
@@ -371,26 +375,10 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) error {
 	}
 	fmt.Fprintln(w, "last errors (newest first):")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  TIME\tIDENTITY\tOUTCOME\tATTEMPT\tSTATE NOW\tREASON")
+	fmt.Fprintln(tw, "  TIME\tIDENTITY\tNAME\tOUTCOME\tATTEMPT\tSTATE NOW\tREASON")
 	for _, e := range rep.LastErrors {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\n", stamp(e.At, now), e.IdentityID, e.Outcome, e.Attempt,
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", stamp(e.At, now), e.IdentityID, dash(e.Name), e.Outcome, e.Attempt,
 			dash(e.IdentityState), oneLine(e.Reason, 100))
 	}
-	return tw.Flush()
-}
-
-// countsRows writes a row of names and under it a row of their counts,
-// aligned, after a label.
-func countsRows(w io.Writer, label string, names []string, counts map[string]int64) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%-10s", label)
-	for _, s := range names {
-		fmt.Fprintf(tw, "\t%s", s)
-	}
-	fmt.Fprintf(tw, "\n%-10s", "")
-	for _, s := range names {
-		fmt.Fprintf(tw, "\t%d", counts[s])
-	}
-	fmt.Fprint(tw, "\n")
 	return tw.Flush()
 }
