@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -213,9 +214,22 @@ func (q *Queue) write(ctx context.Context, d store.Decision) error {
 
 func (q *Queue) logDecision(ctx context.Context, j jobInfo, d store.Decision) {
 	q.count(j, d)
-	q.logger.InfoContext(ctx, "invite decision", "identity_id", d.IdentityID, "job_id", j.ID,
+	q.logger.Log(ctx, decisionLevel(d), "invite decision", "identity_id", d.IdentityID, "job_id", j.ID,
 		"outcome", string(d.Outcome), "reason", d.Reason, "attempt", j.Attempt, "batch_id", d.BatchID, "source", d.Source,
 		"task_id", d.TaskID, "completion_status", d.CompletionStatus)
+}
+
+// decisionLevel is the log level an outcome deserves: WARN for an invite
+// that failed, DEBUG for an expected retry (ISC does not show the identity
+// yet, a transient error), INFO for the rest.
+func decisionLevel(d store.Decision) slog.Level {
+	switch {
+	case d.State == store.StateFailed || (d.Outcome == inviter.OutcomeFailed && d.State != ""):
+		return slog.LevelWarn
+	case d.State == "" && (d.Outcome == inviter.OutcomeNotFound || d.Outcome == inviter.OutcomeFailed):
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 func (q *Queue) count(j jobInfo, d store.Decision) {
