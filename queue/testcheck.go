@@ -55,9 +55,10 @@ type TestDelivery struct {
 
 // testCheckWorker works KindTestCheck jobs: it asks Config.CheckTestDelivery
 // whether the tenant knows the identity. Not known: the delivery stays a
-// test delivery, and after one more look once Config.NotFoundWindow has
-// passed (a real joiner may not be visible at once) the audit says so.
-// Known: it is a real joiner's delivery, admitted as any other.
+// test delivery; it is looked at again (every RetryBackoffMax at most)
+// until Config.NotFoundWindow has passed since it arrived, since a real
+// joiner may not be visible at once, and then the audit says it was a
+// test. Known: it is a real joiner's delivery, admitted as any other.
 type testCheckWorker struct {
 	river.WorkerDefaults[TestCheckArgs]
 	q *Queue
@@ -78,8 +79,8 @@ func (w *testCheckWorker) Work(ctx context.Context, job *river.Job[TestCheckArgs
 	case err != nil:
 		return fmt.Errorf("checking whether ISC knows %s: %w", a.Identity.ID, err)
 	case !known:
-		if wait := q.cfg.NotFoundWindow - q.now().Sub(a.ReceivedAt); wait > 0 && snoozesOf(job.Metadata) == 0 {
-			return river.JobSnooze(wait)
+		if wait := q.cfg.NotFoundWindow - q.now().Sub(a.ReceivedAt); wait > 0 {
+			return river.JobSnooze(min(wait, q.cfg.RetryBackoffMax))
 		}
 		return q.concludeTest(ctx, a)
 	}
