@@ -65,7 +65,7 @@ func fakeTenantCommand(o *fakeTenantOptions, stdout, stderr io.Writer) *cobra.Co
 It prints the base URL and the (throwaway) credentials to export, then serves
 until interrupted. With --create it also creates new identities over time, and
 delivers their Identity Created events to any trigger subscription.`,
-		Example: `  inviter fake-tenant --listen 127.0.0.1:9090 --users 5000
+		Example: `  inviter fake-tenant --listen 127.0.0.1:8090 --users 5000
   inviter fake-tenant --users 20000 --create 100 --create-every 2s
   inviter fake-tenant --cc-order name --unknown-ids skip --async-tasks
   inviter fake-tenant --scopes idn:identity:read,idn:task-management:read   # no invite right
@@ -76,7 +76,7 @@ delivers their Identity Created events to any trigger subscription.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:9090", "address to serve the fake tenant on")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8090", "address to serve the fake tenant on")
 	fs.IntVar(&o.users, "users", 1000, "identities that exist at start (every tenth unregistered)")
 	fs.DurationVar(&o.tokenTTL, "token-ttl", 749*time.Second, "lifetime of the access tokens it issues")
 	fs.Var(&o.rate, "rate-limit", "its rate limit per client id and API version, as N/DURATION")
