@@ -153,7 +153,7 @@ func scanNamedAudit(rs rows) ([]NamedAuditEntry, error) {
 
 // MetaReconcileRun is the inviter_meta key holding the latest reconcile run
 // (ReconcileRun as JSON).
-const MetaReconcileRun = "reconcile_last_run"
+const MetaReconcileRun = "reconcile_run"
 
 // ReconcileRun is what the latest reconciliation did, for the status page.
 type ReconcileRun struct {
