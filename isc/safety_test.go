@@ -497,7 +497,7 @@ func TestSearchPagesWithSearchAfter(t *testing.T) {
 	if n != total || len(bodies) != 3 {
 		t.Fatalf("%d identities in %d calls, want %d in 3", n, len(bodies), total)
 	}
-	want := `attributes.cloudStatus:UNREGISTERED AND created:{"2026-12-01T09:30:00.123Z" TO *}`
+	want := `(attributes.cloudStatus:UNREGISTERED OR status:UNREGISTERED) AND created:{"2026-12-01T09:30:00.123Z" TO *}`
 	for i, b := range bodies {
 		if b.Query.Query != want || len(b.Indices) != 1 || b.Indices[0] != "identities" || len(b.Sort) != 1 || b.Sort[0] != "id" {
 			t.Errorf("call %d: %+v, want query %s sorted by id", i, b, want)

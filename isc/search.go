@@ -21,8 +21,13 @@ const SearchEndpoint = "POST /v3/search"
 // UnregisteredQuery is the search query (Elasticsearch query-string
 // syntax, on the identities index) for identities that have not
 // registered: cloudStatus is the identity attribute the list filter
-// UnregisteredFilter matches.
-const UnregisteredQuery = "attributes.cloudStatus:UNREGISTERED"
+// UnregisteredFilter matches; status is the identity document's own
+// "status in SailPoint".
+//
+// Inferred: the spec does not say which of the two carries UNREGISTERED in
+// a search document, so either matches. A tenant that refuses a field
+// answers 400, and reconcile then lists instead.
+const UnregisteredQuery = "(attributes.cloudStatus:UNREGISTERED OR status:UNREGISTERED)"
 
 // searchTime is the ISO-8601 form of a time in a search range. Documented:
 // the query is Elasticsearch's query-string syntax, whose range bounds may
@@ -87,9 +92,9 @@ func (d identityDoc) identity() inviter.Identity {
 //
 // Documented: searchAfter paging on a sort by id (SailPoint's Search API,
 // "Paginating Search Queries").
-// Inferred: how soon a new identity shows in the search index (the
-// document's "synced" time) is not documented; callers overlap their
-// windows.
+// Documented: data reaches the search index "a few seconds to a few
+// minutes" after it changes (SailPoint's Search API page); callers overlap
+// their windows.
 func (c *Client) SearchUnregisteredSince(ctx context.Context, since time.Time, fn func([]inviter.Identity) error) error {
 	body := searchRequest{
 		Indices: []string{"identities"},

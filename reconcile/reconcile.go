@@ -47,8 +47,8 @@ const (
 )
 
 // DefaultSearchOverlap is how far before the last run a search starts
-// again. Inferred: SailPoint does not document how soon a new identity
-// shows in the search index; a day covers any delay seen in practice and
+// again. SailPoint documents that data reaches search "a few seconds to a
+// few minutes" after it changes; a day is a wide margin over that and
 // costs only the identities of that day.
 const DefaultSearchOverlap = 24 * time.Hour
 
