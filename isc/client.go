@@ -446,8 +446,11 @@ func (c *Client) noteDeprecated(endpoint string, h http.Header) {
 	c.deprecated[endpoint] = true
 	c.mu.Unlock()
 	if first {
-		c.cfg.Logger.Warn("ISC marks this endpoint deprecated; consider another --api-version",
-			"endpoint", endpoint, "x_deprecated", firstLine(v), "sunset", firstLine(h.Get("Sunset")))
+		attrs := []any{"endpoint", endpoint, "deprecated", firstLine(v)}
+		if sunset := h.Get("Sunset"); sunset != "" {
+			attrs = append(attrs, "sunset", firstLine(sunset))
+		}
+		c.cfg.Logger.Warn("ISC marks this endpoint deprecated; consider another --api-version", attrs...)
 	}
 }
 
