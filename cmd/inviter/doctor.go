@@ -128,7 +128,7 @@ func (o *doctorOptions) printer(w io.Writer) func(checkResult) {
 		return func(checkResult) {}
 	}
 	return func(r checkResult) {
-		line := fmt.Sprintf("%-4s  %-22s %s", r.Level, r.Check, r.Detail)
+		line := fmt.Sprintf("%-4s  %-31s %s", r.Level, r.Check, r.Detail)
 		if r.Fix != "" {
 			line += " -> " + r.Fix
 		}
