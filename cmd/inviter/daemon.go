@@ -104,6 +104,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 			m.ISCRateLimited.WithLabelValues(endpoint).Inc()
 		}
 	}
+	clientCfg.OnDeprecated = func(endpoint string) { m.ISCDeprecated.WithLabelValues(endpoint).Inc() }
 	// The client's context must outlive every job: token refreshes use it.
 	clientCtx, cancelClient := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelClient()
@@ -177,10 +178,12 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 	go reportQueueDepth(ctx, q)
 
 	webCfg := web.Config{
-		Auth:     cfg.auth,
-		Intake:   intake{q: q, policy: cfg.policy, logger: logger, onDelivery: cfg.onDelivery},
-		Ready:    readiness{db: db},
-		Status:   statusSource{db: db, q: q, api: cfg.api, started: started},
+		Auth:   cfg.auth,
+		Intake: intake{q: q, policy: cfg.policy, logger: logger, onDelivery: cfg.onDelivery},
+		Ready:  readiness{db: db},
+		Status: statusView{db: db, q: q, api: cfg.api, started: started, health: health,
+			configProblem: func() string { t, _ := q.ConfigProblem(); return t },
+			cutOff:        cfg.backfillSince, retry: retryCommand(cfg.dsn)},
 		Metrics:  m,
 		Gatherer: reg,
 		Logger:   logger,
@@ -386,66 +389,6 @@ type readiness struct{ db *store.DB }
 
 func (r readiness) Ready(ctx context.Context) error {
 	return r.db.Ready(ctx)
-}
-
-// statusSource gives the status page its figures.
-type statusSource struct {
-	db      *store.DB
-	q       *queue.Queue
-	api     inviter.API
-	started time.Time
-}
-
-func (s statusSource) Status(ctx context.Context) (web.Status, error) {
-	st, err := s.q.Stats(ctx)
-	if err != nil {
-		return web.Status{}, err
-	}
-	out := web.Status{
-		Version: version, StartedAt: s.started, Backend: s.db.Backend(), API: s.api,
-		Identities: web.IdentityCounts{
-			Pending: int(st.Identities[store.StatePending]),
-			Invited: int(st.Identities[store.StateInvited]),
-			Failed:  int(st.Identities[store.StateFailed]),
-			Skipped: int(st.Identities[store.StateSkipped]),
-		},
-		Deliveries: int(st.Deliveries),
-		Jobs:       map[string]int{},
-	}
-	for k, v := range st.Jobs {
-		out.Jobs[k] = int(v)
-	}
-	audit, err := s.db.Audit(ctx, "", 50)
-	if err != nil {
-		return out, err
-	}
-	for _, a := range audit {
-		if a.Outcome == inviter.OutcomeInvited && len(out.RecentInvites) < 10 {
-			ri := web.RecentInvite{IdentityID: a.IdentityID, API: a.API, TaskID: a.TaskID, At: a.At}
-			if ds, err := s.db.Deliveries(ctx, a.IdentityID, 1); err == nil && len(ds) > 0 {
-				ri.Name = ds[0].IdentityName
-			}
-			out.RecentInvites = append(out.RecentInvites, ri)
-		}
-	}
-	// The errors that still matter: those of identities not invited (or
-	// skipped) since, newest first, one per identity.
-	errs, err := s.db.AuditErrors(ctx, 100)
-	if err != nil {
-		return out, err
-	}
-	seen := map[string]bool{}
-	for _, a := range errs {
-		if seen[a.IdentityID] || len(out.LastErrors) == 10 {
-			continue
-		}
-		seen[a.IdentityID] = true
-		if id, err := s.db.Identity(ctx, a.IdentityID); err == nil && (id.State == store.StateInvited || id.State == store.StateSkipped) {
-			continue
-		}
-		out.LastErrors = append(out.LastErrors, web.Failure{IdentityID: a.IdentityID, Reason: a.Reason, At: a.At})
-	}
-	return out, nil
 }
 
 // observedInviter reports every result to onResult.
