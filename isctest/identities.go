@@ -141,7 +141,7 @@ func (s *Server) handleListIdentities() http.Handler {
 
 		s.mu.Lock()
 		var matched []*identity
-		for _, id := range s.visibleLocked() {
+		for _, id := range s.orderedLocked(s.opts.ListOrder) {
 			if correlatedOnly && id.Uncorrelated {
 				continue
 			}
@@ -167,8 +167,8 @@ func (s *Server) handleListIdentities() http.Handler {
 }
 
 // identitySorter parses sorters: name, alias, cloudStatus, each optionally
-// prefixed by "-" for descending. Without sorters the order is creation
-// order.
+// prefixed by "-" for descending. Without sorters the order is
+// Options.ListOrder, creation order by default.
 //
 // Inferred: ISC does not document the default order; creation order is
 // stable, which offset paging needs.

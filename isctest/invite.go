@@ -310,8 +310,11 @@ func (s *Server) handleCCUserList() http.Handler {
 }
 
 // ccListLocked returns the visible identities in the /cc list's order.
-func (s *Server) ccListLocked() []*identity {
-	switch s.opts.CCOrder {
+func (s *Server) ccListLocked() []*identity { return s.orderedLocked(s.opts.CCOrder) }
+
+// orderedLocked returns the visible identities in order.
+func (s *Server) orderedLocked(order CCOrder) []*identity {
+	switch order {
 	case CCOrderName:
 		return s.visibleOf(s.byName)
 	case CCOrderNewestFirst:

@@ -176,6 +176,9 @@ func (s *Server) handleSearch() http.Handler {
 		s.mu.Lock()
 		var matched []*identity
 		for _, id := range s.visibleLocked() {
+			if s.opts.SearchDelay > 0 && now.Before(id.VisibleAt.Add(s.opts.SearchDelay)) {
+				continue
+			}
 			if q.match(id) && (after == nil || compareSortKeys(keys, id, after) > 0) {
 				matched = append(matched, id)
 			}

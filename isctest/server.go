@@ -84,6 +84,18 @@ type Options struct {
 	// CCOrder is the order of GET /cc/api/user/list. Default
 	// CCOrderCreated.
 	CCOrder CCOrder
+	// ListOrder is the order of GET /…/identities when no sorters are
+	// given. Default CCOrderCreated (creation order).
+	//
+	// Inferred: the specs document sorters but not the order without them.
+	ListOrder CCOrder
+	// SearchDelay is how much later than lists and gets a new identity
+	// shows in the search (the search index lags). Default 0.
+	//
+	// Inferred: the IdentityDocument's "synced" says a document is queued
+	// for the search database with "some delay"; how long is not
+	// documented.
+	SearchDelay time.Duration
 	// UnknownIDs is what the public invite does with an id that is unknown
 	// or not visible yet. Default UnknownIDsReject.
 	UnknownIDs UnknownIDMode
@@ -289,7 +301,7 @@ func NewTenant(opts Options) *Server {
 		clients:       make(map[string]Client),
 		firstSub:      make(chan struct{}),
 	}
-	if opts.CCOrder == CCOrderName {
+	if opts.CCOrder == CCOrderName || opts.ListOrder == CCOrderName {
 		s.byName = []*identity{}
 	}
 	s.clients[opts.ClientID] = Client{ID: opts.ClientID, Secret: opts.ClientSecret, Scopes: opts.Scopes}

@@ -467,3 +467,55 @@ func TestGatewayVariants(t *testing.T) {
 	resp, body = b.get(t, "/identities/v1/"+id.ID)
 	wantStatus(t, resp, body, http.StatusOK)
 }
+
+func TestListOrder(t *testing.T) {
+	t.Parallel()
+	names := []string{"Mia Stone", "Ada Byrne", "Zoe Quinn"}
+	tests := []struct {
+		order CCOrder
+		query string
+		want  []string
+	}{
+		{CCOrderCreated, "", names},
+		{CCOrderName, "", []string{"Ada Byrne", "Mia Stone", "Zoe Quinn"}},
+		{CCOrderNewestFirst, "", []string{"Zoe Quinn", "Ada Byrne", "Mia Stone"}},
+		{CCOrderNewestFirst, "?sorters=name", []string{"Ada Byrne", "Mia Stone", "Zoe Quinn"}}, // sorters win
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.order)+tt.query, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, Options{RateLimit: -1, ListOrder: tt.order})
+			for _, n := range names {
+				b.srv.CreateIdentity(NewIdentity{Name: n})
+			}
+			resp, body := b.get(t, "/v2025/identities"+tt.query)
+			wantStatus(t, resp, body, http.StatusOK)
+			var got []v2025Identity
+			mustJSON(t, body, &got)
+			var order []string
+			for _, g := range got {
+				order = append(order, g.Name)
+			}
+			if !slices.Equal(order, tt.want) {
+				t.Fatalf("order %v, want %v", order, tt.want)
+			}
+		})
+	}
+}
+
+func TestSearchDelay(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Options{RateLimit: -1, SearchDelay: 30 * time.Second})
+	id := b.srv.CreateIdentity(NewIdentity{})
+	body := map[string]any{"query": map[string]any{"query": "id:" + id.ID}}
+	if _, docs, _ := b.search(t, "", body); len(docs) != 0 {
+		t.Fatal("in the search before SearchDelay")
+	}
+	if resp, data := b.get(t, "/v2025/identities/"+id.ID); resp.StatusCode != http.StatusOK {
+		t.Fatalf("get: %d %s", resp.StatusCode, data)
+	}
+	b.clock.Advance(30 * time.Second)
+	if _, docs, _ := b.search(t, "", body); len(docs) != 1 {
+		t.Fatal("not in the search after SearchDelay")
+	}
+}

@@ -27,6 +27,8 @@ type fakeTenantOptions struct {
 	create      int
 
 	ccOrder          string
+	listOrder        string
+	searchDelay      time.Duration
 	unknownIDs       string
 	asyncTasks       bool
 	taskDelay        time.Duration
@@ -86,6 +88,8 @@ delivers their Identity Created events to any trigger subscription.`,
 	fs.DurationVar(&o.createEvery, "create-every", time.Second, "pause between two new identities")
 
 	fs.StringVar(&o.ccOrder, "cc-order", "created", "order of /cc/api/user/list: created, name or newest")
+	fs.StringVar(&o.listOrder, "list-order", "created", "order of the identities list without sorters: created, name or newest")
+	fs.DurationVar(&o.searchDelay, "search-delay", 0, "how much later than lists a new identity shows in the search")
 	fs.StringVar(&o.unknownIDs, "unknown-ids", "reject", "public invite naming an unknown or not yet visible id: reject (400) or skip (202, task WARNING)")
 	fs.BoolVar(&o.asyncTasks, "async-tasks", false, "invite tasks complete after --task-delay (completionStatus null until then)")
 	fs.DurationVar(&o.taskDelay, "task-delay", 2*time.Second, "how long an asynchronous invite task takes")
@@ -200,6 +204,13 @@ func (o *fakeTenantOptions) tenantOptions() (isctest.Options, isctest.Faults, er
 	if opts.CCOrder, err = isctest.ParseCCOrder(o.ccOrder); err != nil {
 		return opts, isctest.Faults{}, usagef("--cc-order: %v", err)
 	}
+	if opts.ListOrder, err = isctest.ParseCCOrder(o.listOrder); err != nil {
+		return opts, isctest.Faults{}, usagef("--list-order: %v", err)
+	}
+	if o.searchDelay < 0 {
+		return opts, isctest.Faults{}, usagef("--search-delay must not be negative")
+	}
+	opts.SearchDelay = o.searchDelay
 	if opts.UnknownIDs, err = isctest.ParseUnknownIDMode(o.unknownIDs); err != nil {
 		return opts, isctest.Faults{}, usagef("--unknown-ids: %v", err)
 	}

@@ -39,7 +39,11 @@ func TestFakeTenantFlags(t *testing.T) {
 		{[]string{"--bad-body", "json", "--retry-after", "86400", "--refuse-credentials", "--unauthorized-rate", "1", "--big-body", "100"}, "", func(_ isctest.Options, f isctest.Faults) bool {
 			return f.BadBody == "json" && f.RetryAfter == 86400 && f.RefuseCredentials && f.UnauthorizedRate == 1 && f.BigBody == 100
 		}},
+		{[]string{"--list-order", "newest", "--search-delay", "5s"}, "", func(o isctest.Options, _ isctest.Faults) bool {
+			return o.ListOrder == isctest.CCOrderNewestFirst && o.SearchDelay.Seconds() == 5
+		}},
 		{[]string{"--cc-order", "random"}, "--cc-order", nil},
+		{[]string{"--list-order", "random"}, "--list-order", nil},
 		{[]string{"--unknown-ids", "drop"}, "--unknown-ids", nil},
 		{[]string{"--statuses", "ASLEEP"}, "--statuses", nil},
 		{[]string{"--cc-removed", "500"}, "--cc-removed", nil},
