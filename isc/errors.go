@@ -23,6 +23,9 @@ type RateLimitedError struct {
 }
 
 func (e *RateLimitedError) Error() string {
+	if e.Requested > e.RetryAfter {
+		return fmt.Sprintf("%s: rate limited by ISC (retry after %s; ISC asked for %s, capped)", e.Endpoint, e.RetryAfter, e.Requested)
+	}
 	return fmt.Sprintf("%s: rate limited by ISC (retry after %s)", e.Endpoint, e.RetryAfter)
 }
 
