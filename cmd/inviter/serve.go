@@ -87,7 +87,7 @@ func (o *serveOptions) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "visibility-delay", "INVITER_VISIBILITY_DELAY", "INVITER_NOT_FOUND_WINDOW")
 	fs.DurationVar(&o.dirRefresh, "directory-refresh", 5*time.Second, "with --api cc: least time between two refreshes of the /cc user index")
 	bindEnv(fs, "directory-refresh", "INVITER_DIRECTORY_REFRESH")
-	fs.DurationVar(&o.jobTimeout, "job-timeout", 0, "longest one invite job may run (default: sized from --timeout and the retries of an invite: 4m7.25s with the defaults)")
+	fs.DurationVar(&o.jobTimeout, "job-timeout", 0, "longest one invite job may run (default: sized from --timeout and the calls and retries of an invite: 6m40.75s with the defaults)")
 	bindEnv(fs, "job-timeout", "INVITER_JOB_TIMEOUT")
 	fs.DurationVar(&o.rescueAfter, "rescue-after", 0, "a job running longer is taken as stuck in a live process and retried (must exceed --job-timeout; default --job-timeout + 1m); a dead process's jobs come back sooner")
 	bindEnv(fs, "rescue-after", "INVITER_RESCUE_AFTER")
@@ -210,14 +210,16 @@ const serveRetries = 3
 type retention struct{ deliveries, audit time.Duration }
 
 // jobTimeoutFor sizes the job timeout so that it never cuts short an
-// invitation ISC may be acting on: the batch window, then two calls (a
-// token and the invite), each sent up to retries+1 times for up to timeout,
-// with the client's backoff between tries (500 ms doubling, at most 3.5 s
-// for three retries).
+// invitation ISC may be acting on: the batch window, then three calls (a
+// token, the lookup of the batch, the invite), each sent up to retries+1
+// times for up to timeout with the client's backoff between tries (500 ms
+// doubling: 3.5 s for three retries), then the wait for the invite's task
+// (isc.InviterConfig.TaskWait's default, 30 s).
 func jobTimeoutFor(batchWindow, timeout time.Duration, retries int) time.Duration {
+	const calls, taskWait = 3, 30 * time.Second
 	var waits time.Duration
 	for n := range retries {
 		waits += min(500*time.Millisecond<<n, 30*time.Second)
 	}
-	return batchWindow + 2*(time.Duration(retries+1)*timeout+waits)
+	return batchWindow + calls*(time.Duration(retries+1)*timeout+waits) + taskWait
 }
