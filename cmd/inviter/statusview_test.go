@@ -1,0 +1,48 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/inviter/inviter/isctest"
+	"github.com/inviter/inviter/store/storetest"
+)
+
+// TestServeShowsAnUnreachableTenant: serve started while ISC answers 503
+// starts with a WARN, and its status page and metrics show ISC unhealthy
+// with the error; the reconcile row and the health table are there.
+func TestServeShowsAnUnreachableTenant(t *testing.T) {
+	t.Parallel()
+	tenant := isctest.NewServer(isctest.Options{Users: 1})
+	t.Cleanup(tenant.Close)
+	tenant.Outage(isctest.OutageErrors, 0)
+	admin := freeAddr(t)
+	d := startServe(t, tenant, storetest.SQLiteDSN(t), "--admin-listen", admin, "--reconcile-every", "0")
+	get := func(path string) string {
+		t.Helper()
+		res, err := http.Get("http://" + admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	page := get("/")
+	for _, want := range []string{`id="isc-unhealthy"`, "503", "<strong>unhealthy</strong>", "Reconcile"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q:\n%.2000s", want, page)
+		}
+	}
+	if m := get("/metrics"); !strings.Contains(m, "inviter_isc_healthy 0") {
+		t.Errorf("metrics lack inviter_isc_healthy 0")
+	}
+	if err := d.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.out.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "ISC does not answer at start") {
+		t.Errorf("no WARN at start:\n%s", out)
+	}
+}
