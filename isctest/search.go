@@ -85,8 +85,57 @@ type identityDocument struct {
 	ProcessingState *string        `json:"processingState"`
 }
 
-func (id *identity) toDocument() identityDocument {
+// SearchStatusMode is where an identity's registration status shows in
+// its search document (Options.SearchStatus).
+//
+// Inferred: IdentityDocument documents "status" ("Identity's status in
+// SailPoint", example UNREGISTERED) and an open attributes map; which of
+// them carries the registration status is not said further.
+type SearchStatusMode string
+
+// The places the search document carries the status.
+const (
+	// SearchStatusBoth: "status" and attributes.cloudStatus both carry it.
+	SearchStatusBoth SearchStatusMode = ""
+	// SearchStatusField: only "status"; the document's attributes have no
+	// cloudStatus.
+	SearchStatusField SearchStatusMode = "status"
+	// SearchStatusAttribute: only attributes.cloudStatus; "status" reads
+	// ACTIVE or INACTIVE (the identity's lifecycle), not the registration.
+	SearchStatusAttribute SearchStatusMode = "attribute"
+)
+
+// ParseSearchStatusMode reads a SearchStatusMode: "both", "status" or
+// "attribute".
+func ParseSearchStatusMode(s string) (SearchStatusMode, error) {
+	switch s {
+	case "", "both":
+		return SearchStatusBoth, nil
+	case "status":
+		return SearchStatusField, nil
+	case "attribute":
+		return SearchStatusAttribute, nil
+	}
+	return "", fmt.Errorf("unknown search status mode %q (want both, status or attribute)", s)
+}
+
+// searchStatus is the document's "status" under mode.
+func searchStatus(id *identity, mode SearchStatusMode) string {
+	if mode == SearchStatusAttribute {
+		if id.LifecycleState == "active" {
+			return "ACTIVE"
+		}
+		return "INACTIVE"
+	}
+	return id.Status
+}
+
+func (id *identity) toDocument(mode SearchStatusMode) identityDocument {
 	snap := id.snapshot()
+	if mode == SearchStatusField {
+		delete(snap.Attributes, "cloudStatus")
+		delete(snap.Attributes, "internalCloudStatus")
+	}
 	first, _ := snap.Attributes["firstname"].(string)
 	last, _ := snap.Attributes["lastname"].(string)
 	return identityDocument{
@@ -101,7 +150,7 @@ func (id *identity) toDocument() identityDocument {
 		Modified:       isoTime(id.modified),
 		Synced:         isoTime(id.modified),
 		Inactive:       id.LifecycleState != "active",
-		Status:         id.Status,
+		Status:         searchStatus(id, mode),
 		EmployeeNumber: id.CCID,
 		Attributes:     snap.Attributes,
 		Disabled:       id.Status == "DISABLED",
@@ -152,6 +201,7 @@ func (s *Server) handleSearch() http.Handler {
 			}
 			q = searchAnd{q, f}
 		}
+		q = withStatusMode(q, s.opts.SearchStatus)
 		keys, err := parseSearchSort(req.Sort)
 		if err != nil {
 			badRequest(w, "Invalid sort: %v", err)
@@ -196,9 +246,9 @@ func (s *Server) handleSearch() http.Handler {
 		total := len(matched)
 		docs := make([]any, 0, min(limit, total))
 		for _, id := range page(matched, limit, offset) {
-			var doc any = id.toDocument()
+			var doc any = id.toDocument(s.opts.SearchStatus)
 			if rf := req.QueryResultFilter; rf != nil && (len(rf.Includes) > 0 || len(rf.Excludes) > 0) {
-				doc = filterDocument(id.toDocument(), rf.Includes, rf.Excludes)
+				doc = filterDocument(id.toDocument(s.opts.SearchStatus), rf.Includes, rf.Excludes)
 			}
 			docs = append(docs, doc)
 		}
@@ -420,8 +470,26 @@ func (q searchAnd) match(id *identity) bool { return q.l.match(id) && q.r.match(
 func (q searchOr) match(id *identity) bool  { return q.l.match(id) || q.r.match(id) }
 func (q searchNot) match(id *identity) bool { return !q.q.match(id) }
 
+// withStatusMode returns q with every term reading the documents as mode
+// makes them.
+func withStatusMode(q searchQuery, mode SearchStatusMode) searchQuery {
+	switch e := q.(type) {
+	case searchAnd:
+		return searchAnd{withStatusMode(e.l, mode), withStatusMode(e.r, mode)}
+	case searchOr:
+		return searchOr{withStatusMode(e.l, mode), withStatusMode(e.r, mode)}
+	case searchNot:
+		return searchNot{withStatusMode(e.q, mode)}
+	case searchTerm:
+		e.mode = mode
+		return e
+	}
+	return q
+}
+
 // searchTerm matches one field against a value or a range.
 type searchTerm struct {
+	mode  SearchStatusMode
 	field string
 	// exact: value (with wildcards) compared case-insensitively; for a
 	// date, the range [lo, hi) the value's precision spans.
@@ -464,7 +532,7 @@ func (t searchTerm) values(id *identity) []string {
 		}
 		return []string{id.Email}
 	case "status":
-		return []string{id.Status}
+		return []string{searchStatus(id, t.mode)}
 	case "created":
 		return []string{isoTime(id.Created)}
 	case "modified", "synced":
@@ -481,6 +549,9 @@ func (t searchTerm) values(id *identity) []string {
 		return []string{id.CCID}
 	}
 	if name, ok := strings.CutPrefix(t.field, "attributes."); ok {
+		if t.mode == SearchStatusField && (name == "cloudStatus" || name == "internalCloudStatus") {
+			return nil
+		}
 		switch v := id.Attributes[name].(type) {
 		case nil:
 			return nil

@@ -240,3 +240,40 @@ func TestSearchScopeAndVisibility(t *testing.T) {
 	resp, data := b.send(t, http.MethodPost, "/v3/search", tok, strings.NewReader(`{"query":{"query":"*"}}`), "Content-Type", "application/json")
 	wantStatus(t, resp, data, http.StatusForbidden)
 }
+
+func TestSearchStatusModes(t *testing.T) {
+	t.Parallel()
+	const either = "(attributes.cloudStatus:UNREGISTERED OR status:UNREGISTERED)"
+	tests := []struct {
+		mode                           SearchStatusMode
+		byField, byAttribute, byEither int
+		docStatus                      string
+	}{
+		{SearchStatusBoth, 3, 3, 3, "UNREGISTERED"},
+		{SearchStatusField, 3, 0, 3, "UNREGISTERED"},
+		{SearchStatusAttribute, 0, 3, 3, "ACTIVE"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			t.Parallel()
+			b, _ := searchFixture(t, Options{SearchStatus: tt.mode})
+			count := func(q string) (int, []searchDoc) {
+				resp, docs, data := b.search(t, "", map[string]any{"query": map[string]any{"query": q}, "sort": []string{"created"}})
+				wantStatus(t, resp, data, http.StatusOK)
+				return len(docs), docs
+			}
+			nf, _ := count("status:UNREGISTERED")
+			na, _ := count("attributes.cloudStatus:UNREGISTERED")
+			ne, all := count(either)
+			if nf != tt.byField || na != tt.byAttribute || ne != tt.byEither {
+				t.Fatalf("status %d, attribute %d, either %d", nf, na, ne)
+			}
+			if all[0].Status != tt.docStatus || (all[0].Attributes["cloudStatus"] != nil) != (tt.mode != SearchStatusField) {
+				t.Fatalf("document %+v", all[0])
+			}
+		})
+	}
+	if _, err := ParseSearchStatusMode("elsewhere"); err == nil {
+		t.Fatal("ParseSearchStatusMode accepted a bad value")
+	}
+}

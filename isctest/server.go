@@ -96,6 +96,9 @@ type Options struct {
 	// for the search database with "some delay"; how long is not
 	// documented.
 	SearchDelay time.Duration
+	// SearchStatus is where the search documents carry the registration
+	// status. Default SearchStatusBoth.
+	SearchStatus SearchStatusMode
 	// UnknownIDs is what the public invite does with an id that is unknown
 	// or not visible yet. Default UnknownIDsReject.
 	UnknownIDs UnknownIDMode

@@ -29,6 +29,7 @@ type fakeTenantOptions struct {
 	ccOrder          string
 	listOrder        string
 	searchDelay      time.Duration
+	searchStatus     string
 	unknownIDs       string
 	asyncTasks       bool
 	taskDelay        time.Duration
@@ -90,6 +91,7 @@ delivers their Identity Created events to any trigger subscription.`,
 	fs.StringVar(&o.ccOrder, "cc-order", "created", "order of /cc/api/user/list: created, name or newest")
 	fs.StringVar(&o.listOrder, "list-order", "created", "order of the identities list without sorters: created, name or newest")
 	fs.DurationVar(&o.searchDelay, "search-delay", 0, "how much later than lists a new identity shows in the search")
+	fs.StringVar(&o.searchStatus, "search-status", "both", "where search documents carry the registration status: both, status or attribute")
 	fs.StringVar(&o.unknownIDs, "unknown-ids", "reject", "public invite naming an unknown or not yet visible id: reject (400) or skip (202, task WARNING)")
 	fs.BoolVar(&o.asyncTasks, "async-tasks", false, "invite tasks complete after --task-delay (completionStatus null until then)")
 	fs.DurationVar(&o.taskDelay, "task-delay", 2*time.Second, "how long an asynchronous invite task takes")
@@ -211,6 +213,9 @@ func (o *fakeTenantOptions) tenantOptions() (isctest.Options, isctest.Faults, er
 		return opts, isctest.Faults{}, usagef("--search-delay must not be negative")
 	}
 	opts.SearchDelay = o.searchDelay
+	if opts.SearchStatus, err = isctest.ParseSearchStatusMode(o.searchStatus); err != nil {
+		return opts, isctest.Faults{}, usagef("--search-status: %v", err)
+	}
 	if opts.UnknownIDs, err = isctest.ParseUnknownIDMode(o.unknownIDs); err != nil {
 		return opts, isctest.Faults{}, usagef("--unknown-ids: %v", err)
 	}

@@ -44,6 +44,8 @@ func TestFakeTenantFlags(t *testing.T) {
 		}},
 		{[]string{"--cc-order", "random"}, "--cc-order", nil},
 		{[]string{"--list-order", "random"}, "--list-order", nil},
+		{[]string{"--search-status", "attribute"}, "", func(o isctest.Options, _ isctest.Faults) bool { return o.SearchStatus == isctest.SearchStatusAttribute }},
+		{[]string{"--search-status", "nowhere"}, "--search-status", nil},
 		{[]string{"--unknown-ids", "drop"}, "--unknown-ids", nil},
 		{[]string{"--statuses", "ASLEEP"}, "--statuses", nil},
 		{[]string{"--cc-removed", "500"}, "--cc-removed", nil},
