@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/inviter/inviter"
@@ -30,8 +31,8 @@ type InviterConfig struct {
 	// Directory maps identity ids to cc short ids; required for APICC.
 	Directory *Directory
 	// NoLookup sends public-API invites without looking the identities up
-	// first. By default each batch is looked up (one list call per 250
-	// ids), so that identities ISC does not list yet are reported not
+	// first. By default each batch is looked up (one list call per batch
+	// of 100; ids in (…) lists are split to keep the URI under 8 KB), so that identities ISC does not list yet are reported not
 	// found, registered ones already registered and those in a status the
 	// status table does not invite skipped, instead of being sent; set it
 	// only when the ids come from a list just read. The /cc path always
@@ -144,9 +145,14 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 			}
 		}
 	}
+	// Each accepted call's task is awaited on its own while the next
+	// batches go out, so a long list waits for its tasks once, not once a
+	// batch.
+	var tasks sync.WaitGroup
 	for batch := range slices.Chunk(send, in.cfg.BatchSize) {
-		in.sendPublic(ctx, batch, res, known)
+		in.sendPublic(ctx, batch, res, known, &tasks)
 	}
+	tasks.Wait()
 }
 
 // sendPublic sends one batch. ISC may reject a whole call with 400 when one
@@ -159,14 +165,16 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 // Inferred: a tenant either rejects the whole call when one id is unknown
 // or accepts it and skips the id (its task then ends WARNING); SailPoint
 // documents neither, so both are handled.
-func (in *Inviter) sendPublic(ctx context.Context, batch []string, res map[string]*inviter.Result, known map[string]inviter.Identity) {
-	in.sendPublicTry(ctx, batch, res, true, known)
+func (in *Inviter) sendPublic(ctx context.Context, batch []string, res map[string]*inviter.Result, known map[string]inviter.Identity, tasks *sync.WaitGroup) {
+	in.sendPublicTry(ctx, batch, res, true, known, tasks)
 }
 
-func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[string]*inviter.Result, lookUp bool, known map[string]inviter.Identity) {
+func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[string]*inviter.Result, lookUp bool, known map[string]inviter.Identity, tasks *sync.WaitGroup) {
 	ts, err := in.c.InviteIdentities(ctx, batch)
 	if err == nil {
-		in.settle(ctx, ts, batch, res, known)
+		// Each batch's ids have Results of their own: settling writes
+		// only those.
+		tasks.Go(func() { in.settle(ctx, ts, batch, res, known) })
 		return
 	}
 	endpoint := in.c.InviteEndpoint()
@@ -188,7 +196,7 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 			}
 			if len(send) < len(batch) {
 				if len(send) > 0 {
-					in.sendPublicTry(ctx, send, res, false, known)
+					in.sendPublicTry(ctx, send, res, false, known, tasks)
 				}
 				return
 			}
@@ -199,8 +207,8 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 	}
 	if badRequest(err) && len(batch) > 1 {
 		half := len(batch) / 2
-		in.sendPublicTry(ctx, batch[:half], res, false, known)
-		in.sendPublicTry(ctx, batch[half:], res, false, known)
+		in.sendPublicTry(ctx, batch[:half], res, false, known, tasks)
+		in.sendPublicTry(ctx, batch[half:], res, false, known, tasks)
 		return
 	}
 	if badRequest(err) || IsNotFound(err) {
@@ -468,6 +476,9 @@ func setOutcome(r *inviter.Result, o inviter.Outcome, reason string, err error) 
 func Describe(r inviter.Result) string {
 	switch r.Outcome {
 	case inviter.OutcomeInvited:
+		if r.TaskID != "" && r.Reason != "" {
+			return fmt.Sprintf("invited (task %s): %s", r.TaskID, r.Reason)
+		}
 		if r.TaskID != "" {
 			return fmt.Sprintf("invited (task %s)", r.TaskID)
 		}

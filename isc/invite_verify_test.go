@@ -375,3 +375,28 @@ func TestInviterTaskMessagesWithoutIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestInviterManyBatchesInOneCall: one Invite of 500 ids (as the CLI
+// sends a list) under asynchronous tasks: five invite calls, each task
+// read once, every id invited once.
+func TestInviterManyBatchesInOneCall(t *testing.T) {
+	t.Parallel()
+	tenant := isctest.NewServer(isctest.Options{Users: 10, AsyncTasks: true, TaskDelay: taskDelay, RateLimit: -1})
+	t.Cleanup(tenant.Close)
+	ids := make([]string, 500)
+	for i := range ids {
+		ids[i] = tenant.CreateIdentity(isctest.NewIdentity{}).ID
+	}
+	_, inv := newTestInviter(t, tenant, isc.InviterConfig{BatchSize: 100})
+	tenant.ResetCalls()
+	for _, r := range inv.Invite(context.Background(), ids) {
+		if r.Outcome != inviter.OutcomeInvited || r.CompletionStatus != "SUCCESS" || tenant.InviteCount(r.IdentityID) != 1 {
+			t.Errorf("%s: %s %q (%s), mailed %d", r.IdentityID, r.Outcome, r.CompletionStatus, r.Reason, tenant.InviteCount(r.IdentityID))
+		}
+	}
+	if inv, reads, lookups := callsTo(tenant, "/invite"), callsTo(tenant, "task-status"), callsTo(tenant, "/identities")-callsTo(tenant, "/invite"); inv != 5 || reads != 5 || lookups != 4 {
+		// Lookups: 250 ids a chunk, each split in two to keep the URI of
+		// "id in (…)" under 8 KB.
+		t.Errorf("%d invite calls, %d task reads, %d lookups; want 5, 5 and 4", inv, reads, lookups)
+	}
+}
