@@ -389,8 +389,11 @@ func (in *Inviter) awaitTask(ctx context.Context, ts TaskStatus) (TaskStatus, er
 		}
 		if err != nil {
 			lastErr = err
-			if _, limited := RetryAfter(err); !limited && !IsTransient(err) {
-				return ts, err // refused (403, 404, …): reading again will not help
+			// Inferred: a task may not be readable at once after the 202
+			// (SailPoint does not say), so a 404 is read again like a
+			// transient error; a refusal (401, 403, …) is not.
+			if _, limited := RetryAfter(err); !limited && !IsTransient(err) && !IsNotFound(err) {
+				return ts, err
 			}
 		}
 		wait *= 2
