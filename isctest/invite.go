@@ -63,8 +63,9 @@ const (
 
 // task is an invite task: its final state, and when it reaches it.
 type task struct {
-	final  taskStatus
-	doneAt time.Time
+	final    taskStatus
+	doneAt   time.Time
+	readable time.Time // GET task-status answers 404 before this
 }
 
 // status renders the task as it is at now: pending until doneAt.
@@ -201,7 +202,8 @@ func (s *Server) invitePublic(req inviteRequest, clientID string) (out taskStatu
 			Progress:        "Completed",
 			PercentComplete: 100,
 		},
-		doneAt: now,
+		doneAt:   now,
+		readable: now.Add(s.opts.TaskReadDelay),
 	}
 	if s.opts.AsyncTasks {
 		t.doneAt = now.Add(s.opts.TaskDelay)
@@ -233,6 +235,9 @@ func (s *Server) handleTaskStatus() http.Handler {
 		s.mu.Lock()
 		t, ok := s.tasks[r.PathValue("id")]
 		var out taskStatus
+		if ok && s.now().Before(t.readable) {
+			ok = false
+		}
 		if ok {
 			out = t.status(s.now())
 		}

@@ -110,6 +110,12 @@ type Options struct {
 	// TaskDelay is how long an asynchronous task takes, by the tenant's
 	// clock. Default 2s.
 	TaskDelay time.Duration
+	// TaskReadDelay is how long after the invite's 202 its task status
+	// answers 404, as if not yet stored. Default 0.
+	//
+	// Inferred: the specs document the 404 of an unknown task id, not
+	// whether a task is readable as soon as the 202 names it.
+	TaskReadDelay time.Duration
 	// TaskMessagesWithoutIDs makes the invite task's WARN and ERROR
 	// messages name no identity: a generic text, parameters null.
 	//

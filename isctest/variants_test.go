@@ -519,3 +519,18 @@ func TestSearchDelay(t *testing.T) {
 		t.Fatal("not in the search after SearchDelay")
 	}
 }
+
+func TestTaskReadDelay(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Options{RateLimit: -1, TaskReadDelay: time.Second})
+	id := b.srv.CreateIdentity(NewIdentity{})
+	resp, body := b.postJSON(t, "/beta/identities/invite", map[string]any{"ids": []string{id.ID}})
+	wantStatus(t, resp, body, http.StatusAccepted)
+	var task taskJSON
+	mustJSON(t, body, &task)
+	resp, body = b.get(t, "/beta/task-status/"+task.ID)
+	wantStatus(t, resp, body, http.StatusNotFound)
+	b.clock.Advance(time.Second)
+	resp, body = b.get(t, "/beta/task-status/"+task.ID)
+	wantStatus(t, resp, body, http.StatusOK)
+}

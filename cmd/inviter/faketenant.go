@@ -43,6 +43,7 @@ type fakeTenantOptions struct {
 	deprecated       []string
 	serviceVersioned bool
 	noMessageIDs     bool
+	taskReadDelay    time.Duration
 
 	faultEndpoints    []string
 	redirect          int
@@ -95,6 +96,7 @@ delivers their Identity Created events to any trigger subscription.`,
 	fs.StringVar(&o.unknownIDs, "unknown-ids", "reject", "public invite naming an unknown or not yet visible id: reject (400) or skip (202, task WARNING)")
 	fs.BoolVar(&o.asyncTasks, "async-tasks", false, "invite tasks complete after --task-delay (completionStatus null until then)")
 	fs.DurationVar(&o.taskDelay, "task-delay", 2*time.Second, "how long an asynchronous invite task takes")
+	fs.DurationVar(&o.taskReadDelay, "task-read-delay", 0, "how long after an invite its task status answers 404")
 	fs.BoolVar(&o.noMessageIDs, "task-messages-without-ids", false, "the invite task's WARN/ERROR messages name no identity")
 	fs.StringSliceVar(&o.statuses, "statuses", nil, "statuses given in turn to the registered --users instead of ACTIVE (e.g. LOCKED,DISABLED,PENDING)")
 	fs.StringSliceVar(&o.mailableStatuses, "mailable-statuses", nil, "statuses an invitation is mailed to (default UNREGISTERED)")
@@ -201,6 +203,7 @@ func (o *fakeTenantOptions) tenantOptions() (isctest.Options, isctest.Faults, er
 		SharedEmailUsers: o.sharedEmail, Scopes: o.scopes, CCIgnoresScopes: o.ccIgnoresScopes,
 		CCRemoved: o.ccRemoved, MaxURILength: o.maxURILength, DeprecatedVersions: o.deprecated,
 		ServiceVersioned: o.serviceVersioned, TaskMessagesWithoutIDs: o.noMessageIDs,
+		TaskReadDelay: o.taskReadDelay,
 	}
 	var err error
 	if opts.CCOrder, err = isctest.ParseCCOrder(o.ccOrder); err != nil {
@@ -234,6 +237,8 @@ func (o *fakeTenantOptions) tenantOptions() (isctest.Options, isctest.Faults, er
 		return opts, isctest.Faults{}, usagef("--cc-removed must be 404 or 410")
 	case o.maxURILength < 0:
 		return opts, isctest.Faults{}, usagef("--max-uri-length must not be negative")
+	case o.taskReadDelay < 0:
+		return opts, isctest.Faults{}, usagef("--task-read-delay must not be negative")
 	case o.asyncTasks && o.taskDelay <= 0:
 		return opts, isctest.Faults{}, usagef("--task-delay must be positive")
 	case o.redirect != 0 && (o.redirect < 300 || o.redirect > 399):
