@@ -301,10 +301,18 @@ const UnregisteredFilter = `cloudStatus eq "UNREGISTERED"`
 
 // EachUnregistered pages through every unregistered identity, calling fn
 // with each page, until the list ends, fn returns an error, or ctx ends.
+//
+// A page whose answer is longer than Config.MaxAnswerBytes is asked for
+// again a quarter the size.
 func (c *Client) EachUnregistered(ctx context.Context, fn func([]inviter.Identity) error) error {
-	for offset := 0; ; offset += ListPageSize {
-		page, _, err := c.ListIdentities(ctx, ListOptions{Filters: UnregisteredFilter, Offset: offset})
+	limit := ListPageSize
+	for offset := 0; ; {
+		page, _, err := c.ListIdentities(ctx, ListOptions{Filters: UnregisteredFilter, Offset: offset, Limit: limit})
 		if err != nil {
+			if smaller := smallerPage(err, limit); smaller > 0 {
+				limit = smaller
+				continue
+			}
 			return err
 		}
 		if len(page) > 0 {
@@ -312,9 +320,10 @@ func (c *Client) EachUnregistered(ctx context.Context, fn func([]inviter.Identit
 				return err
 			}
 		}
-		if len(page) < ListPageSize {
+		if len(page) < limit {
 			return nil
 		}
+		offset += len(page)
 	}
 }
 

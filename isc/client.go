@@ -389,7 +389,7 @@ func (c *Client) decode(req request, resp *http.Response, out any) error {
 			return nil
 		}
 		if over {
-			return &TransientError{Endpoint: req.endpoint, Status: s, Err: fmt.Errorf("answer longer than %d bytes: not read", c.cfg.MaxAnswerBytes)}
+			return &TransientError{Endpoint: req.endpoint, Status: s, Err: fmt.Errorf("answer longer than %d bytes: not read: %w", c.cfg.MaxAnswerBytes, errAnswerTooLong)}
 		}
 		if ct := mediaType(resp.Header); ct == "text/html" || ct == "application/xhtml+xml" {
 			return &TransientError{Endpoint: req.endpoint, Status: s, Err: fmt.Errorf("answer is %s, not JSON: %s", ct, firstLine(string(data)))}
@@ -452,6 +452,19 @@ func (c *Client) noteDeprecated(endpoint string, h http.Header) {
 		}
 		c.cfg.Logger.Warn("ISC marks this endpoint deprecated; consider another --api-version", attrs...)
 	}
+}
+
+// errAnswerTooLong is the cause of the TransientError of a read answer
+// longer than Config.MaxAnswerBytes; paging calls ask for smaller pages.
+var errAnswerTooLong = errors.New("answer too long")
+
+// smallerPage is the page size to ask for after err: a quarter of limit
+// when the answer was too long (and limit can shrink), else 0.
+func smallerPage(err error, limit int) int {
+	if limit > 1 && errors.Is(err, errAnswerTooLong) {
+		return max(1, limit/4)
+	}
+	return 0
 }
 
 // readCapped reads at most limit bytes of r; over reports that r held more.

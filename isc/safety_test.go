@@ -526,3 +526,58 @@ func TestCreateSubscriptionTakenOnAny2xx(t *testing.T) {
 		t.Errorf("%d calls, want 1: a created subscription is never created again", n)
 	}
 }
+
+// TestPagesShrinkWhenAnswersAreTooLong: a tenant whose documents make a
+// page longer than the answer cap gets asked for smaller pages, on the
+// search and on the list, instead of failing for ever.
+func TestPagesShrinkWhenAnswersAreTooLong(t *testing.T) {
+	t.Parallel()
+	const total, docSize = 300, 4 << 10 // 4 KiB documents; the cap below fits 62 of them
+	var mu sync.Mutex
+	var limits []string
+	tn := newTenant(t, func(w http.ResponseWriter, r *http.Request) {
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		mu.Lock()
+		limits = append(limits, r.URL.Query().Get("limit"))
+		mu.Unlock()
+		if r.Method == http.MethodPost {
+			var req searchRequest
+			_ = json.NewDecoder(r.Body).Decode(&req)
+			if len(req.SearchAfter) == 1 {
+				fmt.Sscanf(req.SearchAfter[0], "id-%04d", &offset)
+				offset++
+			}
+		}
+		var docs []map[string]any
+		for i := offset; i < min(offset+limit, total); i++ {
+			docs = append(docs, map[string]any{"id": fmt.Sprintf("id-%04d", i), "pad": strings.Repeat("x", docSize),
+				"attributes": map[string]any{"cloudStatus": "UNREGISTERED"}})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(docs)
+	})
+	c := tn.client(t, func(c *Config) { c.MaxAnswerBytes = 256 << 10 })
+	for name, each := range map[string]func(func([]inviter.Identity) error) error{
+		"search": func(fn func([]inviter.Identity) error) error {
+			return c.SearchUnregisteredSince(context.Background(), time.Time{}, fn)
+		},
+		"list": func(fn func([]inviter.Identity) error) error { return c.EachUnregistered(context.Background(), fn) },
+	} {
+		seen := map[string]bool{}
+		err := each(func(page []inviter.Identity) error {
+			for _, id := range page {
+				seen[id.ID] = true
+			}
+			return nil
+		})
+		if err != nil || len(seen) != total {
+			t.Errorf("%s: %d distinct identities, %v; want %d", name, len(seen), err, total)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(strings.Join(limits, ","), "250,62,62") {
+		t.Errorf("page sizes asked %v, want 250 then 62", limits)
+	}
+}

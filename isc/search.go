@@ -10,9 +10,10 @@ import (
 )
 
 // SearchPageSize is the page size of SearchUnregisteredSince. The search
-// endpoint serves up to 10,000 documents a page; 250 keeps an answer far
-// below Config.MaxAnswerBytes even when a tenant ignores queryResultFilter
-// and sends whole identity documents.
+// endpoint serves up to 10,000 documents a page; 250 keeps an answer below
+// Config.MaxAnswerBytes unless a tenant ignores queryResultFilter and sends
+// very large identity documents, and then a page that is too long is asked
+// for again a quarter the size.
 const SearchPageSize = 250
 
 // SearchEndpoint names the search call, as errors and Config.OnCall name it.
@@ -105,10 +106,15 @@ func (c *Client) SearchUnregisteredSince(ctx context.Context, since time.Time, f
 			"id", "name", "displayName", "email", "created", "status", "attributes",
 		}},
 	}
-	q := url.Values{"limit": {strconv.Itoa(SearchPageSize)}}
+	limit := SearchPageSize
 	for {
 		var docs []identityDoc
+		q := url.Values{"limit": {strconv.Itoa(limit)}}
 		if err := c.do(ctx, request{method: "POST", path: "/v3/search", query: q, json: body}, &docs); err != nil {
+			if smaller := smallerPage(err, limit); smaller > 0 {
+				limit = smaller // documents too big for the answer cap: ask for fewer
+				continue
+			}
 			return err
 		}
 		if len(docs) == 0 {
@@ -121,7 +127,7 @@ func (c *Client) SearchUnregisteredSince(ctx context.Context, since time.Time, f
 		if err := fn(page); err != nil {
 			return err
 		}
-		if len(docs) < SearchPageSize {
+		if len(docs) < limit {
 			return nil
 		}
 		body.SearchAfter = []string{docs[len(docs)-1].ID}
