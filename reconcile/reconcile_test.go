@@ -484,3 +484,36 @@ func TestReconcileRetriesTransientFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileCatchesWhatSearchShowsLate: a joiner that the search index
+// shows only an hour after its creation, and after every search-status
+// shape of the documents, is found by the next run (its window overlaps
+// the last one).
+func TestReconcileCatchesWhatSearchShowsLate(t *testing.T) {
+	t.Parallel()
+	for name, mode := range map[string]isctest.SearchStatusMode{"both": isctest.SearchStatusBoth, "status": isctest.SearchStatusField, "attribute": isctest.SearchStatusAttribute} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			var mu sync.Mutex
+			now := time.Now()
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			b := setupWith(t, storetest.Backends()[0], isctest.Options{SearchDelay: time.Hour, SearchStatus: mode, Now: clock})
+			joiner := b.tenant.CreateIdentity(isctest.NewIdentity{})
+			r := &reconcile.Reconciler{ISC: b.client, DB: b.db, Queue: b.q, Since: now.Add(-time.Minute), Now: clock}
+			if rep, err := r.Reconcile(ctx); err != nil || rep.Enqueued != 0 {
+				t.Fatalf("first run: %+v, %v; want nothing yet (the index lags)", rep, err)
+			}
+			mu.Lock()
+			now = now.Add(2 * time.Hour)
+			mu.Unlock()
+			rep, err := r.Reconcile(ctx)
+			if err != nil || rep.Source != reconcile.SourceSearch || rep.Enqueued != 1 {
+				t.Fatalf("second run: %+v, %v; want the joiner found by search", rep, err)
+			}
+			if _, ok := b.jobs(t)[joiner.ID+"#0"]; !ok {
+				t.Error("the joiner got no job")
+			}
+		})
+	}
+}
