@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,7 +221,12 @@ func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 	}
 	calls := tenant.CallCount("")
-	inviteCalls := tenant.CallCount("POST /beta/identities/invite") + tenant.CallCount("POST /cc/api/user/invite")
+	inviteCalls := 0
+	for _, c := range tenant.Calls() {
+		if strings.HasSuffix(c.Endpoint, "/identities/invite") || c.Endpoint == "POST /cc/api/user/invite" {
+			inviteCalls++
+		}
+	}
 	mu.Lock()
 	slices.Sort(latencies)
 	p50 := time.Duration(0)
