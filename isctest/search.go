@@ -405,7 +405,15 @@ func (k searchSortKey) value(id *identity) string {
 }
 
 func (k searchSortKey) compare(a, b *identity) int {
-	c := cmp.Compare(k.value(a), k.value(b))
+	var c int
+	switch k.field {
+	case "created":
+		c = a.Created.Truncate(time.Millisecond).Compare(b.Created.Truncate(time.Millisecond))
+	case "modified":
+		c = a.modified.Truncate(time.Millisecond).Compare(b.modified.Truncate(time.Millisecond))
+	default:
+		c = cmp.Compare(k.value(a), k.value(b))
+	}
 	if k.desc {
 		c = -c
 	}
@@ -471,7 +479,7 @@ func (q searchOr) match(id *identity) bool  { return q.l.match(id) || q.r.match(
 func (q searchNot) match(id *identity) bool { return !q.q.match(id) }
 
 // withStatusMode returns q with every term reading the documents as mode
-// makes them.
+// makes them, and date ranges ready to compare as times.
 func withStatusMode(q searchQuery, mode SearchStatusMode) searchQuery {
 	switch e := q.(type) {
 	case searchAnd:
@@ -482,9 +490,24 @@ func withStatusMode(q searchQuery, mode SearchStatusMode) searchQuery {
 		return searchNot{withStatusMode(e.q, mode)}
 	case searchTerm:
 		e.mode = mode
+		if e.isDate && e.ranged {
+			lo, errLo := parseISOBound(e.lo)
+			hi, errHi := parseISOBound(e.hi)
+			if errLo == nil && errHi == nil {
+				e.timed, e.loT, e.hiT = true, lo, hi
+			}
+		}
 		return e
 	}
 	return q
+}
+
+// parseISOBound parses a bound as isoTime writes it; "" is the zero time.
+func parseISOBound(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse("2006-01-02T15:04:05.000Z", s)
 }
 
 // searchTerm matches one field against a value or a range.
@@ -499,6 +522,10 @@ type searchTerm struct {
 	ranged         bool
 	lo, hi         string
 	loIncl, hiIncl bool
+	// timed: a date range whose bounds are parsed into loT and hiT (zero:
+	// unbounded), compared as times.
+	timed    bool
+	loT, hiT time.Time
 }
 
 // searchDateFields are the fields holding times.
@@ -512,74 +539,100 @@ var searchFields = map[string]bool{
 	"inactive": true, "protected": true, "disabled": true, "locked": true, "employeeNumber": true,
 }
 
-func (t searchTerm) values(id *identity) []string {
+// fieldValue returns the field's value in id's document, and false when the
+// document has none.
+func (t searchTerm) fieldValue(id *identity) (string, bool) {
 	switch t.field {
 	case "id":
-		return []string{id.ID}
+		return id.ID, true
 	case "name":
-		return []string{id.Alias}
+		return id.Alias, true
 	case "displayName":
-		return []string{id.Name}
+		return id.Name, true
 	case "firstName":
 		s, _ := id.Attributes["firstname"].(string)
-		return []string{s}
+		return s, true
 	case "lastName":
 		s, _ := id.Attributes["lastname"].(string)
-		return []string{s}
+		return s, true
 	case "email":
-		if id.Email == "" {
-			return nil
-		}
-		return []string{id.Email}
+		return id.Email, id.Email != ""
 	case "status":
-		return []string{searchStatus(id, t.mode)}
+		return searchStatus(id, t.mode), true
 	case "created":
-		return []string{isoTime(id.Created)}
+		return isoTime(id.Created), true
 	case "modified", "synced":
-		return []string{isoTime(id.modified)}
+		return isoTime(id.modified), true
 	case "inactive":
-		return []string{strconv.FormatBool(id.LifecycleState != "active")}
+		return strconv.FormatBool(id.LifecycleState != "active"), true
 	case "protected":
-		return []string{"false"}
+		return "false", true
 	case "disabled":
-		return []string{strconv.FormatBool(id.Status == "DISABLED")}
+		return strconv.FormatBool(id.Status == "DISABLED"), true
 	case "locked":
-		return []string{strconv.FormatBool(id.Status == "LOCKED")}
+		return strconv.FormatBool(id.Status == "LOCKED"), true
 	case "employeeNumber":
-		return []string{id.CCID}
+		return id.CCID, true
 	}
 	if name, ok := strings.CutPrefix(t.field, "attributes."); ok {
-		if t.mode == SearchStatusField && (name == "cloudStatus" || name == "internalCloudStatus") {
-			return nil
+		if name == "cloudStatus" || name == "internalCloudStatus" {
+			// Always the status (the tenant keeps them equal); read
+			// without a map lookup.
+			return id.Status, t.mode != SearchStatusField
 		}
 		switch v := id.Attributes[name].(type) {
 		case nil:
-			return nil
+			return "", false
 		case string:
-			return []string{v}
+			return v, true
 		default:
-			return []string{fmt.Sprint(v)}
+			return fmt.Sprint(v), true
 		}
 	}
-	return nil
+	return "", false
+}
+
+// timeOf returns the time a date field holds, at the documents'
+// millisecond precision.
+func (t searchTerm) timeOf(id *identity) time.Time {
+	if t.field == "created" {
+		return id.Created.Truncate(time.Millisecond)
+	}
+	return id.modified.Truncate(time.Millisecond)
 }
 
 func (t searchTerm) match(id *identity) bool {
-	for _, v := range t.values(id) {
-		switch {
-		case t.ranged:
-			if t.inRange(v) {
-				return true
-			}
-		case t.value == "*":
-			return true
-		default:
-			if wildcardMatch(strings.ToLower(t.value), strings.ToLower(v)) {
-				return true
-			}
+	if t.timed {
+		return t.inTimeRange(t.timeOf(id))
+	}
+	v, ok := t.fieldValue(id)
+	if !ok {
+		return false
+	}
+	switch {
+	case t.ranged:
+		return t.inRange(v)
+	case t.value == "*":
+		return true
+	}
+	return wildcardMatch(strings.ToLower(t.value), strings.ToLower(v))
+}
+
+// inTimeRange is inRange for a date term whose bounds are parsed.
+func (t searchTerm) inTimeRange(v time.Time) bool {
+	if !t.loT.IsZero() {
+		c := v.Compare(t.loT)
+		if c < 0 || (c == 0 && !t.loIncl) {
+			return false
 		}
 	}
-	return false
+	if !t.hiT.IsZero() {
+		c := v.Compare(t.hiT)
+		if c > 0 || (c == 0 && !t.hiIncl) {
+			return false
+		}
+	}
+	return true
 }
 
 func (t searchTerm) inRange(v string) bool {
