@@ -12,8 +12,8 @@ import (
 )
 
 // readReconcileRun fills rep with reconcile's last run: the run as the
-// store records it (time, cut-off, how many it enqueued), or a bare time
-// as older versions recorded it.
+// store records it (time, cut-off, how many it enqueued), or else the bare
+// time reconcile records.
 func readReconcileRun(ctx context.Context, d *store.DB, rep *statusReport) error {
 	run, err := d.ReconcileRun(ctx)
 	if err == nil {
@@ -22,11 +22,11 @@ func readReconcileRun(ctx context.Context, d *store.DB, rep *statusReport) error
 		rep.ReconcileLastRun, rep.ReconcileCutOff, rep.ReconcileEnqueued = &at, &cut, &n
 		return nil
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
 	v, merr := d.Meta(ctx, metaReconcileLastRun)
-	if merr != nil {
+	switch {
+	case errors.Is(merr, store.ErrNotFound):
+		return nil
+	case merr != nil:
 		return fmt.Errorf("reading reconcile's last run: %w", merr)
 	}
 	if t, perr := time.Parse(time.RFC3339Nano, v); perr == nil {
