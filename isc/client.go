@@ -253,7 +253,8 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 	}
 	for attempt := 0; ; attempt++ {
 		err := c.attempt(ctx, req, body, out)
-		if err == nil || attempt >= c.cfg.Retries || !IsTransient(err) || ctx.Err() != nil {
+		if err == nil || attempt >= c.cfg.Retries || !IsTransient(err) || ctx.Err() != nil ||
+			errors.Is(err, errAnswerTooLong) { // the same request gets the same long answer
 			return err
 		}
 		wait := backoff(attempt)
