@@ -71,7 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err != nil && strings.HasPrefix(err.Error(), "unknown command ") {
+	var ue *usageError
+	if err != nil && !errors.As(err, &ue) && strings.HasPrefix(err.Error(), "unknown command ") {
 		// cobra's own error for a command it does not know: bad usage.
 		return &usageError{fmt.Errorf("%w (see inviter help)", err)}
 	}

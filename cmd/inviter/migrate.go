@@ -17,6 +17,9 @@ func newMigrateCommand(stdout, stderr io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if err := checkDB(settingName(cmd.Flags(), "db"), db.dsn); err != nil {
+				return err
+			}
 			d, err := store.Open(ctx, db.dsn, newLogger(stderr, false))
 			if err != nil {
 				return fmt.Errorf("opening the database (INVITER_DB): %w", err)

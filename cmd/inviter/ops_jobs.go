@@ -57,7 +57,13 @@ func newJobsCommand(stdout io.Writer) *cobra.Command {
 		Long: `List the River jobs in inviter's database, or retry invite jobs that failed
 (gave up: River's states cancelled and discarded, shown as "failed"). A running
 inviter serve on the same database picks retried jobs up.`,
-		Args: cobra.NoArgs,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
 	}
 	cmd.AddCommand(newJobsListCommand(stdout), newJobsRetryCommand(stdout))
 	for _, c := range cmd.Commands() {

@@ -64,11 +64,16 @@ same database) sends them. serve does this on its own every --reconcile-every.`,
 				return usagef("--output %q: want text or json", output)
 			}
 			ctx := cmd.Context()
-			logger := newLogger(stderr, tenant.debug)
-			cfg, err := tenant.clientConfig(logger, 5)
+			if err := checkDB(settingName(cmd.Flags(), "db"), db.dsn); err != nil {
+				return err
+			}
+			cfg, err := tenant.clientConfig(nil, 5)
 			if err != nil {
 				return err
 			}
+			logger, _ := tenant.logger(stderr)
+			cfg.Logger = logger
+			tenant.logCalls(&cfg, logger)
 			p, err := pol.build()
 			if err != nil {
 				return err

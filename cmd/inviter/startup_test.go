@@ -38,9 +38,18 @@ func TestServeRefusesWrongCredentialsWithExit2(t *testing.T) {
 }
 
 func TestUnknownCommandExits2(t *testing.T) {
-	r := runInviter(t, testContext(t), nil, "frobnicate")
-	if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), "frobnicate") {
-		t.Fatalf("unknown command: exit %d (%v), want 2 naming it", exitCode(r.err), r.err)
+	for _, args := range [][]string{{"frobnicate"}, {"jobs", "frobnicate"}} {
+		r := runInviter(t, testContext(t), nil, args...)
+		if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), "frobnicate") {
+			t.Errorf("inviter %v: exit %d (%v), want 2 naming it", args, exitCode(r.err), r.err)
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir")
+	for _, cmd := range []string{"migrate", "reconcile"} {
+		r := runInviter(t, testContext(t), nil, cmd, "--db", filepath.Join(missing, "inviter.db"))
+		if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), "--db") || !strings.Contains(r.err.Error(), missing) {
+			t.Errorf("%s with a missing directory: exit %d (%v), want 2 naming --db and %s", cmd, exitCode(r.err), r.err, missing)
+		}
 	}
 }
 
