@@ -27,8 +27,8 @@ import (
 // when a reused connection is reset before any answer, so with resets a
 // client may make more calls than it asked for.
 type Faults struct {
-	// ErrorRate is the fraction of API requests (not /oauth/token) answered
-	// 500, 502 or 503, rotating in that order.
+	// ErrorRate is the fraction of API requests (not /oauth/token, unless
+	// Endpoints names it) answered 500, 502 or 503, rotating in that order.
 	ErrorRate float64
 	// SlowRate is the fraction of requests delayed by SlowDelay before they
 	// are handled.
@@ -66,8 +66,9 @@ type Faults struct {
 	// status: BadBodyJSON (malformed JSON) or BadBodyHTML (an HTML page).
 	// The call itself takes effect: an invite is sent.
 	BadBody string
-	// TooManyRate is the fraction of API requests answered 429, as if the
-	// rate limit were reached.
+	// TooManyRate is the fraction of API requests (and of /oauth/token
+	// requests, when Endpoints names it) answered 429, as if the rate limit
+	// were reached.
 	TooManyRate float64
 	// RetryAfter, when positive, is the Retry-After (seconds) of every 429,
 	// those of the rate limit included, e.g. 86400.
@@ -129,7 +130,9 @@ func (s *Server) rollFaults(endpoint string, api bool) rolled {
 		return out
 	}
 	out.bigBody, out.badBody = f.BigBody, f.BadBody
-	if api && f.TooManyRate > 0 && s.rng.Float64() < f.TooManyRate {
+	// The token endpoint gets 429s and 5xx only when Endpoints names it.
+	named := api || len(f.Endpoints) > 0
+	if named && f.TooManyRate > 0 && s.rng.Float64() < f.TooManyRate {
 		out.tooMany = true
 	}
 	if api && f.UnauthorizedRate > 0 && s.rng.Float64() < f.UnauthorizedRate {
@@ -138,7 +141,7 @@ func (s *Server) rollFaults(endpoint string, api bool) rolled {
 	if f.SlowRate > 0 && f.SlowDelay > 0 && s.rng.Float64() < f.SlowRate {
 		out.slow = f.SlowDelay
 	}
-	if api && f.ErrorRate > 0 && s.rng.Float64() < f.ErrorRate {
+	if named && f.ErrorRate > 0 && s.rng.Float64() < f.ErrorRate {
 		out.errStatus = [...]int{500, 502, 503}[s.faultSeq%3]
 		s.faultSeq++
 	}

@@ -167,3 +167,27 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("after the outage: %d", r.StatusCode)
 	}
 }
+
+func TestTokenEndpointFaults(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Options{RateLimit: -1})
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {b.srv.ClientID()}, "client_secret": {b.srv.ClientSecret()}}
+	token := func() (*http.Response, []byte) {
+		return b.send(t, "POST", "/oauth/token", "", strings.NewReader(form.Encode()), "Content-Type", "application/x-www-form-urlencoded")
+	}
+	// Without Endpoints naming it, the token endpoint meets no 5xx or 429.
+	b.srv.SetFaults(Faults{ErrorRate: 1, TooManyRate: 1})
+	resp, body := token()
+	wantStatus(t, resp, body, 200)
+	b.srv.SetFaults(Faults{TooManyRate: 1, RetryAfter: 30, Endpoints: []string{"POST /oauth/token"}})
+	resp, body = token()
+	wantStatus(t, resp, body, 429)
+	if resp.Header.Get("Retry-After") != "30" {
+		t.Fatalf("Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	b.srv.SetFaults(Faults{ErrorRate: 1, Endpoints: []string{"POST /oauth/token"}})
+	resp, body = token()
+	wantStatus(t, resp, body, 500)
+	r, data := b.get(t, "/v2025/identities")
+	wantStatus(t, r, data, 200)
+}

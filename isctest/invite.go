@@ -317,17 +317,24 @@ func (s *Server) handleCCUserList() http.Handler {
 // ccListLocked returns the visible identities in the /cc list's order.
 func (s *Server) ccListLocked() []*identity { return s.orderedLocked(s.opts.CCOrder) }
 
-// orderedLocked returns the visible identities in order.
+// orderedLocked returns the identities the lists show (visible, and past
+// Options.ListDelay), in order.
 func (s *Server) orderedLocked(order CCOrder) []*identity {
-	switch order {
-	case CCOrderName:
-		return s.visibleOf(s.byName)
-	case CCOrderNewestFirst:
-		out := s.visibleLocked()
-		slices.Reverse(out)
-		return out
+	list := s.identities
+	if order == CCOrderName {
+		list = s.byName
 	}
-	return s.visibleLocked()
+	now := s.now().Add(-s.opts.ListDelay)
+	out := make([]*identity, 0, len(list))
+	for _, id := range list {
+		if id.visible(now) {
+			out = append(out, id)
+		}
+	}
+	if order == CCOrderNewestFirst {
+		slices.Reverse(out)
+	}
+	return out
 }
 
 // handleCCInvite answers POST /cc/api/user/invite, a form with a repeated

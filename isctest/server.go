@@ -89,6 +89,18 @@ type Options struct {
 	//
 	// Inferred: the specs document sorters but not the order without them.
 	ListOrder CCOrder
+	// ListDelay is how much later than gets and invites a new identity
+	// shows in the lists (GET /…/identities and /cc/api/user/list).
+	// Default 0.
+	//
+	// Inferred: ISC's lists are search-backed; whether they lag behind a
+	// get by id is not documented.
+	ListDelay time.Duration
+	// Sunset, when set, is sent as the Sunset header (an HTTP date) with
+	// every X-Deprecated answer.
+	//
+	// Inferred: RFC 8594's header; SailPoint's documents name neither.
+	Sunset time.Time
 	// SearchDelay is how much later than lists and gets a new identity
 	// shows in the search (the search index lags). Default 0.
 	//
@@ -404,6 +416,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if slices.Contains(s.opts.DeprecatedVersions, apiVersion(r.URL.Path)) || slices.Contains(s.opts.DeprecatedEndpoints, endpoint) {
 		sw.Header().Set("X-Deprecated", "true")
+		if !s.opts.Sunset.IsZero() {
+			sw.Header().Set("Sunset", s.opts.Sunset.UTC().Format(http.TimeFormat))
+		}
 	}
 	isToken := r.URL.Path == "/oauth/token"
 	f := s.rollFaults(endpoint, !isToken)
@@ -431,7 +446,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		route = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveReplacingBody(w, r, s.mux, f) })
 	}
 	if isToken {
-		route.ServeHTTP(sw, r)
+		switch {
+		case f.tooMany:
+			s.countRateLimited()
+			writeTooMany(sw, cmp.Or(f.retryAfter, 1))
+		case f.errStatus != 0:
+			writeFault(sw, f.errStatus)
+		default:
+			route.ServeHTTP(sw, r)
+		}
 		return
 	}
 	if s.opts.CCRemoved != 0 && strings.HasPrefix(r.URL.Path, "/cc/") {
@@ -452,9 +475,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.tooMany {
-		s.mu.Lock()
-		s.rateLimited++
-		s.mu.Unlock()
+		s.countRateLimited()
 		writeTooMany(sw, cmp.Or(f.retryAfter, 1))
 		return
 	}
@@ -468,6 +489,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route.ServeHTTP(sw, r)
+}
+
+// countRateLimited counts a 429 answered by a fault.
+func (s *Server) countRateLimited() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateLimited++
 }
 
 // statusWriter remembers the status code written.

@@ -534,3 +534,39 @@ func TestTaskReadDelay(t *testing.T) {
 	resp, body = b.get(t, "/beta/task-status/"+task.ID)
 	wantStatus(t, resp, body, http.StatusOK)
 }
+
+func TestListDelayAndSunset(t *testing.T) {
+	t.Parallel()
+	sunset := time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)
+	b := setup(t, Options{RateLimit: -1, ListDelay: 10 * time.Second, DeprecatedVersions: []string{"beta"}, Sunset: sunset})
+	id := b.srv.CreateIdentity(NewIdentity{})
+	count := func(path string) int {
+		t.Helper()
+		resp, body := b.get(t, path)
+		wantStatus(t, resp, body, http.StatusOK)
+		if path == "/cc/api/user/list" {
+			var p ccPage
+			mustJSON(t, body, &p)
+			return len(p.Items)
+		}
+		var items []v2025Identity
+		mustJSON(t, body, &items)
+		return len(items)
+	}
+	for _, path := range []string{"/v2025/identities", "/cc/api/user/list"} {
+		if n := count(path); n != 0 {
+			t.Fatalf("%s lists %d before ListDelay", path, n)
+		}
+	}
+	resp, body := b.get(t, "/beta/identities/"+id.ID)
+	wantStatus(t, resp, body, http.StatusOK)
+	if resp.Header.Get("Sunset") != "Tue, 01 Jun 2027 00:00:00 GMT" || resp.Header.Get("X-Deprecated") != "true" {
+		t.Fatalf("Sunset %q, X-Deprecated %q", resp.Header.Get("Sunset"), resp.Header.Get("X-Deprecated"))
+	}
+	b.clock.Advance(10 * time.Second)
+	for _, path := range []string{"/v2025/identities", "/cc/api/user/list"} {
+		if n := count(path); n != 1 {
+			t.Fatalf("%s lists %d after ListDelay", path, n)
+		}
+	}
+}

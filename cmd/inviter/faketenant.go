@@ -30,6 +30,7 @@ type fakeTenantOptions struct {
 	listOrder        string
 	searchDelay      time.Duration
 	searchStatus     string
+	listDelay        time.Duration
 	unknownIDs       string
 	asyncTasks       bool
 	taskDelay        time.Duration
@@ -91,6 +92,7 @@ delivers their Identity Created events to any trigger subscription.`,
 
 	fs.StringVar(&o.ccOrder, "cc-order", "created", "order of /cc/api/user/list: created, name or newest")
 	fs.StringVar(&o.listOrder, "list-order", "created", "order of the identities list without sorters: created, name or newest")
+	fs.DurationVar(&o.listDelay, "list-delay", 0, "how much later than gets and invites a new identity shows in the lists")
 	fs.DurationVar(&o.searchDelay, "search-delay", 0, "how much later than lists a new identity shows in the search")
 	fs.StringVar(&o.searchStatus, "search-status", "both", "where search documents carry the registration status: both, status or attribute")
 	fs.StringVar(&o.unknownIDs, "unknown-ids", "reject", "public invite naming an unknown or not yet visible id: reject (400) or skip (202, task WARNING)")
@@ -216,6 +218,10 @@ func (o *fakeTenantOptions) tenantOptions() (isctest.Options, isctest.Faults, er
 		return opts, isctest.Faults{}, usagef("--search-delay must not be negative")
 	}
 	opts.SearchDelay = o.searchDelay
+	if o.listDelay < 0 {
+		return opts, isctest.Faults{}, usagef("--list-delay must not be negative")
+	}
+	opts.ListDelay = o.listDelay
 	if opts.SearchStatus, err = isctest.ParseSearchStatusMode(o.searchStatus); err != nil {
 		return opts, isctest.Faults{}, usagef("--search-status: %v", err)
 	}
