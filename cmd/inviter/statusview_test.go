@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/store/storetest"
@@ -44,5 +45,37 @@ func TestServeShowsAnUnreachableTenant(t *testing.T) {
 	}
 	if out := d.out.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "ISC does not answer at start") {
 		t.Errorf("no WARN at start:\n%s", out)
+	}
+}
+
+// TestServeDebugLogsEveryISCCall: with --debug, serve logs each ISC call
+// (endpoint and status) and River's own messages; without it, neither.
+func TestServeDebugLogsEveryISCCall(t *testing.T) {
+	t.Parallel()
+	for _, debug := range []bool{true, false} {
+		tenant := isctest.NewServer(isctest.Options{Users: 1})
+		t.Cleanup(tenant.Close)
+		extra := []string{"--reconcile-every", "0", "--log-format", "json"}
+		if debug {
+			extra = append(extra, "--debug")
+		}
+		d := startServe(t, tenant, storetest.SQLiteDSN(t), extra...)
+		id := tenant.CreateIdentity(isctest.NewIdentity{Name: "Ada Byrne"})
+		if code, body := post(t, d, "Bearer "+d.token, "application/json", payload(id.ID, id.Name)); code != http.StatusOK {
+			t.Fatalf("delivery: %d %s", code, body)
+		}
+		waitInvited(t, tenant, []string{id.ID}, time.Minute)
+		if err := d.stop(); err != nil {
+			t.Fatal(err)
+		}
+		out := d.out.String()
+		calls := strings.Contains(out, `"msg":"isc call"`) && strings.Contains(out, `/identities/invite","status":`)
+		river := strings.Contains(out, `"level":"DEBUG"`) && strings.Contains(out, "river")
+		if calls != debug || river != debug {
+			t.Errorf("--debug %t: ISC calls logged %t, River's debug messages logged %t:\n%.3000s", debug, calls, river, out)
+		}
+		if !debug && strings.Contains(out, "rivermigrate") {
+			t.Errorf("River's migrator logged without --debug:\n%.2000s", out)
+		}
 	}
 }
