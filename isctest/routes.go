@@ -53,3 +53,24 @@ func (s *Server) routes() *http.ServeMux {
 	}))
 	return mux
 }
+
+// FoundingRoutes are the documented routes inviter was designed on
+// (docs/isc-api.md): the beta invite and task status, the v2025 identity
+// reads, the v3 search, the beta trigger subscriptions and the /cc API.
+// Options.Routes = FoundingRoutes models a tenant that serves nothing else.
+var FoundingRoutes = []string{
+	"POST /beta/identities/invite",
+	"GET /beta/task-status/{id}",
+	"GET /v2025/identities",
+	"GET /v2025/identities/{id}",
+	"POST /v3/search",
+	"POST /beta/trigger-subscriptions",
+	"GET /beta/trigger-subscriptions",
+	"GET /beta/trigger-subscriptions/{id}",
+	"PUT /beta/trigger-subscriptions/{id}",
+	"PATCH /beta/trigger-subscriptions/{id}",
+	"DELETE /beta/trigger-subscriptions/{id}",
+	"POST /beta/trigger-invocations/test",
+	"GET /cc/api/user/list",
+	"POST /cc/api/user/invite",
+}

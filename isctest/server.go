@@ -176,6 +176,12 @@ type Options struct {
 	// DeprecatedEndpoints are routes (as Call.Endpoint) whose answers
 	// carry X-Deprecated: true.
 	DeprecatedEndpoints []string
+	// Routes, when set, are the only routes served (as Call.Endpoint
+	// names them, e.g. "POST /beta/identities/invite"); every other path
+	// is answered 404 as an unknown one. /oauth/token is always served.
+	// FoundingRoutes is the set of SailPoint's documented paths inviter
+	// was built on.
+	Routes []string
 	// ServiceVersioned also serves the per-service version family
 	// (/identities/v1/…, /task-status/v1/…).
 	ServiceVersioned bool
@@ -391,6 +397,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, pattern := s.mux.Handler(r)
+	if len(s.opts.Routes) > 0 && pattern != "POST /oauth/token" && !slices.Contains(s.opts.Routes, pattern) {
+		pattern = "" // not served by this tenant: answered as an unknown path
+	}
 	endpoint := pattern
 	if pattern == "" || pattern == "/" {
 		endpoint = r.Method + " " + r.URL.Path
@@ -442,6 +451,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	route := http.Handler(s.mux)
+	if pattern == "" {
+		route = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, detail404, "The server did not find a current representation for the target resource.")
+		})
+	}
 	if f.bigBody > 0 || f.badBody != "" {
 		route = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveReplacingBody(w, r, s.mux, f) })
 	}

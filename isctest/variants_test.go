@@ -570,3 +570,35 @@ func TestListDelayAndSunset(t *testing.T) {
 		}
 	}
 }
+
+func TestFoundingRoutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Options{RateLimit: -1, Routes: FoundingRoutes})
+	id := b.srv.CreateIdentity(NewIdentity{})
+	tests := []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/v2025/identities", 200},
+		{"GET", "/v2025/identities/" + id.ID, 200},
+		{"GET", "/beta/identities", 404},
+		{"GET", "/beta/identities/" + id.ID, 404},
+		{"GET", "/v2025/task-status/x", 404},
+		{"GET", "/beta/task-status/x", 404}, // served: an unknown task
+		{"POST", "/v2025/search", 404},
+	}
+	for _, tt := range tests {
+		resp, body := b.send(t, tt.method, tt.path, b.token, strings.NewReader("{}"), "Content-Type", "application/json")
+		wantStatus(t, resp, body, tt.want)
+		if tt.want == 404 {
+			errorDto(t, body)
+		}
+	}
+	resp, body := b.postJSON(t, "/v2025/identities/invite", map[string]any{"ids": []string{id.ID}}, "X-SailPoint-Experimental", "true")
+	wantStatus(t, resp, body, 404)
+	if b.srv.CallCount("POST /v2025/identities/invite") != 1 || len(b.srv.Invites()) != 0 {
+		t.Fatalf("an unserved route: %d calls counted, %d invites", b.srv.CallCount("POST /v2025/identities/invite"), len(b.srv.Invites()))
+	}
+	resp, body = b.postJSON(t, "/beta/identities/invite", map[string]any{"ids": []string{id.ID}})
+	wantStatus(t, resp, body, 202)
+}

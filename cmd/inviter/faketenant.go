@@ -31,6 +31,8 @@ type fakeTenantOptions struct {
 	searchDelay      time.Duration
 	searchStatus     string
 	listDelay        time.Duration
+	routes           []string
+	foundingRoutes   bool
 	unknownIDs       string
 	asyncTasks       bool
 	taskDelay        time.Duration
@@ -108,6 +110,8 @@ delivers their Identity Created events to any trigger subscription.`,
 	fs.IntVar(&o.ccRemoved, "cc-removed", 0, "answer every /cc path with this status: 404 or 410 (the /cc API retired)")
 	fs.IntVar(&o.maxURILength, "max-uri-length", 0, "answer 414 to request URIs longer than this (e.g. 8192; 0: no limit)")
 	fs.StringSliceVar(&o.deprecated, "deprecated", nil, "API versions answered with X-Deprecated: true (e.g. beta,v2024)")
+	fs.StringSliceVar(&o.routes, "routes", nil, `serve only these routes (e.g. "POST /beta/identities/invite"); others answer 404`)
+	fs.BoolVar(&o.foundingRoutes, "founding-routes", false, "serve only the documented routes inviter was built on (beta invite and task status, v2025 identities, v3 search, beta subscriptions, /cc)")
 	fs.BoolVar(&o.serviceVersioned, "service-versioned", false, "also serve /identities/v1/… and /task-status/v1/…")
 
 	fs.StringSliceVar(&o.faultEndpoints, "fault-endpoints", nil, `limit the faults to these routes (e.g. "POST /oauth/token")`)
@@ -222,6 +226,14 @@ func (o *fakeTenantOptions) tenantOptions() (isctest.Options, isctest.Faults, er
 		return opts, isctest.Faults{}, usagef("--list-delay must not be negative")
 	}
 	opts.ListDelay = o.listDelay
+	switch {
+	case o.foundingRoutes && len(o.routes) > 0:
+		return opts, isctest.Faults{}, usagef("--routes and --founding-routes exclude each other")
+	case o.foundingRoutes:
+		opts.Routes = isctest.FoundingRoutes
+	default:
+		opts.Routes = o.routes
+	}
 	if opts.SearchStatus, err = isctest.ParseSearchStatusMode(o.searchStatus); err != nil {
 		return opts, isctest.Faults{}, usagef("--search-status: %v", err)
 	}

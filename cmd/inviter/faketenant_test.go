@@ -42,6 +42,8 @@ func TestFakeTenantFlags(t *testing.T) {
 		{[]string{"--list-order", "newest", "--search-delay", "5s"}, "", func(o isctest.Options, _ isctest.Faults) bool {
 			return o.ListOrder == isctest.CCOrderNewestFirst && o.SearchDelay.Seconds() == 5
 		}},
+		{[]string{"--founding-routes"}, "", func(o isctest.Options, _ isctest.Faults) bool { return slices.Equal(o.Routes, isctest.FoundingRoutes) }},
+		{[]string{"--founding-routes", "--routes", "GET /v2025/identities"}, "--founding-routes", nil},
 		{[]string{"--cc-order", "random"}, "--cc-order", nil},
 		{[]string{"--list-order", "random"}, "--list-order", nil},
 		{[]string{"--search-status", "attribute"}, "", func(o isctest.Options, _ isctest.Faults) bool { return o.SearchStatus == isctest.SearchStatusAttribute }},
