@@ -316,7 +316,8 @@ func TestServeRejectsBadInputAndChangesNothing(t *testing.T) {
 	dsn := storetest.SQLiteDSN(t)
 	tenant := isctest.NewServer(isctest.Options{Users: 10})
 	t.Cleanup(tenant.Close)
-	d := startServe(t, tenant, dsn, "--reconcile-every", "0") // no periodic job either: the queue must stay empty
+	// No periodic job either (reconcile, retention): the queue must stay empty.
+	d := startServe(t, tenant, dsn, "--reconcile-every", "0", "--retain-deliveries", "0", "--retain-audit", "0")
 	good := payload("2c91808568c529c60168cca6f90c1313", "Ok")
 	auth := "Bearer " + d.token
 	tests := []struct {
