@@ -371,10 +371,15 @@ type Invite struct {
 // skips the others silently. It returns the identities that could not be
 // mailed for want of an email address.
 //
-// Inferred: of several identities that share an email address only the
-// first created is mailed (ISC mails only the first); the others are
-// skipped silently, as registered ones are. An identity with no email
-// address is not mailed, and the task reports it.
+// Documented: "This task will send an invitation email only for
+// unregistered identities" (the invite operation's description in the
+// beta and v2025 specs); of several users that share an email address
+// "IdentityNow will only send an email to the first user encountered when
+// it searches the source system" (SailPoint's "Inviting Users to Register"
+// page, documentation.sailpoint.com/saas/help/common/users/inviting_users.html).
+// Inferred: "first" is the first created, and the others are skipped
+// silently, as registered ones are; an identity with no email address is
+// not mailed, and the task reports it.
 func (s *Server) recordInvitesLocked(ids []*identity, api, taskID string, at time.Time) (noEmail []*identity) {
 	for _, id := range ids {
 		if !s.mailable(id.Status) {
