@@ -296,7 +296,7 @@ func printCopy(w io.Writer, o *copyDBOptions, src, dst *store.DB, res store.Copy
 		fmt.Fprintf(w, "  %d unfinished jobs of other kinds left out (periodic jobs: the daemon re-creates them)\n", skipped)
 	}
 	if deadLetters > 0 {
-		fmt.Fprintf(w, "  %d dead letters (cancelled or discarded invite jobs) stay in %s; invite those identities again with inviter invite ID… if wanted\n", deadLetters, o.from)
+		fmt.Fprintf(w, "  %d failed invite jobs (River's cancelled or discarded) stay in %s; invite those identities again with inviter invite ID… if wanted\n", deadLetters, o.from)
 	}
 	_, err = fmt.Fprintf(w, "Next: start inviter serve with INVITER_DB set to the PostgreSQL URL; keep %s as an archive and do not start a daemon on it again.\n", o.from)
 	return err

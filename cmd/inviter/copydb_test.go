@@ -134,7 +134,7 @@ func TestCopyDBMovesQueuedWork(t *testing.T) {
 	}
 	t.Logf("copy-db output:\n%s", out.stdout)
 	for _, want := range []string{"inviter_identities  6 rows", "inviter_deliveries  5 rows", "inviter_audit       1 rows",
-		"4 re-enqueued", "available 1, scheduled 1, retryable 1, running (daemon killed) 1", "1 dead letters",
+		"4 re-enqueued", "available 1, scheduled 1, retryable 1, running (daemon killed) 1", "1 failed invite jobs",
 		"initialised_at " + cutoff.Format(time.RFC3339)} {
 		if !strings.Contains(out.stdout, want) {
 			t.Errorf("output lacks %q", want)
