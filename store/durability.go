@@ -40,10 +40,13 @@ type durability struct {
 
 	lockMu sync.Mutex
 	lock   *os.File // held by LockForServe until Close
+}
 
-	probeMu  sync.Mutex
-	probeAt  time.Time
-	probeErr error
+// writeProbe is the last result of Ready's write probe, for both backends.
+type writeProbe struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
 }
 
 // LockedError is LockForServe's error when another process holds the lock.
@@ -157,9 +160,10 @@ func (db *DB) checkFile() error {
 
 // Ready reports whether the database can do its work, as a readiness probe
 // asks (web.Readiness): it answers, it is migrated, and it takes writes (a
-// small write at most once a second). On SQLite also: the open file is
-// still the one at the path (not deleted or replaced) and its file system
-// has at least the minimum free space (SetMinFreeBytes).
+// one-row write at most once a second, so a full disk shows on PostgreSQL
+// too). On SQLite also: the open file is still the one at the path (not
+// deleted or replaced) and its file system has at least the minimum free
+// space (SetMinFreeBytes).
 func (db *DB) Ready(ctx context.Context) error {
 	if err := db.Ping(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
@@ -183,23 +187,18 @@ func (db *DB) Ready(ctx context.Context) error {
 			return fmt.Errorf("disk nearly full: %d MiB free for %s, want at least %d MiB", free>>20, d.path, d.minFree>>20)
 		}
 	}
-	return db.writeProbe(ctx)
+	return db.probeWrite(ctx)
 }
 
-// writeProbe writes one inviter_meta row, at most once every probeEvery,
-// and returns the latest result.
-func (db *DB) writeProbe(ctx context.Context) error {
-	if db.dur == nil {
-		// PostgreSQL: a failed write shows as a failed probe too, but
-		// replicas would contend for one row; the ping and migration check
-		// stand for it.
-		return nil
-	}
-	d := db.dur
-	d.probeMu.Lock()
-	defer d.probeMu.Unlock()
-	if !d.probeAt.IsZero() && time.Since(d.probeAt) < probeEvery {
-		return d.probeErr
+// probeWrite writes one inviter_meta row, at most once every probeEvery,
+// and returns the latest result. Replicas share the row: each holds its
+// lock for one short transaction a second at most.
+func (db *DB) probeWrite(ctx context.Context) error {
+	p := &db.probe
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.at.IsZero() && time.Since(p.at) < probeEvery {
+		return p.err
 	}
 	err := db.InTx(ctx, func(tx *Tx) error {
 		_, err := tx.q.exec(ctx, `INSERT INTO inviter_meta (key, value) VALUES ($1, $2)
@@ -209,6 +208,6 @@ func (db *DB) writeProbe(ctx context.Context) error {
 	if err != nil {
 		err = fmt.Errorf("database not writable: %w", err)
 	}
-	d.probeAt, d.probeErr = time.Now(), err
+	p.at, p.err = time.Now(), err
 	return err
 }

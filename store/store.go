@@ -69,6 +69,7 @@ type DB struct {
 	q       querier       // over sqlDB or pool
 	logger  *slog.Logger
 	dur     *durability // SQLite only: the file's identity, the serve lock
+	probe   writeProbe  // Ready's write probe
 }
 
 // IsPostgresDSN reports whether dsn names a PostgreSQL database
