@@ -66,8 +66,14 @@ func (e *LockedError) Error() string {
 }
 
 // LockPath returns the lock file LockForServe uses for the SQLite file
-// path: path with ".lock" appended.
-func LockPath(path string) string { return path + ".lock" }
+// path: the file's real path (symbolic links resolved, so that two names
+// of one file share the lock) with ".lock" appended.
+func LockPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	return path + ".lock"
+}
 
 // LockForServe makes this process the only one serving the database: on
 // SQLite it takes an exclusive OS lock (flock) on LockPath, held until

@@ -378,6 +378,19 @@ func TestServeLock(t *testing.T) {
 	if _, err := second.HandBackRunningJobs(ctx); err == nil {
 		t.Error("HandBackRunningJobs without the lock succeeded")
 	}
+	// Another name of the same file shares the lock.
+	link := filepath.Join(t.TempDir(), "link.db")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	third, err := store.Open(ctx, link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	if err := third.LockForServe(); !errors.As(err, &le) {
+		t.Errorf("LockForServe through a symbolic link = %v, want a *LockedError", err)
+	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
