@@ -382,7 +382,7 @@ func TestDeprecatedAnswersCountedAndLoggedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if counted["GET /v2025/identities"] != 3 || counted["POST /v2025/identities/invite"] != 3 {
+	if counted["GET /v2025/identities"] != 3 || counted["POST /beta/identities/invite"] != 3 {
 		t.Errorf("counted %v, want 3 answers of each endpoint", counted)
 	}
 	total := 0
@@ -400,8 +400,9 @@ func TestAPIVersionFamilies(t *testing.T) {
 		v     APIVersion
 		paths []string
 	}{
-		{"", []string{"POST /v2025/identities/invite", "GET /v2025/identities", "GET /v2025/identities/x", "GET /v2025/task-status/t"}},
-		{APIVersionBeta, []string{"POST /beta/identities/invite", "GET /beta/identities", "GET /beta/identities/x", "GET /beta/task-status/t"}},
+		{"", []string{"POST /beta/identities/invite", "GET /v2025/identities", "GET /v2025/identities/x", "GET /beta/task-status/t"}},
+		{APIVersionBeta, []string{"POST /beta/identities/invite", "GET /v2025/identities", "GET /v2025/identities/x", "GET /beta/task-status/t"}},
+		{APIVersionV2025, []string{"POST /v2025/identities/invite", "GET /v2025/identities", "GET /v2025/identities/x", "GET /v2025/task-status/t"}},
 		{APIVersionV1, []string{"POST /identities/v1/invite", "GET /identities/v1", "GET /identities/v1/x", "GET /task-status/v1/t"}},
 	} {
 		var mu sync.Mutex

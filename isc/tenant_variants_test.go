@@ -78,7 +78,7 @@ func TestTenantVariantsThroughTheClient(t *testing.T) {
 		}
 		for _, v := range []isc.APIVersion{isc.APIVersionBeta, isc.APIVersionV2025} {
 			c := newClient(t, tenant, func(c *isc.Config) { c.APIVersion = v; c.OnDeprecated = count })
-			if _, err := c.GetIdentity(ctx, id.ID); err != nil {
+			if _, err := c.InviteIdentities(ctx, []string{id.ID}); err != nil {
 				t.Fatal(err)
 			}
 		}

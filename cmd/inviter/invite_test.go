@@ -79,7 +79,7 @@ func TestInviteOneIdentityText(t *testing.T) {
 	if n := tenant.CallCount("POST /cc/api/user/invite"); n != 1 {
 		t.Errorf("cc invite calls = %d, want 1", n)
 	}
-	if n := tenant.CallCount("POST /v2025/identities/invite"); n != 1 { // the default --api-version
+	if n := tenant.CallCount("POST /beta/identities/invite"); n != 1 { // the default --api-version
 		t.Errorf("public invite calls = %d, want 1", n)
 	}
 }

@@ -97,7 +97,7 @@ func (t *tenantSettings) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "rate-limit", "INVITER_RATE_LIMIT")
 	fs.DurationVar(&t.timeout, "timeout", 30*time.Second, "timeout of one ISC request")
 	bindEnv(fs, "timeout", "INVITER_TIMEOUT")
-	fs.StringVar(&t.apiVersion, "api-version", string(isc.DefaultAPIVersion), "ISC API version family of the identity and task calls: v2025, beta or v1")
+	fs.StringVar(&t.apiVersion, "api-version", string(isc.DefaultAPIVersion), "ISC API version family of the identity and task calls: beta (invite and task status on /beta, identity reads on /v2025), v2025 or v1")
 	bindEnv(fs, "api-version", "INVITER_API_VERSION")
 	fs.DurationVar(&t.maxRetry, "max-retry-after", 10*time.Minute, "longest wait a 429's Retry-After is honoured for")
 	bindEnv(fs, "max-retry-after", "INVITER_MAX_RETRY_AFTER")
