@@ -63,7 +63,8 @@ type Faults struct {
 	// The call itself takes effect.
 	BigBody int64
 	// BadBody, when set, replaces the body of every 2xx answer, keeping its
-	// status: BadBodyJSON (malformed JSON) or BadBodyHTML (an HTML page).
+	// status: BadBodyJSON (malformed JSON), BadBodyHTML (an HTML page) or
+	// BadBodyEmpty (no body).
 	// The call itself takes effect: an invite is sent.
 	BadBody string
 	// TooManyRate is the fraction of API requests (and of /oauth/token
@@ -84,6 +85,8 @@ const (
 	BadBodyJSON = "json"
 	// BadBodyHTML is an HTML page, as a proxy's login or error page.
 	BadBodyHTML = "html"
+	// BadBodyEmpty is no body at all.
+	BadBodyEmpty = "empty"
 )
 
 // SetFaults replaces the faults in force and reseeds the generator.
@@ -243,6 +246,9 @@ func serveReplacingBody(w http.ResponseWriter, r *http.Request, h http.Handler, 
 		w.Header().Set("Content-Type", "text/html;charset=utf-8")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><h1>Please sign in</h1></body></html>\n")
+	case f.badBody == BadBodyEmpty && status >= 200 && status < 300:
+		w.Header().Del("Content-Type")
+		w.WriteHeader(status)
 	case f.badBody != "" && status >= 200 && status < 300:
 		w.Header().Set("Content-Type", "application/json;charset=utf-8")
 		w.WriteHeader(status)

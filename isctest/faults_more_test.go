@@ -58,6 +58,7 @@ func TestBodyFaults(t *testing.T) {
 		{"invite malformed json", Faults{BadBody: BadBodyJSON}, "/beta/identities/invite", 202, "application/json", false, 10},
 		{"invite html", Faults{BadBody: BadBodyHTML}, "/beta/identities/invite", 202, "text/html", false, 10},
 		{"read html", Faults{BadBody: BadBodyHTML}, "/v2025/identities", 200, "text/html", false, 10},
+		{"invite empty", Faults{BadBody: BadBodyEmpty}, "/beta/identities/invite", 202, "", false, 0},
 		{"read big", Faults{BigBody: 3 << 20}, "/v2025/identities", 200, "application/json", true, 3 << 20},
 		{"error keeps body", Faults{BadBody: BadBodyHTML}, "/beta/task-status/nope", 404, "application/json", true, 10},
 	}
@@ -79,6 +80,9 @@ func TestBodyFaults(t *testing.T) {
 			}
 			if resp.StatusCode != tt.wantCode || !strings.HasPrefix(resp.Header.Get("Content-Type"), tt.wantType) {
 				t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if tt.faults.BadBody == BadBodyEmpty && len(body) != 0 {
+				t.Fatalf("want no body, got %d bytes", len(body))
 			}
 			if json.Valid(body) != tt.wantValid || len(body) < tt.minLen {
 				t.Fatalf("valid %v, %d bytes: %.200s", json.Valid(body), len(body), body)

@@ -118,7 +118,7 @@ delivers their Identity Created events to any trigger subscription.`,
 	fs.IntVar(&o.redirect, "redirect", 0, "answer requests with this 3xx (307 or 308) to --redirect-to")
 	fs.StringVar(&o.redirectTo, "redirect-to", "", "the Location of --redirect")
 	fs.Int64Var(&o.bigBody, "big-body", 0, "replace every answer body with this many bytes (e.g. 52428800)")
-	fs.StringVar(&o.badBody, "bad-body", "", "replace 2xx answer bodies: json (malformed) or html")
+	fs.StringVar(&o.badBody, "bad-body", "", "replace 2xx answer bodies: json (malformed), html or empty")
 	fs.IntVar(&o.retryAfter, "retry-after", 0, "Retry-After seconds on every 429 (e.g. 86400)")
 	fs.Float64Var(&o.tooManyRate, "too-many-rate", 0, "fraction of API calls answered 429")
 	fs.BoolVar(&o.refuseCredentials, "refuse-credentials", false, "the token endpoint refuses the credentials (401 invalid_client)")
@@ -265,8 +265,8 @@ func (o *fakeTenantOptions) tenantOptions() (isctest.Options, isctest.Faults, er
 		return opts, isctest.Faults{}, usagef("--redirect-to needs --redirect")
 	case o.bigBody < 0:
 		return opts, isctest.Faults{}, usagef("--big-body must not be negative")
-	case o.badBody != "" && o.badBody != isctest.BadBodyJSON && o.badBody != isctest.BadBodyHTML:
-		return opts, isctest.Faults{}, usagef("--bad-body must be json or html")
+	case o.badBody != "" && o.badBody != isctest.BadBodyJSON && o.badBody != isctest.BadBodyHTML && o.badBody != isctest.BadBodyEmpty:
+		return opts, isctest.Faults{}, usagef("--bad-body must be json, html or empty")
 	case o.retryAfter < 0:
 		return opts, isctest.Faults{}, usagef("--retry-after must not be negative")
 	case o.tooManyRate < 0 || o.tooManyRate > 1:
