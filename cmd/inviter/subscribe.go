@@ -111,6 +111,9 @@ func (o *subscribeOptions) run(ctx context.Context, stdout, stderr io.Writer) er
 		if err := o.auth.Validate(); err != nil {
 			return &usageError{err}
 		}
+		if w := plainHTTPWarning(targets[0].url); w != "" {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
 	}
 	client, err := o.client(ctx, stderr)
 	if err != nil {
@@ -333,4 +336,18 @@ func (o *subscribeOptions) printList(ctx context.Context, c *isc.Client, w io.Wr
 		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\t%s\n", r.ID, triggerLabel(r.Trigger), r.Enabled, dash(r.URL), dash(r.Dispatch), dash(r.Auth), r.Name)
 	}
 	return tw.Flush()
+}
+
+// plainHTTPWarning says why an http:// URL other than the loopback will not
+// receive ISC's events; "" for https and local URLs.
+func plainHTTPWarning(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "http" {
+		return ""
+	}
+	switch h := p.Hostname(); {
+	case h == "localhost", strings.HasPrefix(h, "127."), h == "::1":
+		return ""
+	}
+	return "ISC delivers events over HTTPS only: " + u + " is plain http (put the daemon behind a TLS proxy, docs/deploy.md)"
 }
