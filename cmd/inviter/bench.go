@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +47,12 @@ type benchOptions struct {
 	naiveSample    int
 	naiveWorkers   int
 	timeout        time.Duration
+	cpuProfile     string
+	scaleUsers     string // tenant sizes of the scale scenario
+	scaleWaves     string // wave sizes of the scale scenario
+	cellBudget     time.Duration
+	daemonMode     string // process or in-process (scale scenario)
+	serveBinary    string // inviter binary the scale scenario runs serve with
 }
 
 func newBenchCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -86,7 +93,7 @@ commit) per second and the time to each answer.`,
 	fs.Var(&o.rate, "rate", "rate limit of the tenant and of the client, per API version, as N/DURATION (calls do not depend on it)")
 	fs.BoolVar(&o.faults, "faults", false, "switch on API faults (5 % 5xx, 2 % connection resets)")
 	fs.DurationVar(&o.lateVisibility, "visibility-delay", 0, "new identities show in the tenant's lists only this long after their event")
-	fs.StringVar(&o.scenario, "scenario", "all", "scenarios to run: invite, ingest or all")
+	fs.StringVar(&o.scenario, "scenario", "all", "scenarios to run: invite, ingest, scale or all (all is invite and ingest; scale runs for minutes)")
 	fs.StringVar(&o.db, "db", "", "database: a SQLite file or a postgres:// URL (default: a temporary SQLite file per scenario)")
 	fs.IntVar(&o.batchSize, "batch-size", 100, "identities per invite call")
 	fs.DurationVar(&o.batchWindow, "batch-window", 250*time.Millisecond, "how long the first identity of a batch waits for others")
@@ -96,6 +103,13 @@ commit) per second and the time to each answer.`,
 	fs.IntVar(&o.naiveSample, "naive-sample", 100, "events the naive cc baseline runs, extrapolated to --events (0: all)")
 	fs.IntVar(&o.naiveWorkers, "naive-workers", 8, "concurrent workers of the naive baselines")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a scenario after this long")
+	fs.StringVar(&o.scaleUsers, "scale-users", "10000,100000,1000000", "scale scenario: tenant sizes, comma-separated")
+	fs.StringVar(&o.scaleWaves, "scale-waves", "1000,10000,100000", "scale scenario: wave sizes (new identities), comma-separated")
+	fs.DurationVar(&o.cellBudget, "cell-budget", 4*time.Minute, "scale scenario: skip a cell estimated to take longer than this here (the output says so)")
+	fs.StringVar(&o.daemonMode, "daemon", "process", "scale scenario: run the daemon as a child process (inviter serve; its own peak RSS is measured) or in-process")
+	fs.StringVar(&o.serveBinary, "serve-binary", "", "scale scenario: the inviter binary to run serve with (default: this one)")
+	_ = fs.MarkHidden("serve-binary")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (bench, fake tenant and in-process daemon) to this file")
 	return cmd
 }
 
@@ -107,8 +121,12 @@ func (o *benchOptions) validate() error {
 		return usagef("--events must be positive")
 	case o.api != "public" && o.api != "cc" && o.api != "both":
 		return usagef("--api must be public, cc or both, not %q", o.api)
-	case o.scenario != "invite" && o.scenario != "ingest" && o.scenario != "all":
-		return usagef("--scenario must be invite, ingest or all, not %q", o.scenario)
+	case o.scenario != "invite" && o.scenario != "ingest" && o.scenario != "scale" && o.scenario != "all":
+		return usagef("--scenario must be invite, ingest, scale or all, not %q", o.scenario)
+	case o.daemonMode != "process" && o.daemonMode != "in-process":
+		return usagef("--daemon must be process or in-process, not %q", o.daemonMode)
+	case o.cellBudget <= 0:
+		return usagef("--cell-budget must be positive")
 	case o.batchSize <= 0:
 		return usagef("--batch-size must be positive")
 	case o.batchWindow <= 0:
@@ -166,6 +184,17 @@ func (o *benchOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 		return err
 	}
 	out := &lockedWriter{w: stdout}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var apis []inviter.API
 	switch o.api {
 	case "public":
@@ -194,6 +223,37 @@ func (o *benchOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 			invites = append(invites, r)
 		}
 	}
+	if o.scenario == "scale" {
+		if _, err := parseSizes("--scale-users", o.scaleUsers); err != nil {
+			return err
+		}
+		if _, err := parseSizes("--scale-waves", o.scaleWaves); err != nil {
+			return err
+		}
+		cells, err := o.runScale(ctx, apis, out)
+		o.printScale(out, cells)
+		var failures []string
+		for _, c := range cells {
+			if c.skipped != "" {
+				fmt.Fprintf(out, "RESULT scenario=scale api=%s users=%d wave=%d skipped=%q\n", c.api, c.users, c.wave, c.skipped)
+				continue
+			}
+			fmt.Fprintf(out, "RESULT scenario=scale api=%s users=%d wave=%d invited=%d duplicates=%d calls=%d calls_per_joiner=%.4f wall_s=%.2f floor_s=%.2f wall_per_floor=%.3f rate=%s peak_rss_bytes=%d db_bytes_per_delivery=%d p50_ms=%d p99_ms=%d daemon=%s\n",
+				c.api, c.users, c.wave, c.invited, c.duplicates, c.calls, c.callsPerJoiner(), c.wall.Seconds(), c.floor.Seconds(), c.floorRatio(),
+				o.rate.String(), c.peakRSS, c.dbBytes/int64(max(c.wave, 1)), c.p50.Milliseconds(), c.p99.Milliseconds(), o.daemonMode)
+			if c.invited != c.wave || c.duplicates > 0 {
+				failures = append(failures, fmt.Sprintf("scale %s users=%d wave=%d: %d invited, %d more than once", c.api, c.users, c.wave, c.invited, c.duplicates))
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if len(failures) > 0 {
+			return errors.New(strings.Join(failures, "; "))
+		}
+		return nil
+	}
+
 	var ingest *ingestResult
 	if o.scenario == "ingest" || o.scenario == "all" {
 		fmt.Fprintf(out, "ingest: %d deliveries from %d senders…\n", o.deliveries, o.senders)
@@ -479,7 +539,10 @@ func classify(endpoint string) string {
 // and returns when the last of those first mails went out.
 func waitWaveInvited(ctx context.Context, tenant *isctest.Server, created map[string]time.Time, timeout time.Duration, daemonErr <-chan error, progress func(int)) (last time.Time, err error) {
 	deadline := time.After(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
+	// Each look copies the tenant's invitations: look less often at large
+	// waves, so that the bench does not take the daemon's CPU.
+	every := max(20*time.Millisecond, time.Duration(len(created))*10*time.Microsecond)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	lastReport := time.Now()
 	for {
