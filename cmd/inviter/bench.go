@@ -177,6 +177,19 @@ type ingestResult struct {
 	stored   int // deliveries the daemon's intake committed
 	wall     time.Duration
 	p50, p99 time.Duration
+	// reference is River's bare InsertTx in the same run, when measured.
+	reference *ingestResult
+}
+
+func (r ingestResult) perSecond() float64 { return float64(r.acked) / r.wall.Seconds() }
+
+// referenceRatio is inviter's acknowledged deliveries a second ÷ River's
+// bare inserts a second.
+func (r ingestResult) referenceRatio() float64 {
+	if r.reference == nil || r.reference.acked == 0 {
+		return 0
+	}
+	return r.perSecond() / r.reference.perSecond()
 }
 
 func (o *benchOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
@@ -261,6 +274,12 @@ func (o *benchOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 		if err != nil {
 			return fmt.Errorf("ingest scenario: %w", err)
 		}
+		fmt.Fprintf(out, "ingest: River's bare InsertTx, %d jobs from %d goroutines, one transaction each…\n", o.deliveries, o.senders)
+		ref, err := o.runRiverReference(ctx, r.backend)
+		if err != nil {
+			return fmt.Errorf("ingest scenario, River reference: %w", err)
+		}
+		r.reference = &ref
 		ingest = &r
 	}
 
@@ -283,9 +302,13 @@ func (o *benchOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 	}
 	if ingest != nil {
 		r := ingest
-		fmt.Fprintf(out, "RESULT scenario=ingest backend=%s senders=%d deliveries=%d acked=%d failed=%d stored=%d acked_per_s=%.0f wall_s=%.2f p50_ms=%.1f p99_ms=%.1f\n",
-			r.backend, r.senders, r.sent, r.acked, r.failed, r.stored, float64(r.acked)/r.wall.Seconds(), r.wall.Seconds(),
-			millis(r.p50), millis(r.p99))
+		ref := ""
+		if rr := r.reference; rr != nil {
+			ref = fmt.Sprintf(" river_inserttx_per_s=%.0f river_p50_ms=%.1f river_p99_ms=%.1f ratio_to_river=%.2f", rr.perSecond(), millis(rr.p50), millis(rr.p99), r.referenceRatio())
+		}
+		fmt.Fprintf(out, "RESULT scenario=ingest backend=%s senders=%d deliveries=%d acked=%d failed=%d stored=%d acked_per_s=%.0f wall_s=%.2f p50_ms=%.1f p99_ms=%.1f%s\n",
+			r.backend, r.senders, r.sent, r.acked, r.failed, r.stored, r.perSecond(), r.wall.Seconds(),
+			millis(r.p50), millis(r.p99), ref)
 		if r.acked != r.sent || r.stored < r.acked {
 			failures = append(failures, fmt.Sprintf("ingest: %d sent, %d acknowledged, %d stored", r.sent, r.acked, r.stored))
 		}
@@ -327,11 +350,22 @@ func (o *benchOptions) printTables(w io.Writer, invites []inviteResult, ingest *
 	}
 	if ingest != nil {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "ingest\tsenders\tsent\tacked\tfailed\tstored\tacked/s\twall s\tp50 ms\tp99 ms\t")
-		r := ingest
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%.1f\t%.1f\t\n", r.backend, r.senders, r.sent, r.acked, r.failed, r.stored,
-			float64(r.acked)/r.wall.Seconds(), r.wall.Seconds(), millis(r.p50), millis(r.p99))
+		fmt.Fprintln(tw, "ingest\tbackend\tsenders\tsent\tacked\tfailed\tstored\tacked/s\twall s\tp50 ms\tp99 ms\t")
+		for _, r := range []*ingestResult{ingest, ingest.reference} {
+			if r == nil {
+				continue
+			}
+			name := "inviter"
+			if r == ingest.reference {
+				name = "River InsertTx"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%.1f\t%.1f\t\n", name, r.backend, r.senders, r.sent, r.acked, r.failed, r.stored,
+				r.perSecond(), r.wall.Seconds(), millis(r.p50), millis(r.p99))
+		}
 		tw.Flush()
+		if ingest.reference != nil {
+			fmt.Fprintf(w, "inviter ÷ River's bare InsertTx (one transaction per job, no HTTP, same driver and synchronous setting): %.2f\n", ingest.referenceRatio())
+		}
 		fmt.Fprintln(w)
 	}
 }
