@@ -555,3 +555,42 @@ func TestAuditRecordsWhatISCDid(t *testing.T) {
 		}
 	})
 }
+
+// TestStopWritesHeldOutcomes: an accepted invitation whose outcome the
+// database refused during the job is written by Stop once the database
+// takes it again, before Stop returns.
+func TestStopWritesHeldOutcomes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		b := setup(t, open, func(c *Config) { c.RetryBackoff, c.RetryBackoffMax = time.Hour, time.Hour })
+		var full atomic.Bool
+		full.Store(true)
+		refused := make(chan struct{})
+		var once sync.Once
+		b.q.testRecord = func(d store.Decision) error {
+			if d.Outcome == inviter.OutcomeInvited && full.Load() {
+				once.Do(func() { close(refused) })
+				return errors.New("database or disk is full")
+			}
+			return nil
+		}
+		acceptAll(t, b, []string{"held"})
+		b.start(t)
+		<-refused // the job now waits an hour before it writes again
+		waitFor(t, "the outcome held in memory", func() bool { return testutil.ToFloat64(b.m.UnrecordedOutcomes) == 1 })
+		full.Store(false)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // no shutdown wait: the job is stopped at once
+		if err := b.q.Stop(ctx); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if i := b.identity(t, "held"); i.State != store.StateInvited || i.InviteCount != 1 {
+			t.Errorf("after Stop: %+v, want invited once", i)
+		}
+		if g := testutil.ToFloat64(b.m.UnrecordedOutcomes); g != 0 {
+			t.Errorf("inviter_outcomes_unrecorded = %v after Stop, want 0", g)
+		}
+		if calls := b.inv.Calls(); len(calls) != 1 {
+			t.Errorf("invite calls = %v", calls)
+		}
+	})
+}
