@@ -594,3 +594,17 @@ func TestStopWritesHeldOutcomes(t *testing.T) {
 		}
 	})
 }
+
+func TestRecordedRetries(t *testing.T) {
+	t.Parallel()
+	var rows int
+	// A week at the 5-minute cap: 2,016 failed runs.
+	for n := 1; n <= 7*24*12; n++ {
+		if recordedRetries(n) {
+			rows++
+		}
+	}
+	if rows < 170 || rows > 180 {
+		t.Errorf("%d audit rows for a week of retries, want about 176", rows)
+	}
+}

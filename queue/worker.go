@@ -155,11 +155,22 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 	return q.record(ctx, j, d, verdict)
 }
 
+// recordedRetries says which failed runs of a job still retrying are
+// written to the audit trail: the first eight, then one in twelve (hourly
+// at the 5-minute backoff cap), so that a week-long outage costs each
+// identity some 180 rows, not 2,000. Every run is counted and logged.
+func recordedRetries(failures int) bool { return failures <= 8 || failures%12 == 0 }
+
 // record stores d and counts it, then returns verdict, the error River
-// acts on. If storing fails the job fails too (and is retried), unless
+// acts on. A retry the audit trail does not need (recordedRetries) is
+// counted and logged only. If storing fails the job fails too (and is retried), unless
 // River was told to cancel or snooze it anyway. Accepted invitations go
 // through recordAccepted instead.
 func (q *Queue) record(ctx context.Context, j jobInfo, d store.Decision, verdict error) error {
+	if d.State == "" && d.ErrorKind != "" && !recordedRetries(j.failures()) {
+		q.logDecision(ctx, j, d)
+		return verdict
+	}
 	if err := q.write(ctx, d); err != nil {
 		q.logger.ErrorContext(ctx, "record invite outcome", "identity_id", d.IdentityID, "job_id", j.ID, "error", err)
 		if verdict == nil {
