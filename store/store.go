@@ -102,10 +102,12 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open sqlite %q: the path must not contain ? or #", path)
 	}
-	sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+sqlitePragmas)
+	// Connections keep the statements they run compiled (stmtcache.go).
+	connector, err := newSQLiteConnector("file:" + path + "?" + sqlitePragmas)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	sqlDB := sql.OpenDB(connector)
 	sqlDB.SetMaxOpenConns(1)
 	// Keep the one connection: reopening it would redo the pragmas and drop
 	// SQLite's page cache.
