@@ -674,3 +674,128 @@ func TestChaosRedirectsLeakNothing(t *testing.T) {
 	t.Logf("307 on /oauth/token: serve exit 2; 307 on invite: %d redirected invite calls, none followed, identities %v; the redirect target saw %d requests, %d secrets",
 		redirected, c.Identities, reqs, secrets)
 }
+
+// inviteEndpoints are the tenant's invite routes, whichever API family the
+// client uses.
+var inviteEndpoints = []string{"POST /beta/identities/invite", "POST /v2025/identities/invite"}
+
+// waitAudit waits until the database holds n audit rows of identities in
+// ids with an error kind of kind, and returns one of them.
+func waitAudit(t *testing.T, ctx context.Context, db *store.DB, ids []string, kind store.ErrorKind, n int) store.AuditEntry {
+	t.Helper()
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	for {
+		rows, err := db.Audit(ctx, "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []store.AuditEntry
+		seen := map[string]bool{}
+		for _, a := range rows {
+			if want[a.IdentityID] && a.ErrorKind == kind && !seen[a.IdentityID] {
+				seen[a.IdentityID] = true
+				got = append(got, a)
+			}
+		}
+		if len(got) >= n {
+			return got[0]
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d identities have an audit row of kind %q", len(got), n, kind)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// TestChaosUnauthorizedIsAConfigurationProblem: every invite call answered
+// 401, even with a fresh token. The identities are not at fault: they wait
+// (pending, an audit row of kind config naming the 401), nobody is failed
+// or mailed.
+func TestChaosUnauthorizedIsAConfigurationProblem(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	dsn := storetest.SQLiteDSN(t)
+	tenant := isctest.NewServer(isctest.Options{})
+	t.Cleanup(tenant.Close)
+	ids := identityIDs(tenant.CreateIdentities(20, nil))
+	d := startChild(t, tenant, dsn, randomToken())
+	tenant.SetFaults(isctest.Faults{UnauthorizedRate: 1, Endpoints: inviteEndpoints})
+	if codes := deliverAll(t, ctx, d, ids, "Unauthorized"); codes[200] != len(ids) {
+		t.Fatalf("answers %v, want %d × 200", codes, len(ids))
+	}
+	reader, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	a := waitAudit(t, ctx, reader, ids, store.ErrorKindConfig, len(ids))
+	calls := inviteCalls(tenant)
+	db := reopenChild(t, d, dsn)
+	c, err := db.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Identities[store.StatePending] != int64(len(ids)) || len(tenant.Invites()) != 0 || !strings.Contains(a.Reason, "401") {
+		t.Errorf("after 401s: identities %v, %d mailed, audit %q; want all pending, none mailed, the reason naming the 401", c.Identities, len(tenant.Invites()), a.Reason)
+	}
+	t.Logf("401 on every invite call: %d invite calls, identities %v, audit %q", calls, c.Identities, a.Reason)
+}
+
+// TestChaosRetryAfterSnoozesTheJobs: a 429 asking for a day: the jobs are
+// put off for the cap (10 minutes), at once, without a batch held for its
+// job timeout; nobody is failed.
+func TestChaosRetryAfterSnoozesTheJobs(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	dsn := storetest.SQLiteDSN(t)
+	tenant := isctest.NewServer(isctest.Options{})
+	t.Cleanup(tenant.Close)
+	ids := identityIDs(tenant.CreateIdentities(20, nil))
+	d := startChild(t, tenant, dsn, randomToken())
+	tenant.SetFaults(isctest.Faults{TooManyRate: 1, RetryAfter: 86400, Endpoints: inviteEndpoints})
+	if codes := deliverAll(t, ctx, d, ids, "RetryAfter"); codes[200] != len(ids) {
+		t.Fatalf("answers %v, want %d × 200", codes, len(ids))
+	}
+	acked := time.Now()
+	reader, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	a := waitAudit(t, ctx, reader, ids, store.ErrorKindTransient, len(ids))
+	waitJobsScheduled(t, ctx, reader, len(ids))
+	putOff := time.Since(acked)
+	if putOff > 30*time.Second {
+		t.Errorf("the jobs were put off %s after the deliveries: a batch was held, want at once", putOff.Round(time.Millisecond))
+	}
+	db := reopenChild(t, d, dsn)
+	c, err := db.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Identities[store.StatePending] != int64(len(ids)) || !strings.Contains(a.Reason, "10m0s") {
+		t.Errorf("after Retry-After 86400: identities %v, audit %q; want all pending, put off for the 10 min cap", c.Identities, a.Reason)
+	}
+	t.Logf("Retry-After 86400: %d invite calls, all %d jobs scheduled %s after the deliveries; audit %q", inviteCalls(tenant), len(ids), putOff.Round(time.Millisecond), a.Reason)
+}
+
+// waitJobsScheduled waits until n invite jobs are scheduled for later and
+// none is running (held).
+func waitJobsScheduled(t *testing.T, ctx context.Context, db *store.DB, n int) {
+	t.Helper()
+	for {
+		jobs, err := db.CountJobs(ctx)
+		if err == nil && jobs["scheduled"] >= int64(n) && jobs["running"] == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("jobs not all put off: %v, %v", jobs, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
