@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,11 @@ type DirectoryEntry struct {
 	CCID       string // cc short id
 	Registered bool   // the list's status is a registered one (inviter.ClassifyStatus)
 	Status     string // the list's status, e.g. UNREGISTERED, ACTIVE
+	// Email is the list's email address, trimmed, for an entry whose
+	// status is invited (StatusInvitable); empty when the list shows none.
+	// It is not kept for other entries: the /cc invite path needs it only
+	// for identities it sends.
+	Email string
 }
 
 // Class classifies the entry's status (see inviter.ClassifyStatus).
@@ -63,8 +69,9 @@ func (e DirectoryEntry) Class() inviter.StatusClass {
 //
 // The index stores 32-hex-digit identity ids as 16 bytes, numeric short
 // ids as integers and the status as a small number (about 30 bytes a
-// user); other ids go to a string map. A Directory is safe for concurrent
-// use.
+// user); other ids go to a string map. Email addresses are kept only for
+// users in a status that is invited, in a map of their own. A Directory
+// is safe for concurrent use.
 type Directory struct {
 	list       CCLister
 	minRefresh time.Duration
@@ -75,6 +82,7 @@ type Directory struct {
 
 	mu       sync.RWMutex
 	compact  map[[16]byte]packedEntry
+	emails   map[[16]byte]string // email of invitable compact entries that have one
 	other    map[string]DirectoryEntry
 	statuses []string // status names by packedEntry.status; append-only
 	scanned  int      // the list's length at the end of the last scan
@@ -138,7 +146,7 @@ func NewDirectory(list CCLister, o DirectoryOptions) *Directory {
 	return &Directory{
 		list: list, minRefresh: o.MinRefresh, fullEvery: o.FullScanEvery, missFull: o.MissFullScanEvery,
 		maxRescans: max(o.MaxRescans, 0), now: o.Now,
-		compact: make(map[[16]byte]packedEntry), other: make(map[string]DirectoryEntry),
+		compact: make(map[[16]byte]packedEntry), emails: make(map[[16]byte]string), other: make(map[string]DirectoryEntry),
 	}
 }
 
@@ -241,7 +249,9 @@ func (d *Directory) collect(ids []string, found map[string]DirectoryEntry) []str
 func (d *Directory) get(id string) (DirectoryEntry, bool) {
 	if k, ok := compactKey(id); ok {
 		if p, ok := d.compact[k]; ok {
-			return d.entry(strconv.FormatUint(uint64(p.cc), 10), d.statuses[p.status]), true
+			e := d.entry(strconv.FormatUint(uint64(p.cc), 10), d.statuses[p.status])
+			e.Email = d.emails[k]
+			return e, true
 		}
 	}
 	e, ok := d.other[id]
@@ -256,23 +266,36 @@ func (d *Directory) entry(cc, status string) DirectoryEntry {
 // index is the lookup table of a Directory.
 type index struct {
 	compact map[[16]byte]packedEntry
+	emails  map[[16]byte]string
 	other   map[string]DirectoryEntry
 }
 
 // put stores one user. d.mu must be held for writing (it interns the
 // status).
 func (d *Directory) put(x index, u CCUser) {
+	var email string
+	if c, _ := inviter.ClassifyStatus(u.Status); c == inviter.StatusInvitable {
+		email = strings.TrimSpace(u.Email)
+	}
 	if k, ok := compactKey(u.ExternalID); ok {
 		if n, err := strconv.ParseUint(u.ID, 10, 32); err == nil && strconv.FormatUint(n, 10) == u.ID {
 			if st, ok := d.statusCode(u.Status); ok {
 				x.compact[k] = packedEntry{cc: uint32(n), status: st}
+				if email != "" {
+					x.emails[k] = email
+				} else {
+					delete(x.emails, k)
+				}
 				delete(x.other, u.ExternalID)
 				return
 			}
 		}
 		delete(x.compact, k)
+		delete(x.emails, k)
 	}
-	x.other[u.ExternalID] = d.entry(u.ID, u.Status)
+	e := d.entry(u.ID, u.Status)
+	e.Email = email
+	x.other[u.ExternalID] = e
 }
 
 // statusCode interns status; false when 256 are interned already.
@@ -418,7 +441,7 @@ func (d *Directory) incremental(ctx context.Context) (bool, error) {
 func (d *Directory) finishIncremental(users []CCUser, total int, headExt, tailExt string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	x := index{compact: d.compact, other: d.other}
+	x := index{compact: d.compact, emails: d.emails, other: d.other}
 	for _, u := range users {
 		d.put(x, u)
 	}
@@ -508,7 +531,7 @@ func (d *Directory) fullScan(ctx context.Context) error {
 	d.mu.RLock()
 	size := len(d.compact)
 	d.mu.RUnlock()
-	fresh := index{compact: make(map[[16]byte]packedEntry, size), other: make(map[string]DirectoryEntry)}
+	fresh := index{compact: make(map[[16]byte]packedEntry, size), emails: make(map[[16]byte]string), other: make(map[string]DirectoryEntry)}
 	put := func(u CCUser) {
 		d.mu.Lock()
 		d.put(fresh, u)
@@ -532,7 +555,7 @@ func (d *Directory) fullScan(ctx context.Context) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.compact, d.other = fresh.compact, fresh.other
+	d.compact, d.emails, d.other = fresh.compact, fresh.emails, fresh.other
 	d.fullScans++
 	d.lastFull = began
 	d.scanned, d.headExt, d.tailExt = r.total, r.firstExt, r.lastExt

@@ -57,7 +57,7 @@ func (l *userList) add() CCUser {
 func (l *userList) addLocked() CCUser {
 	i := l.next
 	l.next++
-	u := CCUser{ID: fmt.Sprint(100000 + i), ExternalID: fmt.Sprintf("%032x", i+1), Status: "UNREGISTERED"}
+	u := CCUser{ID: fmt.Sprint(100000 + i), ExternalID: fmt.Sprintf("%032x", i+1), Status: "UNREGISTERED", Email: fmt.Sprintf("user.%d@example.com", i)}
 	if i%3 == 0 {
 		u.Status = "ACTIVE"
 	}
@@ -431,9 +431,11 @@ func TestDirectoryRegisteredAndOddIDs(t *testing.T) {
 	t.Parallel()
 	list := &userList{}
 	list.users = []CCUser{
-		{ID: "17", ExternalID: "2c91808568c529c60168cca6f90c1313", Status: "ACTIVE"},
-		{ID: "abc", ExternalID: "2c91808568c529c60168cca6f90c1314", Status: "UNREGISTERED"},
-		{ID: "18", ExternalID: "not-hex-id", Status: "UNREGISTERED"},
+		{ID: "17", ExternalID: "2c91808568c529c60168cca6f90c1313", Status: "ACTIVE", Email: "a@example.com"},
+		{ID: "abc", ExternalID: "2c91808568c529c60168cca6f90c1314", Status: "UNREGISTERED", Email: " B@example.com "},
+		{ID: "18", ExternalID: "not-hex-id", Status: "UNREGISTERED", Email: "c@example.com"},
+		{ID: "22", ExternalID: "2c91808568c529c60168cca6f90c1318", Status: "UNREGISTERED", Email: "d@example.com"},
+		{ID: "23", ExternalID: "2c91808568c529c60168cca6f90c1319", Status: "UNREGISTERED"},
 		{ID: "19", ExternalID: "2c91808568c529c60168cca6f90c1315", Status: "LOCKED"},
 		{ID: "20", ExternalID: "2c91808568c529c60168cca6f90c1316", Status: "DISABLED"},
 		{ID: "21", ExternalID: "2c91808568c529c60168cca6f90c1317", Status: "PENDING"},
@@ -441,8 +443,10 @@ func TestDirectoryRegisteredAndOddIDs(t *testing.T) {
 	d := NewDirectory(list, DirectoryOptions{})
 	want := map[string]DirectoryEntry{
 		"2c91808568c529c60168cca6f90c1313": {CCID: "17", Registered: true, Status: "ACTIVE"},
-		"2c91808568c529c60168cca6f90c1314": {CCID: "abc", Status: "UNREGISTERED"},
-		"not-hex-id":                       {CCID: "18", Status: "UNREGISTERED"},
+		"2c91808568c529c60168cca6f90c1314": {CCID: "abc", Status: "UNREGISTERED", Email: "B@example.com"},
+		"not-hex-id":                       {CCID: "18", Status: "UNREGISTERED", Email: "c@example.com"},
+		"2c91808568c529c60168cca6f90c1318": {CCID: "22", Status: "UNREGISTERED", Email: "d@example.com"},
+		"2c91808568c529c60168cca6f90c1319": {CCID: "23", Status: "UNREGISTERED"},
 		"2c91808568c529c60168cca6f90c1315": {CCID: "19", Registered: true, Status: "LOCKED"},
 		"2c91808568c529c60168cca6f90c1316": {CCID: "20", Status: "DISABLED"},
 		"2c91808568c529c60168cca6f90c1317": {CCID: "21", Status: "PENDING"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -144,6 +145,10 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 				}
 			}
 		}
+		send = holdSharedAddresses(send, res,
+			func(id string) string { return known[id].Email },
+			func(a, b string) bool { return createdBefore(known[a], known[b]) },
+			"GET "+in.c.cfg.APIVersion.endpoints().identities)
 	}
 	// Each accepted call's task is awaited on its own while the next
 	// batches go out, so a long list waits for its tasks once, not once a
@@ -411,7 +416,8 @@ func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*i
 		}
 		fail(res, missing, err)
 	}
-	var send []string // cc short ids
+	var invitable []string // identity ids to send
+	var send []string      // their cc short ids
 	byCC := make(map[string]string)
 	for _, id := range ids {
 		r := res[id]
@@ -428,15 +434,104 @@ func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*i
 			r.CCID = e.CCID
 			_, reason := inviter.ClassifyStatus(e.Status)
 			setOutcome(r, inviter.OutcomeSkipped, reason+" (the /cc list)", nil)
+		case e.Email == "":
+			// The /cc invite's answer says nothing of each user, so ISC's
+			// silence about this one would be recorded as an invitation.
+			r.CCID = e.CCID
+			setOutcome(r, inviter.OutcomeFailed, reasonNoEmail,
+				&PermanentError{Endpoint: "GET /cc/api/user/list", Status: http.StatusOK, Message: "the list shows no email address for this identity"})
 		default:
 			r.CCID = e.CCID
-			send = append(send, e.CCID)
-			byCC[e.CCID] = id
+			invitable = append(invitable, id)
 		}
+	}
+	invitable = holdSharedAddresses(invitable, res,
+		func(id string) string { return found[id].Email },
+		func(a, b string) bool { return ccBefore(found[a], found[b], a, b) },
+		"GET /cc/api/user/list")
+	for _, id := range invitable {
+		cc := found[id].CCID
+		send = append(send, cc)
+		byCC[cc] = id
 	}
 	for batch := range slices.Chunk(send, in.cfg.BatchSize) {
 		in.sendCC(ctx, batch, byCC, res)
 	}
+}
+
+// reasonNoEmail is the reason of an identity the /cc list shows without an
+// email address: it is not sent.
+const reasonNoEmail = "ISC lists no email address for this identity, so there is nothing to mail: set its work email (or the identity profile's Invitation Options) and retry with inviter jobs retry"
+
+// holdSharedAddresses returns ids without the identities that share an
+// email address (compared case-insensitively, trimmed) with another of
+// ids that comes first by before; those are recorded failed (permanent)
+// with a reason naming the address and the identity sent instead. email
+// gives an identity's address ("" for none: not compared); endpoint names
+// the read that showed the addresses. Only the ids of one call are
+// compared: inviter makes no extra call to find others.
+//
+// Documented: of several users that share an email address ISC "will
+// only send an email to the first user encountered" (SailPoint,
+// "Inviting Users to Register",
+// documentation.sailpoint.com/saas/help/common/users/inviting_users.html),
+// and its task reports nothing about the others, so sending them would
+// record invitations ISC never mails.
+// Inferred: "first" is the earliest created, ties to the smallest id;
+// SailPoint does not say in which order it encounters the users.
+func holdSharedAddresses(ids []string, res map[string]*inviter.Result, email func(string) string, before func(a, b string) bool, endpoint string) []string {
+	first := make(map[string]string) // address key → the identity sent
+	for _, id := range ids {
+		key := strings.ToLower(strings.TrimSpace(email(id)))
+		if key == "" {
+			continue
+		}
+		if f, ok := first[key]; !ok || before(id, f) {
+			first[key] = id
+		}
+	}
+	out := ids[:0:0]
+	for _, id := range ids {
+		addr := strings.TrimSpace(email(id))
+		f, ok := first[strings.ToLower(addr)]
+		if addr == "" || !ok || f == id {
+			out = append(out, id)
+			continue
+		}
+		reason := fmt.Sprintf("shares %s with %s; ISC mails only the first identity with an address: give this identity its own email and retry", addr, f)
+		setOutcome(res[id], inviter.OutcomeFailed, reason,
+			&PermanentError{Endpoint: endpoint, Status: http.StatusOK, Message: "email address " + addr + " is shared with identity " + f})
+	}
+	return out
+}
+
+// createdBefore orders two identities by creation, an unknown (zero)
+// creation time last, ties by id.
+func createdBefore(a, b inviter.Identity) bool {
+	switch {
+	case a.Created.Equal(b.Created):
+		return a.ID < b.ID
+	case a.Created.IsZero():
+		return false
+	case b.Created.IsZero():
+		return true
+	}
+	return a.Created.Before(b.Created)
+}
+
+// ccBefore orders two /cc list entries (identities aID and bID) by
+// creation. The /cc list carries no creation time.
+// Inferred: cc short ids are numbers handed out in increasing order as
+// users are created (SailPoint's examples show numeric ids, e.g. 1797782),
+// so the smaller one is the earlier user; ids that are not numbers, or
+// equal, order by identity id.
+func ccBefore(a, b DirectoryEntry, aID, bID string) bool {
+	na, errA := strconv.ParseUint(a.CCID, 10, 64)
+	nb, errB := strconv.ParseUint(b.CCID, 10, 64)
+	if errA == nil && errB == nil && na != nb {
+		return na < nb
+	}
+	return aID < bID
 }
 
 // sendCC sends one batch of short ids, splitting on a 400 like sendPublic.
