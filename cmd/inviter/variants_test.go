@@ -85,9 +85,11 @@ func measure(tenant *isctest.Server, invited int) callMeasure {
 const variantTaskDelay = 300 * time.Millisecond
 
 // mainWave: 120 new identities, every 4th visible only 700 ms after its
-// event, plus (public path only) 6 that ISC cannot mail for want of an
-// email address: ISC's task reports them, and inviter records them failed
-// with ISC's message.
+// event, plus 6 that ISC cannot mail for want of an email address: on the
+// public path ISC's task reports them and inviter records them failed with
+// ISC's message; on the /cc path, whose invite answer reports nothing per
+// user, inviter sees the empty address in the /cc list, does not send them
+// and records them failed.
 func mainWave(api string) func(*isctest.Server) map[string]variantExpect {
 	return func(tenant *isctest.Server) map[string]variantExpect {
 		out := map[string]variantExpect{}
@@ -99,13 +101,39 @@ func mainWave(api string) func(*isctest.Server) map[string]variantExpect {
 		}) {
 			out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
 		}
-		if api == "public" {
-			for _, id := range tenant.CreateIdentities(6, func(int) isctest.NewIdentity { return isctest.NewIdentity{NoEmail: true} }) {
-				out[id.ID] = variantExpect{state: store.StateFailed, outcome: inviter.OutcomeFailed, reason: "no email address"}
-			}
+		for _, id := range tenant.CreateIdentities(6, func(int) isctest.NewIdentity { return isctest.NewIdentity{NoEmail: true} }) {
+			out[id.ID] = variantExpect{state: store.StateFailed, outcome: inviter.OutcomeFailed, reason: "no email address"}
 		}
 		return out
 	}
+}
+
+// sharedWave: two groups of new identities sharing an email address (3
+// with one address in different cases, 2 with another), created one
+// second apart, and 20 with addresses of their own. ISC mails only the
+// first identity of an address: the earliest created of each group is
+// invited, the others fail naming the address and the first.
+func sharedWave(tenant *isctest.Server) map[string]variantExpect {
+	out := map[string]variantExpect{}
+	base := time.Now().Add(-time.Minute)
+	addrs := []string{"team@example.com", "Team@Example.com", "TEAM@example.com", "pair@example.com", "Pair@example.com"}
+	group := tenant.CreateIdentities(len(addrs), func(i int) isctest.NewIdentity {
+		return isctest.NewIdentity{Email: addrs[i], Created: base.Add(time.Duration(i) * time.Second)}
+	})
+	for i, id := range group {
+		switch i {
+		case 0, 3:
+			out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
+		case 1, 2:
+			out[id.ID] = variantExpect{state: store.StateFailed, outcome: inviter.OutcomeFailed, reason: "with " + group[0].ID}
+		default:
+			out[id.ID] = variantExpect{state: store.StateFailed, outcome: inviter.OutcomeFailed, reason: "with " + group[3].ID}
+		}
+	}
+	for _, id := range tenant.CreateIdentities(20, nil) {
+		out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
+	}
+	return out
 }
 
 // statusWave: one new identity in each status of the spec's enum besides
@@ -175,10 +203,59 @@ func checkPublicCalls(async bool) func(*testing.T, *isctest.Server, callMeasure)
 // while late identities are invisible, plus slack.
 func checkCCCalls(users int) func(*testing.T, *isctest.Server, callMeasure) {
 	return func(t *testing.T, _ *isctest.Server, m callMeasure) {
-		pages := (users + 120 + 248) / 249
+		pages := (users + 126 + 248) / 249
 		if limit := 3*pages*4 + 20; m.ccLists > limit {
 			t.Errorf("%d /cc list calls, want at most %d", m.ccLists, limit)
 		}
+	}
+}
+
+// variantTaskReadDelay is how long a task-status read answers 404 after
+// the 202 in the task-read-delay cell: longer than the Inviter's first
+// read waits (2 s), shorter than its second (6 s after the 202).
+const variantTaskReadDelay = 4 * time.Second
+
+// checkTaskReadDelayCalls: each accepted invite call's task is read twice,
+// the first read answered 404, and no invite call is refused.
+func checkTaskReadDelayCalls(t *testing.T, tenant *isctest.Server, m callMeasure) {
+	t.Helper()
+	notFound := 0
+	for _, c := range tenant.Calls() {
+		if strings.Contains(c.Path, "task-status") && c.Status == 404 {
+			notFound++
+		}
+	}
+	if m.invite400 != 0 || m.taskReads != 2*m.inviteCalls || notFound != m.inviteCalls {
+		t.Errorf("%d invite calls (%d answered 400), %d task reads of which %d answered 404; want no 400, two reads a call, the first 404",
+			m.inviteCalls, m.invite400, m.taskReads, notFound)
+	}
+}
+
+// checkFoundingCalls: as checkPublicCalls, and no call met a route the
+// tenant does not serve (404).
+func checkFoundingCalls(t *testing.T, tenant *isctest.Server, m callMeasure) {
+	t.Helper()
+	checkPublicCalls(true)(t, tenant, m)
+	for _, c := range tenant.Calls() {
+		if c.Status == 404 {
+			t.Errorf("%s %s answered 404: a route the documented API does not have", c.Method, c.Path)
+		}
+	}
+}
+
+// checkListDelayCalls: no invite call is refused (the lookup keeps
+// identities the list does not show yet out of it), and each identity
+// costs little even though most are looked up more than once.
+func checkListDelayCalls(t *testing.T, _ *isctest.Server, m callMeasure) {
+	t.Helper()
+	if m.invite400 != 0 {
+		t.Errorf("%d invite calls answered 400, want 0", m.invite400)
+	}
+	if m.taskReads != m.inviteCalls {
+		t.Errorf("%d task reads for %d invite calls, want one each", m.taskReads, m.inviteCalls)
+	}
+	if m.total > 100 {
+		t.Errorf("%d calls in all, want at most 100", m.total)
 	}
 }
 
@@ -249,6 +326,27 @@ func TestVariantsInviteRightUnderEveryTenantBehaviour(t *testing.T) {
 				}
 				return out
 			}},
+		// Identities sharing an email address, on each path.
+		variantCell{name: "public/shared-email/async", api: "public", backend: sqlite(),
+			opts: isctest.Options{Users: users, AsyncTasks: true, TaskDelay: variantTaskDelay}, wave: sharedWave},
+		variantCell{name: "cc/shared-email/order=name", api: "cc", backend: sqlite(),
+			opts: isctest.Options{Users: users, CCOrder: isctest.CCOrderName}, wave: sharedWave},
+		// A tenant that serves only the documented routes inviter was
+		// built on: the default API family needs nothing else.
+		variantCell{name: "public/founding-routes/unknown=skip/async", api: "public", backend: sqlite(),
+			opts: isctest.Options{Users: users, Routes: isctest.FoundingRoutes, UnknownIDs: isctest.UnknownIDsSkip, AsyncTasks: true, TaskDelay: variantTaskDelay},
+			wave: mainWave("public"), check: checkFoundingCalls},
+		// Lists lag behind gets and invites: the lookup reports a new
+		// identity not found until the list shows it; it is retried, and
+		// invited once.
+		variantCell{name: "public/list-delay/async", api: "public", backend: sqlite(),
+			opts: isctest.Options{Users: users, ListDelay: time.Second, AsyncTasks: true, TaskDelay: variantTaskDelay},
+			wave: mainWave("public"), check: checkListDelayCalls},
+		// The task status answers 404 for a while after the 202: read
+		// again, never taken as "not found".
+		variantCell{name: "public/task-read-delay/async", api: "public", backend: sqlite(),
+			opts: isctest.Options{Users: users, TaskReadDelay: variantTaskReadDelay, AsyncTasks: true, TaskDelay: variantTaskDelay},
+			wave: mainWave("public"), check: checkTaskReadDelayCalls},
 	)
 	for _, c := range cells {
 		t.Run(c.name, func(t *testing.T) {
