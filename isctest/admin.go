@@ -155,16 +155,24 @@ func (s *Server) handleAdminIdentities(w http.ResponseWriter, r *http.Request) {
 			badRequest(w, "At most %d identities per request.", adminMaxCreate)
 			return
 		}
+		now := s.now()
 		for k := range n {
 			name := it.Name
 			if name != "" && n > 1 {
 				name = fmt.Sprintf("%s %d", name, k+1)
 			}
 			// The email stays the same across Count: that is how to
-			// make identities that share an address.
+			// make identities that share an address. They are created
+			// one millisecond apart (ISC's times are in milliseconds), so
+			// the first created is told by its created time.
+			var created time.Time
+			if it.Email != "" && n > 1 {
+				created = now.Add(-time.Duration(n-1-k) * time.Millisecond)
+			}
 			todo = append(todo, NewIdentity{
 				Name: name, Email: it.Email, Department: it.Department, Status: it.Status,
 				Registered: it.Registered, NoEmail: it.NoEmail, Uncorrelated: it.Uncorrelated, VisibleAfter: vis,
+				Created: created,
 			})
 		}
 	}

@@ -177,7 +177,11 @@ func (s *Server) createUsers(n int) {
 			registered++
 		}
 		if !ni.Registered && shared > 0 {
+			// One millisecond apart, in creation order: the first created
+			// of the address is told by its created time (ISC's times
+			// are in milliseconds), not only by the tenant's sequence.
 			ni.Email = sharedEmail
+			ni.Created = ni.Created.Add(time.Duration(s.opts.SharedEmailUsers-shared) * time.Millisecond)
 			shared--
 		}
 		s.addIdentityLocked(ni, now, 0)
