@@ -157,3 +157,50 @@ func TestInviterSharedAddressTies(t *testing.T) {
 		}
 	}
 }
+
+// TestInviterSharedEmailUsers: isctest's pre-existing users that share an
+// address, invited together on each path (as `inviter invite
+// --unregistered` does): every identity recorded invited is mailed once,
+// and the others sharing the address are failed, not mailed.
+func TestInviterSharedEmailUsers(t *testing.T) {
+	t.Parallel()
+	for _, api := range []inviter.API{inviter.APIPublic, inviter.APICC} {
+		t.Run(string(api), func(t *testing.T) {
+			t.Parallel()
+			tenant := isctest.NewServer(isctest.Options{Users: 60, SharedEmailUsers: 3})
+			t.Cleanup(tenant.Close)
+			var ids []string
+			for _, id := range tenant.Identities() {
+				if id.Status == "UNREGISTERED" {
+					ids = append(ids, id.ID)
+				}
+			}
+			var inv *isc.Inviter
+			if api == inviter.APICC {
+				inv = newCCInviter(t, tenant)
+			} else {
+				_, inv = newTestInviter(t, tenant, isc.InviterConfig{})
+			}
+			failed := 0
+			for _, r := range inv.Invite(context.Background(), ids) {
+				n := tenant.InviteCount(r.IdentityID)
+				switch r.Outcome {
+				case inviter.OutcomeInvited:
+					if n != 1 {
+						t.Errorf("%s: recorded invited, mailed %d", r.IdentityID, n)
+					}
+				case inviter.OutcomeFailed:
+					failed++
+					if n != 0 || !strings.Contains(r.Reason, "shares shared.mailbox@example.com with ") {
+						t.Errorf("%s: failed %q, mailed %d; want a shared address named, not mailed", r.IdentityID, r.Reason, n)
+					}
+				default:
+					t.Errorf("%s: %s %q", r.IdentityID, r.Outcome, r.Reason)
+				}
+			}
+			if failed != 2 || len(tenant.Invites()) != len(ids)-2 {
+				t.Errorf("%d failed, %d mailed of %d; want 2 failed, the rest mailed", failed, len(tenant.Invites()), len(ids))
+			}
+		})
+	}
+}
