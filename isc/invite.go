@@ -39,6 +39,12 @@ type InviterConfig struct {
 	// only when the ids come from a list just read. The /cc path always
 	// knows this from its Directory.
 	NoLookup bool
+	// Listed, with NoLookup, is what the list the ids came from showed of
+	// them (by id). The public path then uses it as a lookup's answer,
+	// without a call: of identities sharing an email address only the
+	// first is sent, and task messages that name no identity are
+	// explained by the addresses it shows.
+	Listed map[string]inviter.Identity
 	// TaskPoll is the wait before the first read of an invite task that
 	// the 202 reports still running; each later read waits twice as long.
 	// Default 2 s.
@@ -145,6 +151,12 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 				}
 			}
 		}
+		send = holdSharedAddresses(send, res,
+			func(id string) string { return known[id].Email },
+			func(a, b string) bool { return createdBefore(known[a], known[b]) },
+			"GET "+in.c.cfg.APIVersion.endpoints().identities)
+	} else if in.cfg.Listed != nil {
+		known = in.cfg.Listed
 		send = holdSharedAddresses(send, res,
 			func(id string) string { return known[id].Email },
 			func(a, b string) bool { return createdBefore(known[a], known[b]) },

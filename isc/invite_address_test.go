@@ -159,13 +159,14 @@ func TestInviterSharedAddressTies(t *testing.T) {
 }
 
 // TestInviterSharedEmailUsers: isctest's pre-existing users that share an
-// address, invited together on each path (as `inviter invite
-// --unregistered` does): every identity recorded invited is mailed once,
-// and the others sharing the address are failed, not mailed.
+// address, invited together on each path, and on the public path also as
+// `inviter invite --unregistered` does (no lookup: what the list showed is
+// given as Listed): every identity recorded invited is mailed once, and
+// the others sharing the address are failed, not mailed.
 func TestInviterSharedEmailUsers(t *testing.T) {
 	t.Parallel()
-	for _, api := range []inviter.API{inviter.APIPublic, inviter.APICC} {
-		t.Run(string(api), func(t *testing.T) {
+	for _, mode := range []string{"public", "public-listed", "cc"} {
+		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			tenant := isctest.NewServer(isctest.Options{Users: 60, SharedEmailUsers: 3})
 			t.Cleanup(tenant.Close)
@@ -176,9 +177,28 @@ func TestInviterSharedEmailUsers(t *testing.T) {
 				}
 			}
 			var inv *isc.Inviter
-			if api == inviter.APICC {
+			switch mode {
+			case "cc":
 				inv = newCCInviter(t, tenant)
-			} else {
+			case "public-listed":
+				c, _ := newTestInviter(t, tenant, isc.InviterConfig{})
+				listed := map[string]inviter.Identity{}
+				if err := c.EachUnregistered(context.Background(), func(page []inviter.Identity) error {
+					for _, f := range page {
+						listed[f.ID] = f
+					}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				_, inv = newTestInviter(t, tenant, isc.InviterConfig{NoLookup: true, Listed: listed})
+				tenant.ResetCalls()
+				defer func() {
+					if n := tenant.CallCount("GET /v2025/identities"); n != 0 {
+						t.Errorf("%d lookups with Listed, want 0", n)
+					}
+				}()
+			default:
 				_, inv = newTestInviter(t, tenant, isc.InviterConfig{})
 			}
 			failed := 0

@@ -201,6 +201,7 @@ func (o *inviteOptions) run(ctx context.Context, flags *pflag.FlagSet, args []st
 		inv, err := isc.NewInviter(client, isc.InviterConfig{
 			API: o.api.api, BatchSize: o.batchSize, Directory: dir,
 			NoLookup: o.unregistered, // a fresh list needs no second look
+			Listed:   info,           // what that list showed (shared addresses)
 		})
 		if err != nil {
 			return err

@@ -482,3 +482,45 @@ func TestVariantCCRemoved(t *testing.T) {
 		})
 	}
 }
+
+// TestVariantInviteUnregisteredSharedAddress: `inviter invite
+// --unregistered` against a tenant whose unregistered users include three
+// sharing one address: on each path the first of them is mailed, the
+// other two are reported failed naming the address, and every identity
+// reported invited is mailed exactly once.
+func TestVariantInviteUnregisteredSharedAddress(t *testing.T) {
+	t.Parallel()
+	for _, api := range []string{"public", "cc"} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			tenant := isctest.NewServer(isctest.Options{Users: 60, SharedEmailUsers: 3})
+			t.Cleanup(tenant.Close)
+			unregistered := 0
+			for _, id := range tenant.Identities() {
+				if id.Status == "UNREGISTERED" {
+					unregistered++
+				}
+			}
+			res := runInviter(t, testContext(t), tenantEnv(tenant), "invite", "--api", api, "--unregistered", "--yes", "--db", storetest.SQLiteDSN(t))
+			out := res.stdout + res.stderr
+			if n := strings.Count(out, "shares shared.mailbox@example.com with "); n != 2 {
+				t.Errorf("%d identities reported sharing the address, want 2; output:\n%s", n, out)
+			}
+			if res.err == nil || exitCode(res.err) != 1 {
+				t.Errorf("exit %v, want 1 (two could not be invited)", res.err)
+			}
+			mails := map[string]int{}
+			for _, inv := range tenant.Invites() {
+				mails[inv.IdentityID]++
+			}
+			if len(mails) != unregistered-2 {
+				t.Errorf("%d mailed of %d unregistered, want all but 2", len(mails), unregistered)
+			}
+			for id, n := range mails {
+				if n != 1 {
+					t.Errorf("%s mailed %d times", id, n)
+				}
+			}
+		})
+	}
+}
