@@ -32,6 +32,7 @@ type scaleCell struct {
 	users      int
 	wave       int
 	skipped    string // why the cell did not run; "" when it ran
+	estimate   time.Duration
 	invited    int
 	duplicates int
 	lost       int // deliveries the daemon did not answer 200
@@ -39,6 +40,7 @@ type scaleCell struct {
 	floor      time.Duration // least time the rate limit allows for the calls
 	wall       time.Duration // first event to last first invitation
 	peakRSS    int64         // bytes; VmHWM of the measured process
+	cpu        time.Duration // the child daemon's CPU time during the wave; 0 in-process
 	dbBytes    int64         // database files after the run
 	p50, p99   time.Duration // event to invitation
 }
@@ -113,6 +115,7 @@ func (o *benchOptions) runScale(ctx context.Context, apis []inviter.API, out io.
 			for _, api := range apis {
 				cell := scaleCell{api: api, users: u, wave: w}
 				if est := o.estimateCell(api, u, w, ingestRate); est > o.cellBudget {
+					cell.estimate = est
 					cell.skipped = fmt.Sprintf("estimated %s > --cell-budget %s", est.Round(time.Second), o.cellBudget)
 					fmt.Fprintf(out, "scale %s users=%d wave=%d: skipped, %s\n", api, u, w, cell.skipped)
 					cells = append(cells, cell)
@@ -174,6 +177,7 @@ func (o *benchOptions) runScaleCell(ctx context.Context, cell scaleCell, progres
 		return cell, err
 	}
 	base := len(tenant.Deliveries())
+	cpu0, _ := d.cpuTime()
 
 	// The wave: identities created one after another, at most
 	// scaleInFlight of their events unanswered at a time.
@@ -211,6 +215,9 @@ func (o *benchOptions) runScaleCell(ctx context.Context, cell scaleCell, progres
 	cell.peakRSS, err = d.peak()
 	if err != nil {
 		return cell, err
+	}
+	if cpu, err := d.cpuTime(); err == nil {
+		cell.cpu = cpu - cpu0
 	}
 	if err := d.stop(); err != nil {
 		return cell, fmt.Errorf("the daemon stopped with an error: %w", err)
@@ -306,6 +313,35 @@ func (d *scaleDaemon) peak() (int64, error) {
 		p = fmt.Sprintf("/proc/%d/status", d.pid)
 	}
 	return vmHWM(p)
+}
+
+// cpuTime is the child daemon's user + system CPU time so far; an error
+// in-process.
+func (d *scaleDaemon) cpuTime() (time.Duration, error) {
+	if d.pid == 0 {
+		return 0, errors.New("in-process daemon: no CPU time of its own")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", d.pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command's closing parenthesis: state is the 3rd
+	// field of stat, utime and stime the 14th and 15th.
+	_, rest, ok := bytes.Cut(b, []byte(") "))
+	if !ok {
+		return 0, errors.New("unreadable /proc stat")
+	}
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
 // vmHWM reads VmHWM (the peak resident set) from a /proc status file.
@@ -462,15 +498,19 @@ func (b *tailBuffer) String() string {
 func (o *benchOptions) printScale(w io.Writer, cells []scaleCell) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scale\tusers\twave\tinvited\tdup\tcalls\tcalls/joiner\twall s\tfloor s\twall/floor\tpeak RSS MB\tDB B/delivery\tp50 ms\tp99 ms\t")
+	fmt.Fprintln(tw, "scale\tusers\twave\tinvited\tdup\tcalls\tcalls/joiner\twall s\tfloor s\twall/floor\tdaemon CPU s\tpeak RSS MB\tDB B/delivery\tp50 ms\tp99 ms\t")
 	for _, c := range cells {
 		if c.skipped != "" {
-			fmt.Fprintf(tw, "%s\t%d\t%d\tskipped: %s\t\t\t\t\t\t\t\t\t\t\t\n", c.api, c.users, c.wave, c.skipped)
+			fmt.Fprintf(tw, "%s\t%d\t%d\tskipped: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", c.api, c.users, c.wave, c.skipped)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.4f\t%.1f\t%.1f\t%.2f\t%.0f\t%d\t%d\t%d\t\n",
+		cpu := "-"
+		if c.cpu > 0 {
+			cpu = fmt.Sprintf("%.1f", c.cpu.Seconds())
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.4f\t%.1f\t%.1f\t%.2f\t%s\t%.0f\t%d\t%d\t%d\t\n",
 			c.api, c.users, c.wave, c.invited, c.duplicates, c.calls, c.callsPerJoiner(), c.wall.Seconds(), c.floor.Seconds(),
-			c.floorRatio(), float64(c.peakRSS)/(1<<20), c.dbBytes/int64(max(c.wave, 1)), c.p50.Milliseconds(), c.p99.Milliseconds())
+			c.floorRatio(), cpu, float64(c.peakRSS)/(1<<20), c.dbBytes/int64(max(c.wave, 1)), c.p50.Milliseconds(), c.p99.Milliseconds())
 	}
 	tw.Flush()
 	measured := "VmHWM of the inviter serve child process, reset before each wave"
@@ -478,6 +518,7 @@ func (o *benchOptions) printScale(w io.Writer, cells []scaleCell) {
 		measured = "VmHWM of this process (daemon, fake tenant and bench together), reset before each wave"
 	}
 	fmt.Fprintf(w, "rate %s per API version (client and tenant); floor = the most calls on one API version ÷ that rate (token calls are not limited)\n", o.rate.String())
+	fmt.Fprintf(w, "daemon CPU: user+system seconds of the serve child during the wave (the fake tenant and the bench use the rest of the machine)\n")
 	fmt.Fprintf(w, "peak RSS: %s; DB: SQLite file + WAL after the daemon stopped, ÷ wave; wall: first event to last first invitation; %d events in flight at most\n", measured, scaleInFlight)
 	fmt.Fprintln(w)
 }

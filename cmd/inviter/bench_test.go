@@ -113,11 +113,73 @@ func TestBenchFlags(t *testing.T) {
 		{"bench", "--scenario", "everything"},
 		{"bench", "--events", "0"},
 		{"bench", "--rate", "fast"},
+		{"bench", "--scenario", "scale", "--scale-users", "10k"},
+		{"bench", "--scenario", "scale", "--scale-waves", "0"},
+		{"bench", "--daemon", "thread"},
 	} {
 		var out bytes.Buffer
 		err := run(context.Background(), args, func(string) string { return "" }, strings.NewReader(""), &out, &out)
 		if exitCode(err) != 2 {
 			t.Errorf("%v: exit %d (%v), want 2", args, exitCode(err), err)
 		}
+	}
+}
+
+// TestBenchScale runs the scale scenario with tiny sizes and the daemon as a
+// child process: each cell that runs invites its whole wave once and
+// reports calls, the child's peak RSS and database bytes; a cell too large
+// for the budget is skipped and says so. It asserts no timing.
+func TestBenchScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: it runs inviter serve four times")
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--scenario", "scale", "--scale-users", "300", "--scale-waves", "40,5000000",
+		"--batch-window", "100ms", "--timeout", "2m", "--serve-binary", inviterBinary(t)}
+	if err := run(ctx, args, func(string) string { return "" }, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("bench: %v\n%s%s", err, out.String(), errOut.String())
+	}
+	ran, skipped := map[string]bool{}, 0
+	for line := range strings.Lines(out.String()) {
+		if !strings.HasPrefix(line, "RESULT ") {
+			continue
+		}
+		f := resultFields(line)
+		if f["scenario"] != "scale" {
+			t.Errorf("RESULT line of another scenario: %s", line)
+			continue
+		}
+		if f["skipped"] != "" {
+			skipped++
+			if f["wave"] != "5000000" || f["skipped"] != "cell-budget" {
+				t.Errorf("skipped cell %v, want only the 5,000,000 wave, for the budget", f)
+			}
+			continue
+		}
+		ran[f["api"]] = true
+		if atoi(t, f, "users") != 300 || atoi(t, f, "wave") != 40 {
+			t.Errorf("cell %v, want users=300 wave=40", f)
+		}
+		if got := atoi(t, f, "invited"); got != 40 {
+			t.Errorf("%s: invited=%d, want 40", f["api"], got)
+		}
+		if got := atoi(t, f, "duplicates"); got != 0 {
+			t.Errorf("%s: duplicates=%d", f["api"], got)
+		}
+		if atoi(t, f, "calls") <= 0 || atoi(t, f, "peak_rss_bytes") <= 0 || atoi(t, f, "db_bytes_per_delivery") <= 0 {
+			t.Errorf("%s: calls, peak RSS or database bytes not measured: %v", f["api"], f)
+		}
+		if f["daemon"] != "process" {
+			t.Errorf("%s: daemon=%s, want process", f["api"], f["daemon"])
+		}
+	}
+	if !ran["public"] || !ran["cc"] || skipped != 2 {
+		t.Errorf("ran %v and skipped %d cells, want public and cc run and 2 skipped:\n%s", ran, skipped, out.String())
+	}
+	if !strings.Contains(out.String(), "skipped, estimated") {
+		t.Errorf("the output does not say which cells were skipped:\n%s", out.String())
 	}
 }
