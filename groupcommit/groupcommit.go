@@ -13,12 +13,13 @@ import "sync"
 // Grouper groups items for a commit function. The zero Grouper is not
 // usable; use New. A Grouper is safe for concurrent use.
 type Grouper[T any] struct {
-	commit func(batch []T)
-	max    int
+	commit  func(batch []T)
+	max     int
+	leaders int
 
 	mu      sync.Mutex
 	pending []*waiter[T]
-	active  bool
+	running int // commits running
 }
 
 type waiter[T any] struct {
@@ -30,7 +31,15 @@ type waiter[T any] struct {
 // (limit < 1 means 1). commit must record each item's result in the item
 // itself (items are usually pointers) and must not call Submit.
 func New[T any](limit int, commit func(batch []T)) *Grouper[T] {
-	return &Grouper[T]{commit: commit, max: max(1, limit)}
+	return NewParallel(limit, 1, commit)
+}
+
+// NewParallel is New with up to leaders commits running at once, for a
+// database that commits concurrent transactions side by side (PostgreSQL):
+// a commit's round trips then overlap another's instead of queueing behind
+// it. leaders < 1 means 1, which is New.
+func NewParallel[T any](limit, leaders int, commit func(batch []T)) *Grouper[T] {
+	return &Grouper[T]{commit: commit, max: max(1, limit), leaders: max(1, leaders)}
 }
 
 // Submit adds item to the next batch and returns once a commit call that
@@ -43,12 +52,12 @@ func (g *Grouper[T]) Submit(item T) {
 	w := &waiter[T]{item: item, done: make(chan struct{})}
 	g.mu.Lock()
 	g.pending = append(g.pending, w)
-	if g.active {
+	if g.running >= g.leaders {
 		g.mu.Unlock()
 		<-w.done
 		return
 	}
-	g.active = true
+	g.running++
 	g.mu.Unlock()
 	g.drain()
 	<-w.done
@@ -59,6 +68,12 @@ func (g *Grouper[T]) Submit(item T) {
 func (g *Grouper[T]) drain() {
 	g.mu.Lock()
 	n := min(len(g.pending), g.max)
+	if n == 0 {
+		// Another leader took what was pending.
+		g.running--
+		g.mu.Unlock()
+		return
+	}
 	batch := g.pending[:n:n]
 	g.pending = g.pending[n:]
 	g.mu.Unlock()
@@ -72,8 +87,10 @@ func (g *Grouper[T]) drain() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if len(g.pending) == 0 {
-			g.active = false
-			g.pending = nil
+			g.running--
+			if g.running == 0 {
+				g.pending = nil
+			}
 			return
 		}
 		go g.drain()

@@ -90,3 +90,54 @@ func TestPanicInCommitReleasesWaiters(t *testing.T) {
 		t.Fatal("Submit hangs after a commit panicked")
 	}
 }
+
+func TestParallelLeadersOverlapCommitsUpToTheLimit(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const leaders = 4
+		var running, most, commits atomic.Int32
+		var seen sync.Map
+		g := groupcommit.NewParallel(8, leaders, func(batch []*item) {
+			commits.Add(1)
+			n := running.Add(1)
+			for {
+				m := most.Load()
+				if n <= m || most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(time.Millisecond) // a commit takes a while
+			for _, it := range batch {
+				if _, dup := seen.LoadOrStore(it.n, true); dup {
+					t.Errorf("item %d committed twice", it.n)
+				}
+				it.result = it.n * 2
+			}
+			running.Add(-1)
+		})
+		var wg sync.WaitGroup
+		items := make([]*item, 400)
+		for i := range items {
+			items[i] = &item{n: i}
+			wg.Go(func() {
+				g.Submit(items[i])
+				if items[i].result != i*2 {
+					t.Errorf("item %d returned before its commit", i)
+				}
+			})
+		}
+		wg.Wait()
+		if m := most.Load(); m != leaders {
+			t.Errorf("at most %d commits ran at once, want %d", m, leaders)
+		}
+		if n := commits.Load(); n < 400/8 || n > 400/8+2*leaders {
+			t.Errorf("%d commits for 400 items in groups of at most 8", n)
+		}
+		// The Grouper is idle again: a later item still gets a commit.
+		it := &item{n: 1000}
+		g.Submit(it)
+		if it.result != 2000 {
+			t.Errorf("an item submitted after the burst was not committed")
+		}
+	})
+}

@@ -319,8 +319,8 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 	}
 	baseCtx, cancel := context.WithCancel(context.Background())
 	q := &Queue{db: db, cfg: cfg, inv: inv, m: m, logger: cfg.Logger, baseCtx: baseCtx, baseCancel: cancel}
-	q.accepts = groupcommit.New(maxGroup, q.commitGroup)
-	q.records = groupcommit.New(maxGroup, q.commitRecords)
+	q.accepts = groupcommit.NewParallel(maxGroup, commitLeaders(db), q.commitGroup)
+	q.records = groupcommit.NewParallel(maxGroup, commitLeaders(db), q.commitRecords)
 
 	riverLogger := cfg.Logger
 	if cfg.RiverLogger != nil {
@@ -438,4 +438,15 @@ func (q *Queue) Stop(ctx context.Context) error {
 		return fmt.Errorf("queue: stop: %w", err)
 	}
 	return nil
+}
+
+// commitLeaders is how many group commits run at once: one on SQLite (one
+// connection, one writer), four on PostgreSQL, whose concurrent
+// transactions commit side by side, so that one group's round trips
+// overlap another's instead of queueing behind them.
+func commitLeaders(db *store.DB) int {
+	if db.Backend() == store.BackendPostgres {
+		return 4
+	}
+	return 1
 }
