@@ -84,15 +84,21 @@ func parseSizes(flag, s string) ([]int, error) {
 
 // estimateCell guesses how long a cell takes here: the wave's intake at
 // ingestRate deliveries a second or the rate-limit floor of its calls,
-// whichever is longer, plus building the tenant and, on the cc path,
-// reading its whole /cc user list once.
+// whichever is longer, plus building the tenant and the fake tenant's own
+// work, which grows with its size: it scans every identity for each
+// lookup of the public path (about 1.6 µs an identity here) and for each
+// page of the /cc user list (about 40 ns an identity).
 func (o *benchOptions) estimateCell(api inviter.API, users, wave int, ingestRate float64) time.Duration {
 	perCall := o.rate.per.Seconds() / float64(o.rate.n)
-	calls := float64(wave) / float64(o.batchSize) // invite calls; lookups are on another API version
+	batches := float64(wave) / float64(o.batchSize)
+	calls := batches // invite calls; lookups are on another API version
+	fake := batches * float64(users+wave) * 1.6e-6
 	if api == inviter.APICC {
-		calls += float64(users+wave) / float64(isc.CCPageSize)
+		pages := float64(users+wave) / float64(isc.CCPageSize)
+		calls += pages
+		fake = pages * float64(users+wave) * 4e-8
 	}
-	sec := max(float64(wave)/ingestRate, calls*perCall)
+	sec := max(float64(wave)/ingestRate, calls*perCall) + fake
 	sec += float64(users)/400_000 + 3
 	return time.Duration(sec * float64(time.Second))
 }
