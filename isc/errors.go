@@ -183,14 +183,34 @@ func (e *ccRemovedError) Error() string {
 
 func (e *ccRemovedError) Unwrap() error { return ErrCCRemoved }
 
+// RouteError is a 404 from a call whose route the tenant does not serve: an
+// invite of identities ISC lists, answered 404 with no word of any of
+// them. It is a problem of inviter's configuration (the API version
+// family, SAIL_BASE_URL), not of the identities: sending them again
+// changes nothing until an operator fixes the setting.
+type RouteError struct {
+	Endpoint string
+	Status   int
+	Message  string // ISC's message, as given
+}
+
+func (e *RouteError) Error() string {
+	msg := ""
+	if e.Message != "" {
+		msg = " (ISC said: " + e.Message + ")"
+	}
+	return fmt.Sprintf("%s: ISC answered %d although it lists the identities: this tenant does not serve that route; check --api-version (INVITER_API_VERSION) and SAIL_BASE_URL%s", e.Endpoint, e.Status, msg)
+}
+
 // IsConfigProblem reports whether err is about inviter's configuration
 // rather than the identities in the call: an *AuthError, a *RedirectError,
-// or ErrCCRemoved. Such calls succeed unchanged once an operator fixes the
+// a *RouteError, or ErrCCRemoved. Such calls succeed unchanged once an operator fixes the
 // setting, so callers keep the identities waiting instead of failing them.
 func IsConfigProblem(err error) bool {
 	var a *AuthError
 	var r *RedirectError
-	return errors.As(err, &a) || errors.As(err, &r) || errors.Is(err, ErrCCRemoved)
+	var rt *RouteError
+	return errors.As(err, &a) || errors.As(err, &r) || errors.As(err, &rt) || errors.Is(err, ErrCCRemoved)
 }
 
 // scopes maps an endpoint name (as in errors and OnCall) to the OAuth scope

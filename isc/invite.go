@@ -172,13 +172,20 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 	tasks.Wait()
 }
 
-// sendPublic sends one batch. ISC may reject a whole call with 400 when one
-// id is bad, typically an identity too new to be visible yet, so on a 400
-// sendPublic looks the batch up (one list call per 250 ids), reports the
-// ids ISC does not know as not found and sends the rest again. If that
-// still fails with 400 it splits the batch in halves, so that one bad id
-// cannot block the others. A single id answered 400 or 404 is taken as
-// unknown to ISC. A call ISC accepts is settled by its task (settle).
+// sendPublic sends one batch. ISC may reject a whole call with 400 (or
+// 404) when one id is bad, typically an identity too new to be visible
+// yet, so on a 400 or 404 sendPublic looks the batch up (one list call per
+// 250 ids), reports the ids ISC does not know as not found and sends the
+// rest again. If that still fails it splits the batch in halves, so that
+// one bad id cannot block the others. A single id answered 400 or 404 is
+// taken as unknown to ISC. A call ISC accepts is settled by its task
+// (settle).
+//
+// A 404 for identities the lookup lists, whose message names none of
+// them, is about the route, not the identities (the tenant does not serve
+// the configured API version's invite): every id fails with a *RouteError,
+// a configuration problem, so the jobs wait for an operator instead of
+// running out as "not visible yet".
 // Inferred: a tenant either rejects the whole call when one id is unknown
 // or accepts it and skips the id (its task then ends WARNING); SailPoint
 // documents neither, so both are handled.
@@ -195,7 +202,13 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 		return
 	}
 	endpoint := in.c.InviteEndpoint()
-	if badRequest(err) && len(batch) > 1 && lookUp {
+	notFound := IsNotFound(err)
+	if notFound && !namesAny(err, batch) && allListed(batch, known) {
+		fail(res, batch, routeError(endpoint, err))
+		return
+	}
+	refused := badRequest(err) || notFound
+	if refused && len(batch) > 1 && lookUp {
 		known, lerr := in.c.LookupIdentities(ctx, batch)
 		switch {
 		case lerr != nil && IsTransient(lerr):
@@ -207,8 +220,8 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 				if _, ok := known[id]; ok {
 					send = append(send, id)
 				} else {
-					setOutcome(res[id], inviter.OutcomeNotFound, "ISC does not list this identity (yet); the invite call answered 400",
-						&PermanentError{Endpoint: endpoint, Status: http.StatusBadRequest, Message: "identity " + id + " is not listed"})
+					setOutcome(res[id], inviter.OutcomeNotFound, fmt.Sprintf("ISC does not list this identity (yet); the invite call answered %d", httpStatus(err)),
+						&PermanentError{Endpoint: endpoint, Status: httpStatus(err), Message: "identity " + id + " is not listed"})
 				}
 			}
 			if len(send) < len(batch) {
@@ -217,24 +230,66 @@ func (in *Inviter) sendPublicTry(ctx context.Context, batch []string, res map[st
 				}
 				return
 			}
-			// Every id is listed: the 400 is about something else; split.
+			// Every id is listed: the answer is about something else.
+			if notFound && !namesAny(err, batch) {
+				fail(res, batch, routeError(endpoint, err))
+				return
+			}
 		}
 		// A lookup ISC refuses (e.g. a token without identity read
 		// rights) leaves splitting as the way to find the bad id.
 	}
-	if badRequest(err) && len(batch) > 1 {
+	if refused && len(batch) > 1 {
 		half := len(batch) / 2
 		in.sendPublicTry(ctx, batch[:half], res, false, known, tasks)
 		in.sendPublicTry(ctx, batch[half:], res, false, known, tasks)
 		return
 	}
-	if badRequest(err) || IsNotFound(err) {
+	if refused {
 		for _, id := range batch {
 			setOutcome(res[id], inviter.OutcomeNotFound, err.Error(), err)
 		}
 		return
 	}
 	fail(res, batch, err)
+}
+
+// namesAny reports whether ISC's message in err names one of ids.
+func namesAny(err error, ids []string) bool {
+	var p *PermanentError
+	if !errors.As(err, &p) {
+		return false
+	}
+	for _, id := range ids {
+		if strings.Contains(p.Message, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// allListed reports whether the lookup (known) showed every id.
+func allListed(ids []string, known map[string]inviter.Identity) bool {
+	if known == nil {
+		return false
+	}
+	for _, id := range ids {
+		if _, ok := known[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// routeError is the error of an invite answered 404 for identities ISC
+// lists: the route is missing, not the identities.
+func routeError(endpoint string, err error) error {
+	var p *PermanentError
+	msg := ""
+	if errors.As(err, &p) {
+		msg = p.Message
+	}
+	return &RouteError{Endpoint: endpoint, Status: http.StatusNotFound, Message: msg}
 }
 
 // Completion statuses of an ISC task (the TaskStatus schema's enum).
@@ -565,6 +620,15 @@ func (in *Inviter) sendCC(ctx context.Context, batch []string, byCC map[string]s
 	default:
 		fail(res, ids, err)
 	}
+}
+
+// httpStatus is the HTTP status of a PermanentError; 0 for other errors.
+func httpStatus(err error) int {
+	var p *PermanentError
+	if errors.As(err, &p) {
+		return p.Status
+	}
+	return 0
 }
 
 func badRequest(err error) bool {

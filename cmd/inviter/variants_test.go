@@ -524,3 +524,48 @@ func TestVariantInviteUnregisteredSharedAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestVariantMissingInviteRouteIsAConfigProblem: serve with an API family
+// whose invite route the tenant does not serve (--api-version v2025
+// against a tenant serving only the documented routes): the invite's 404
+// for identities ISC lists is a configuration problem. The jobs wait
+// (state pending, audit "configuration problem", error kind config), they
+// do not run out as "not visible yet", and no one is mailed.
+func TestVariantMissingInviteRouteIsAConfigProblem(t *testing.T) {
+	t.Parallel()
+	dsn := sqlite().DSN(t)
+	tenant := isctest.NewServer(isctest.Options{Users: 50, Routes: isctest.FoundingRoutes, Clients: []isctest.Client{variantAdmin}})
+	t.Cleanup(tenant.Close)
+	d := startServe(t, tenant, dsn, "--api", "public", "--api-version", "v2025", "--reconcile-every", "0")
+	subscribeAs(t, tenant, d, variantAdmin)
+	ids := identityIDs(tenant.CreateIdentities(10, nil))
+
+	db, err := store.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	deadline := time.Now().Add(time.Minute)
+	for _, id := range ids {
+		for {
+			a, err := db.Audit(context.Background(), id, 1)
+			if err == nil && len(a) > 0 && a[0].ErrorKind != "" {
+				if a[0].ErrorKind != store.ErrorKindConfig || !strings.Contains(a[0].Reason, "configuration problem") || !strings.Contains(a[0].Reason, "--api-version") {
+					t.Fatalf("%s: audit %q (kind %s), want a configuration problem naming --api-version", id, a[0].Reason, a[0].ErrorKind)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no failure recorded within a minute (audit %+v, %v)", id, a, err)
+			}
+			time.Sleep(100 * time.Millisecond) // polling an outside process's database
+		}
+		got, err := db.Identity(context.Background(), id)
+		if err != nil || got.State != store.StatePending {
+			t.Errorf("%s: state %s (%v), want pending", id, got.State, err)
+		}
+	}
+	if n := len(tenant.Invites()); n != 0 {
+		t.Errorf("%d mailed, want 0", n)
+	}
+}
