@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/inviter/inviter"
@@ -34,6 +35,26 @@ func newTenant(t *testing.T, api http.HandlerFunc) *tenant {
 	tn.srv = httptest.NewServer(http.HandlerFunc(tn.serve))
 	t.Cleanup(tn.srv.Close)
 	return tn
+}
+
+// newBubbleTenant is a tenant without a network, for a test inside a
+// synctest bubble: its client calls the handler in memory, so that the
+// bubble's fake clock moves whenever the test waits (a real connection
+// would hold it still).
+func newBubbleTenant(t *testing.T, api http.HandlerFunc) *tenant {
+	return &tenant{t: t, tokenTTL: 749, valid: map[string]bool{}, api: api}
+}
+
+// inMemory is a RoundTripper that serves each request with h directly.
+type inMemory struct{ h http.Handler }
+
+func (m inMemory) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	rec := httptest.NewRecorder()
+	m.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
 }
 
 func (tn *tenant) serve(w http.ResponseWriter, r *http.Request) {
@@ -72,7 +93,11 @@ func (tn *tenant) expireAll() {
 }
 
 func (tn *tenant) client(t *testing.T, mod func(*Config)) *Client {
-	cfg := Config{BaseURL: tn.srv.URL, ClientID: "cid", ClientSecret: "s3cret", UserAgent: "inviter/test", RateLimit: -1}
+	cfg := Config{BaseURL: "http://tenant.invalid", Transport: inMemory{http.HandlerFunc(tn.serve)},
+		ClientID: "cid", ClientSecret: "s3cret", UserAgent: "inviter/test", RateLimit: -1}
+	if tn.srv != nil {
+		cfg.BaseURL, cfg.Transport = tn.srv.URL, nil
+	}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -113,21 +138,30 @@ func TestTokenReusedAndRefreshed(t *testing.T) {
 	})
 	t.Run("refreshed before expiry", func(t *testing.T) {
 		t.Parallel()
-		tn := newTenant(t, okTask)
-		tn.tokenTTL = 1 // the margin is a fifth of the life: 200 ms
-		c := tn.client(t, nil)
-		for range 2 {
+		synctest.Test(t, func(t *testing.T) {
+			tn := newBubbleTenant(t, okTask)
+			tn.tokenTTL = 10 // the margin is a fifth of the life: 2 s
+			c := tn.client(t, nil)
+			for range 2 {
+				if _, err := c.InviteIdentities(context.Background(), []string{"a"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(7900 * time.Millisecond) // fake time: still outside the margin
 			if _, err := c.InviteIdentities(context.Background(), []string{"a"}); err != nil {
 				t.Fatal(err)
 			}
-		}
-		time.Sleep(900 * time.Millisecond) // past 4/5 of the token's life
-		if _, err := c.InviteIdentities(context.Background(), []string{"a"}); err != nil {
-			t.Fatal(err)
-		}
-		if got := tn.tokens.Load(); got != 2 {
-			t.Errorf("token calls = %d, want 2", got)
-		}
+			if got := tn.tokens.Load(); got != 1 {
+				t.Errorf("token calls = %d at 7.9 s of a 10 s token, want 1", got)
+			}
+			time.Sleep(200 * time.Millisecond) // fake time: 8.1 s, inside the last fifth
+			if _, err := c.InviteIdentities(context.Background(), []string{"a"}); err != nil {
+				t.Fatal(err)
+			}
+			if got := tn.tokens.Load(); got != 2 {
+				t.Errorf("token calls = %d at 8.1 s of a 10 s token, want 2", got)
+			}
+		})
 	})
 	t.Run("refreshed once on 401", func(t *testing.T) {
 		t.Parallel()
@@ -228,49 +262,54 @@ func TestErrorClassification(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var calls atomic.Int32
-			tn := newTenant(t, func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
+			synctest.Test(t, func(t *testing.T) { // fake time: the retries' backoff
+				var calls atomic.Int32
+				tn := newBubbleTenant(t, func(w http.ResponseWriter, r *http.Request) {
+					calls.Add(1)
+					for k, v := range tt.header {
+						w.Header().Set(k, v)
+					}
+					w.WriteHeader(tt.status)
+					fmt.Fprint(w, tt.body)
+				})
+				c := tn.client(t, func(c *Config) { c.Retries = tt.retries })
+				_, err := c.InviteIdentities(context.Background(), []string{"a"})
+				if err == nil {
+					t.Fatal("no error")
 				}
-				w.WriteHeader(tt.status)
-				fmt.Fprint(w, tt.body)
+				tt.check(t, err)
+				if got := calls.Load(); got != tt.calls {
+					t.Errorf("calls = %d, want %d", got, tt.calls)
+				}
 			})
-			c := tn.client(t, func(c *Config) { c.Retries = tt.retries })
-			_, err := c.InviteIdentities(context.Background(), []string{"a"})
-			if err == nil {
-				t.Fatal("no error")
-			}
-			tt.check(t, err)
-			if got := calls.Load(); got != tt.calls {
-				t.Errorf("calls = %d, want %d", got, tt.calls)
-			}
 		})
 	}
 }
 
 func TestRetryAfterHonoured(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int32
-	var first, second time.Time
-	tn := newTenant(t, func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			first = time.Now()
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(429)
-			return
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		var first, second time.Time
+		tn := newBubbleTenant(t, func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				first = time.Now()
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(429)
+				return
+			}
+			second = time.Now()
+			okTask(w, r)
+		})
+		c := tn.client(t, func(c *Config) { c.Retries = 1 })
+		if _, err := c.InviteIdentities(context.Background(), []string{"a"}); err != nil {
+			t.Fatal(err)
 		}
-		second = time.Now()
-		okTask(w, r)
+		// Fake time: the gap is exactly the wait the client chose.
+		if gap := second.Sub(first); gap != time.Second {
+			t.Errorf("retried after %v, want the 1 s Retry-After", gap)
+		}
 	})
-	c := tn.client(t, func(c *Config) { c.Retries = 1 })
-	if _, err := c.InviteIdentities(context.Background(), []string{"a"}); err != nil {
-		t.Fatal(err)
-	}
-	if gap := second.Sub(first); gap < time.Second {
-		t.Errorf("retried after %v, before the 1 s Retry-After", gap)
-	}
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -308,19 +347,26 @@ func TestConnectionResetIsTransient(t *testing.T) {
 
 func TestClientRateLimiter(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int32
-	tn := newTenant(t, func(w http.ResponseWriter, r *http.Request) { calls.Add(1); okTask(w, r) })
-	// 10 per second: burst 1, then 9 per second.
-	c := tn.client(t, func(c *Config) { c.RateLimit = 10; c.RateWindow = time.Second })
-	start := time.Now()
-	for range 10 {
-		if _, err := c.InviteIdentities(context.Background(), []string{"a"}); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		tn := newBubbleTenant(t, func(w http.ResponseWriter, r *http.Request) { calls.Add(1); okTask(w, r) })
+		// 10 per second: burst 1, then 9 per second.
+		c := tn.client(t, func(c *Config) { c.RateLimit = 10; c.RateWindow = time.Second })
+		start := time.Now()
+		for range 10 {
+			if _, err := c.InviteIdentities(context.Background(), []string{"a"}); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if el := time.Since(start); el < 900*time.Millisecond {
-		t.Errorf("10 calls at 10/s took %v; the limiter let them through too fast", el)
-	}
+		// Fake time: the first call goes at once, the nine others one ninth
+		// of a second apart.
+		if el := time.Since(start); el < 990*time.Millisecond || el > 1010*time.Millisecond {
+			t.Errorf("10 calls at 10/s took %v, want 1 s (burst 1, then 9 per second)", el)
+		}
+		if n := calls.Load(); n != 10 {
+			t.Errorf("%d calls reached the tenant, want 10", n)
+		}
+	})
 }
 
 func TestValidateNamesTheSetting(t *testing.T) {

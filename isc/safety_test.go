@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/inviter/inviter"
@@ -200,21 +201,23 @@ func TestNonJSONReadIsTransientAndRetried(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var calls atomic.Int32
-			tn := newTenant(t, func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
-				w.Header().Set("Content-Type", answer.ct)
-				fmt.Fprint(w, answer.body)
+			synctest.Test(t, func(t *testing.T) { // fake time: the retry's backoff
+				var calls atomic.Int32
+				tn := newBubbleTenant(t, func(w http.ResponseWriter, r *http.Request) {
+					calls.Add(1)
+					w.Header().Set("Content-Type", answer.ct)
+					fmt.Fprint(w, answer.body)
+				})
+				c := tn.client(t, func(c *Config) { c.Retries = 1 })
+				_, _, err := c.ListIdentities(context.Background(), ListOptions{})
+				var te *TransientError
+				if !errors.As(err, &te) || te.Status != 200 {
+					t.Fatalf("err = %v, want a transient error", err)
+				}
+				if n := calls.Load(); n != 2 {
+					t.Errorf("%d calls, want 2 (retried once)", n)
+				}
 			})
-			c := tn.client(t, func(c *Config) { c.Retries = 1 })
-			_, _, err := c.ListIdentities(context.Background(), ListOptions{})
-			var te *TransientError
-			if !errors.As(err, &te) || te.Status != 200 {
-				t.Fatalf("err = %v, want a transient error", err)
-			}
-			if n := calls.Load(); n != 2 {
-				t.Errorf("%d calls, want 2 (retried once)", n)
-			}
 		})
 	}
 }
