@@ -144,6 +144,9 @@ func (t *tenantSettings) clientConfig(logger *slog.Logger, retries int) (isc.Con
 	if err := t.log.validate(); err != nil {
 		return cfg, err
 	}
+	if t.maxRetry < 0 {
+		return cfg, usagef("--max-retry-after (INVITER_MAX_RETRY_AFTER) must not be negative")
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, &usageError{errors.New(redactUserinfo(err.Error()))}
 	}
