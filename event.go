@@ -97,7 +97,8 @@ const MaxIdentityIDLen = 128
 // ignored), with nothing after it but white space, and no \u0000 anywhere
 // (neither PostgreSQL's text nor its jsonb can hold a NUL, so such a payload
 // could not be stored the same way on both backends). Keys are matched
-// exactly: "IDENTITY" is not "identity". Unknown fields are allowed
+// exactly: "IDENTITY" is not "identity"; a key twice in one object is
+// refused as ambiguous. Unknown fields are allowed
 // anywhere. The identity id is required: a string of at most
 // MaxIdentityIDLen bytes without control characters. The identity type,
 // when present, must be IDENTITY; attributes, when present, an object. The
@@ -228,7 +229,84 @@ func decodeObject(body []byte) (map[string]any, error) {
 	if path, ok := findNUL(top, ""); ok {
 		return nil, fmt.Errorf("%w: %s contains \\u0000 (NUL), which cannot be stored", ErrInvalidEvent, path)
 	}
+	if path, ok := duplicateKey(trimmed); ok {
+		return nil, fmt.Errorf("%w: duplicate key %s (a key may appear once in an object)", ErrInvalidEvent, path)
+	}
 	return top, nil
+}
+
+// duplicateKey reports the path of the first key that appears twice in one
+// object of body (keys compared as decoded, exactly), if any. body must be
+// valid JSON. Such a payload is ambiguous: encoding/json keeps the last
+// value, other readers the first.
+func duplicateKey(body []byte) (string, bool) {
+	type frame struct {
+		seen    map[string]bool // nil for a list
+		path    string
+		key     string // the current member's key (objects)
+		n       int    // the current element's index (lists)
+		wantKey bool
+	}
+	var stack []*frame
+	join := func(path, key string) string {
+		if path == "" {
+			return key
+		}
+		return path + "." + key
+	}
+	childPath := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if f.seen != nil {
+			return join(f.path, f.key)
+		}
+		return fmt.Sprintf("%s[%d]", f.path, f.n)
+	}
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if f := stack[len(stack)-1]; f.seen != nil {
+			f.wantKey = true
+		} else {
+			f.n++
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false // the end (a syntax error is decodeObject's to report)
+		}
+		if len(stack) > 0 {
+			if f := stack[len(stack)-1]; f.seen != nil && f.wantKey {
+				if d, ok := tok.(json.Delim); ok && d == '}' {
+					stack = stack[:len(stack)-1]
+					valueDone()
+					continue
+				}
+				k, _ := tok.(string)
+				if f.seen[k] {
+					return join(f.path, k), true
+				}
+				f.seen[k], f.key, f.wantKey = true, k, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{seen: map[string]bool{}, path: childPath(), wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{path: childPath()})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }
 
 // invalidUTF8At returns the offset of the first invalid UTF-8 sequence in b.
