@@ -117,6 +117,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// sumJobs is the number of River jobs in every state.
+func sumJobs(jobs map[string]int64) int64 {
+	var n int64
+	for _, c := range jobs {
+		n += c
+	}
+	return n
+}
+
 func (b *testBundle) identity(t *testing.T, id string) store.Identity {
 	t.Helper()
 	i, err := b.db.Identity(context.Background(), id)
@@ -418,7 +427,19 @@ func TestAcceptDeliveryDuplicate(t *testing.T) {
 		if !third.Duplicate || third.JobID != 0 {
 			t.Errorf("after invite: %+v, want duplicate without job", third)
 		}
-		time.Sleep(100 * time.Millisecond) // would a stray job run?
+		// Exact drain: once the only job there is has completed, no invite
+		// can follow.
+		waitFor(t, "the invite job to complete", func() bool {
+			jobs, err := b.db.CountJobs(ctx)
+			return err == nil && jobs["completed"] == 1
+		})
+		jobs, err := b.db.CountJobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := sumJobs(jobs); n != 1 {
+			t.Errorf("jobs %v, want only the first delivery's", jobs)
+		}
 		if calls := b.inv.Calls(); len(calls) != 1 || len(calls[0]) != 1 {
 			t.Errorf("Invite calls = %v, want one call for id1", calls)
 		}
