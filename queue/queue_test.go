@@ -203,8 +203,8 @@ func TestBatchingCoalescesConcurrentJobs(t *testing.T) {
 			c.BatchSize = 100
 			c.BatchWindow = 5 * time.Second // only a full batch flushes within the test
 		})
-		if b.q.cfg.MaxWorkers != 200 {
-			t.Errorf("default MaxWorkers = %d, want 2*BatchSize = 200", b.q.cfg.MaxWorkers)
+		if b.q.cfg.MaxWorkers != 1000 {
+			t.Errorf("default MaxWorkers = %d, want 10*BatchSize = 1000", b.q.cfg.MaxWorkers)
 		}
 		ctx := context.Background()
 		for n := range 200 {
@@ -591,7 +591,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.BatchSize != 100 || cfg.BatchWindow != 250*time.Millisecond || cfg.MaxWorkers != 200 ||
+	if cfg.BatchSize != 100 || cfg.BatchWindow != 250*time.Millisecond || cfg.MaxWorkers != 1000 ||
 		cfg.NotFoundWindow != 10*time.Minute || cfg.JobTimeout != 2*time.Minute || cfg.RescueStuckJobsAfter != 5*time.Minute ||
 		cfg.API != inviter.APIPublic || cfg.GiveUpAfter != 7*24*time.Hour || cfg.RetryBackoffMax != 5*time.Minute ||
 		cfg.ConfigProblemWait != time.Minute || cfg.MaxRateLimitWait != 10*time.Minute || cfg.StopGrace != 30*time.Second {
