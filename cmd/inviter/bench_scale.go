@@ -373,8 +373,19 @@ func vmHWM(path string) (int64, error) {
 	return 0, fmt.Errorf("%s has no VmHWM line", path)
 }
 
-// startScaleDaemon starts the daemon of a scale cell as --daemon says.
+// startScaleDaemon starts the daemon of a scale cell as --daemon says. The
+// child's port is picked free and then handed to it, so another process
+// may take it in between: the start is tried again on a new port then.
 func (o *benchOptions) startScaleDaemon(ctx context.Context, tenant *isctest.Server, dsn string, api inviter.API) (*scaleDaemon, error) {
+	for attempt := 1; ; attempt++ {
+		d, err := o.startScaleDaemonOnce(ctx, tenant, dsn, api)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return d, err
+		}
+	}
+}
+
+func (o *benchOptions) startScaleDaemonOnce(ctx context.Context, tenant *isctest.Server, dsn string, api inviter.API) (*scaleDaemon, error) {
 	if o.daemonMode == "in-process" {
 		bd, err := o.startDaemon(ctx, tenant, dsn, api, nil)
 		if err != nil {
