@@ -86,13 +86,13 @@ func parseSizes(flag, s string) ([]int, error) {
 // ingestRate deliveries a second or the rate-limit floor of its calls,
 // whichever is longer, plus building the tenant and the fake tenant's own
 // work, which grows with its size: it scans every identity for each
-// lookup of the public path (about 1.6 µs an identity here) and for each
-// page of the /cc user list (about 40 ns an identity).
+// lookup of the public path (about 0.5 µs an identity here, beside the
+// intake) and for each page of the /cc user list (about 40 ns an identity).
 func (o *benchOptions) estimateCell(api inviter.API, users, wave int, ingestRate float64) time.Duration {
 	perCall := o.rate.per.Seconds() / float64(o.rate.n)
 	batches := float64(wave) / float64(o.batchSize)
 	calls := batches // invite calls; lookups are on another API version
-	fake := batches * float64(users+wave) * 1.6e-6
+	fake := batches * float64(users+wave) * 5e-7
 	if api == inviter.APICC {
 		pages := float64(users+wave) / float64(isc.CCPageSize)
 		calls += pages
