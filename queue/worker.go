@@ -29,12 +29,11 @@ import (
 //   - anything else (transient): river.JobSnooze with capped, jittered
 //     backoff.
 //
-// River decrements the attempt on a snooze (since v0.16.0; checked in
-// v0.51.2 jobexecutor: JobSetStateSnoozed with Attempt-1) and records no
-// error, so ISC's failures never use up MaxAttempts: a job keeps waiting
-// until Config.GiveUpAfter from when it was due, then is cancelled as
-// failed with a transient or config error kind, which reconcile picks up
-// again.
+// River decrements the attempt on a snooze (its job executor sets the
+// snoozed state with Attempt-1) and records no error, so ISC's failures
+// never use up MaxAttempts: a job keeps waiting until Config.GiveUpAfter
+// from when it was due, then is cancelled as failed with a transient or
+// config error kind, which reconcile picks up again.
 type inviteWorker struct {
 	river.WorkerDefaults[InviteArgs]
 	q *Queue
