@@ -26,7 +26,9 @@ import (
 // not set: 1 MiB.
 const DefaultMaxBody int64 = 1 << 20
 
-// Intake durably accepts webhook deliveries. Package queue implements it.
+// Intake durably accepts webhook deliveries. The daemon's implementation
+// applies the policy and stores each delivery, with its invite job, through
+// package queue.
 //
 // AcceptIdentityCreated stores the raw delivery and enqueues the invite of
 // ev's identity in one transaction. When it returns a nil error the delivery
