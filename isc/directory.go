@@ -68,10 +68,11 @@ func (e DirectoryEntry) Class() inviter.StatusClass {
 //     full scan, at most once per MissFullScanEvery.
 //
 // The index stores 32-hex-digit identity ids as 16 bytes, numeric short
-// ids as integers and the status as a small number (about 30 bytes a
-// user); other ids go to a string map. Email addresses are kept only for
-// users in a status that is invited, in a map of their own. A Directory
-// is safe for concurrent use.
+// ids as integers and the status as a small number; other ids go to a
+// string map. Email addresses are kept only for users in a status that is
+// invited, in a map of their own. At 1,000,000 users, two thirds of them
+// unregistered with an address, that is about 98 bytes a user
+// (BenchmarkDirectoryMemory). A Directory is safe for concurrent use.
 type Directory struct {
 	list       CCLister
 	minRefresh time.Duration
