@@ -182,9 +182,8 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-// TestThirtyDaysAway is the example: a pre-hire created 30 days
-// before the start date is invited 23 days later, so the 7-day link is still
-// valid on the first day.
+// TestThirtyDaysAway: a pre-hire created 30 days before the start date is
+// invited 23 days later, so the 7-day link is still valid on the first day.
 func TestThirtyDaysAway(t *testing.T) {
 	t.Parallel()
 	p := mustNew(t, Config{Rules: []string{"cloudLifecycleState = prehire"}, StartDateAttribute: "startDate", InviteDaysBefore: 7})
