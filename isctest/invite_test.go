@@ -1,6 +1,7 @@
 package isctest
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -208,5 +209,31 @@ func TestPlainClientForbiddenToInvite(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusAccepted)
 	if n := b.srv.InviteCount(id.ID); n != 1 {
 		t.Fatalf("invites: %d, want 1", n)
+	}
+}
+
+func TestWaitInvitedReturnsOnceEveryIdentityIsMailed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Options{RateLimit: -1})
+	ids := b.srv.CreateIdentities(2, nil)
+	want := []string{ids[0].ID, ids[1].ID}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := b.srv.WaitInvited(ctx, want); err == nil || !strings.Contains(err.Error(), "2 of 2") {
+		t.Fatalf("WaitInvited before any invite = %v, want 2 of 2 missing", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.srv.WaitInvited(t.Context(), want) }()
+	resp, body := b.postJSON(t, "/beta/identities/invite", map[string]any{"ids": want[:1]})
+	wantStatus(t, resp, body, http.StatusAccepted)
+	select {
+	case err := <-done:
+		t.Fatalf("WaitInvited returned %v with one of two mailed", err)
+	default:
+	}
+	resp, body = b.postJSON(t, "/beta/identities/invite", map[string]any{"ids": want[1:]})
+	wantStatus(t, resp, body, http.StatusAccepted)
+	if err := <-done; err != nil {
+		t.Fatalf("WaitInvited: %v", err)
 	}
 }

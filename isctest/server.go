@@ -278,6 +278,7 @@ type Server struct {
 	closed      bool            // no new deliveries start once set
 	deliveries  []Delivery
 	delivered   chan struct{} // closed and replaced on every delivery
+	invited     chan struct{} // closed and replaced on every invitation mail
 
 	byName       []*identity // sorted by compareByName when CCOrder is CCOrderName
 	bulk         bool        // createUsers is adding: sort byName once at the end
@@ -324,6 +325,7 @@ func NewTenant(opts Options) *Server {
 		nextCCID:      100000,
 		tasks:         make(map[string]*task),
 		delivered:     make(chan struct{}),
+		invited:       make(chan struct{}),
 		firstByEmail:  make(map[string]*identity),
 		clients:       make(map[string]Client),
 		firstSub:      make(chan struct{}),

@@ -1,6 +1,7 @@
 package isctest
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -397,8 +398,39 @@ func (s *Server) recordInvitesLocked(ids []*identity, api, taskID string, at tim
 			continue
 		}
 		s.invites = append(s.invites, Invite{IdentityID: id.ID, CCID: id.CCID, API: api, At: at, TaskID: taskID})
+		close(s.invited)
+		s.invited = make(chan struct{})
 	}
 	return noEmail
+}
+
+// WaitInvited blocks until every identity in ids has been mailed at least
+// once, or ctx is done; then it returns an error saying how many are still
+// missing.
+func (s *Server) WaitInvited(ctx context.Context, ids []string) error {
+	for {
+		s.mu.Lock()
+		mailed := make(map[string]bool, len(s.invites))
+		for _, inv := range s.invites {
+			mailed[inv.IdentityID] = true
+		}
+		ch := s.invited
+		s.mu.Unlock()
+		missing := 0
+		for _, id := range ids {
+			if !mailed[id] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d identities not mailed: %w", missing, len(ids), ctx.Err())
+		}
+	}
 }
 
 // mailable reports whether an invitation is sent to an identity with status.
