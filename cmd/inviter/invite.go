@@ -138,6 +138,11 @@ func (o *inviteOptions) run(ctx context.Context, flags *pflag.FlagSet, args []st
 	}
 	var dir *isc.Directory
 	if o.api.api == inviter.APICC {
+		// A tenant whose /cc API is gone cannot be served with --api cc:
+		// say so once (exit 2), before anyone is looked up or recorded.
+		if err := checkCCAtStart(ctx, cfg, logger); err != nil {
+			return err
+		}
 		dir = isc.NewDirectory(client, isc.DirectoryOptions{})
 	}
 
