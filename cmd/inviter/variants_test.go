@@ -466,13 +466,13 @@ func TestVariantCCRemoved(t *testing.T) {
 			ids := identityIDs(tenant.CreateIdentities(3, nil))
 
 			res := runInviter(t, testContext(t), tenantEnv(tenant), append([]string{"invite", "--api", "cc", "--db", storetest.SQLiteDSN(t), "--yes"}, ids...)...)
-			if res.err == nil || !strings.Contains(res.err.Error()+res.stdout+res.stderr, "--api public") {
-				t.Errorf("invite --api cc: err %v, stdout %q; want an error naming --api public", res.err, res.stdout)
+			if res.err == nil || exitCode(res.err) != 2 || !strings.Contains(res.err.Error(), "--api public") || strings.Contains(res.stdout, "failed") {
+				t.Errorf("invite --api cc: err %v (exit %d), stdout %q; want exit 2 naming --api public before any identity is recorded", res.err, exitCode(res.err), res.stdout)
 			}
 
 			env := tenantEnv(tenant)
 			env["INVITER_WEBHOOK_TOKEN"] = randomToken()
-			res = runInviter(t, testContext(t), env, serveArgs(freeAddr(t), storetest.SQLiteDSN(t), "--api", "cc")...)
+			res = runInviter(t, testContext(t), env, serveArgs("127.0.0.1:0", storetest.SQLiteDSN(t), "--api", "cc")...)
 			if res.err == nil || exitCode(res.err) != 2 || !strings.Contains(res.err.Error(), "--api public") || !strings.Contains(res.err.Error(), "/cc API is gone") {
 				t.Errorf("serve --api cc: err %v (exit %d), want exit 2 saying the /cc API is gone and naming --api public", res.err, exitCode(res.err))
 			}
