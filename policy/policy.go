@@ -225,6 +225,25 @@ func (p *Policy) BecameEligible(changes []Change) (bool, string) {
 	return true, "now matches the rules on [" + strings.Join(relevant, " ") + "]; before the change " + failedBefore
 }
 
+// Attributes lists the attributes the policy reads: those of its rules and
+// the start date attribute, each once, in the order of the rules. An
+// identity's facts that hold all of them are enough for Decide.
+func (p *Policy) Attributes() []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range p.rules {
+		if !slices.Contains(out, r.attr) {
+			out = append(out, r.attr)
+		}
+	}
+	if p.startAttr != "" && !slices.Contains(out, p.startAttr) {
+		out = append(out, p.startAttr)
+	}
+	return out
+}
+
 // HasRules reports whether the policy has rules on attributes, so that an
 // attribute change can make an identity eligible (the Identity Attributes
 // Changed trigger is then worth subscribing to).

@@ -89,8 +89,14 @@ type AcceptOptions struct {
 	// skipped with this reason in the audit trail (a policy said no).
 	SkipReason string
 	// NoJob stores the delivery only (e.g. an attribute change that does
-	// not make the identity eligible); the result reports Duplicate.
+	// not make the identity eligible): no identity row is added, so
+	// reconcile still finds an identity inviter never handled. The result
+	// reports Duplicate.
 	NoJob bool
+	// Recheck makes the worker look at the identity (Config.Recheck, one
+	// GET) before it invites: set when the delivery did not carry every
+	// attribute the policy reads (an attribute change).
+	Recheck bool
 	// Test stores a delivery of one of ISC's sample identities (the "Test
 	// subscription" payload) as a test delivery (store.DeliveryTest): no
 	// identity row and no invite job, an audit row, and a check job
@@ -216,6 +222,10 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 			}
 			continue
 		}
+		if opts.NoJob {
+			r.res.Duplicate = true
+			continue
+		}
 		ident, _, err := tx.EnsureIdentity(ctx, id, receivedAt.UTC(), receivedAt)
 		if err != nil {
 			return err
@@ -234,9 +244,6 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 				return err
 			}
 			continue
-		case opts.NoJob:
-			r.res.Duplicate = true
-			continue
 		case ident.InviteCount > 0:
 			r.res.Duplicate = true // already invited (round 0)
 			continue
@@ -245,7 +252,7 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 			pj.reqs = append(pj.reqs, r)
 			continue
 		}
-		args := InviteArgs{IdentityID: id, DeliveryID: deliveryID, Source: opts.Source, EventAt: receivedAt.UTC()}
+		args := InviteArgs{IdentityID: id, DeliveryID: deliveryID, Source: opts.Source, EventAt: receivedAt.UTC(), Recheck: opts.Recheck}
 		insertOpts := args.InsertOpts()
 		if !opts.ScheduledAt.IsZero() {
 			insertOpts.ScheduledAt = opts.ScheduledAt

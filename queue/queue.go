@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/admission"
 	"github.com/inviter/inviter/groupcommit"
 	"github.com/inviter/inviter/metrics"
 	"github.com/inviter/inviter/store"
@@ -108,10 +109,14 @@ type Config struct {
 	// Default 5 minutes.
 	RescueStuckJobsAfter time.Duration
 
-	// Recheck, when set, is asked before a scheduled invite (InviteArgs.
-	// Recheck) is sent: false skips the identity with the reason (recorded),
-	// an error retries the job. It may call ISC. Nil sends without asking.
-	Recheck func(ctx context.Context, identityID string) (invite bool, reason string, err error)
+	// Recheck, when set, is asked before an invite that must look at the
+	// identity first (InviteArgs.Recheck: scheduled in advance, or from an
+	// event that did not carry every attribute the policy reads) is sent:
+	// admission.Now sends it, admission.Later puts the job off until
+	// Decision.At, anything else skips the identity with the reason
+	// (recorded); an error retries the job. It may call ISC. Nil sends
+	// without asking.
+	Recheck func(ctx context.Context, identityID string) (admission.Decision, error)
 
 	// CheckTestDelivery, when set, decides a delivery of one of ISC's
 	// sample identities (AcceptOptions.Test): known reports whether the

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/admission"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/metrics"
 	"github.com/inviter/inviter/store"
@@ -627,12 +628,12 @@ func TestScheduledInviteIsRechecked(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
 		var asked sync.Map
 		b := setup(t, open, func(c *Config) {
-			c.Recheck = func(_ context.Context, id string) (bool, string, error) {
+			c.Recheck = func(_ context.Context, id string) (admission.Decision, error) {
 				asked.Store(id, true)
 				if id == "withdrawn" {
-					return false, "no longer matches the policy", nil
+					return admission.Decision{Verdict: admission.Never, Reason: "no longer matches the policy"}, nil
 				}
-				return true, "", nil
+				return admission.Decision{Verdict: admission.Now, Reason: "matches all rules"}, nil
 			}
 		})
 		ctx := context.Background()

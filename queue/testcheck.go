@@ -110,6 +110,9 @@ func (q *Queue) admitTx(ctx context.Context, tx *store.Tx, a TestCheckArgs, opts
 		return err
 	}
 	id := a.Identity.ID
+	if opts.NoJob {
+		return nil
+	}
 	ident, _, err := tx.EnsureIdentity(ctx, id, a.ReceivedAt.UTC(), a.ReceivedAt)
 	if err != nil {
 		return err
@@ -124,10 +127,10 @@ func (q *Queue) admitTx(ctx context.Context, tx *store.Tx, a TestCheckArgs, opts
 				Reason: opts.SkipReason, API: q.cfg.API, Source: opts.Source},
 			State: store.StateSkipped,
 		})
-	case opts.NoJob || ident.InviteCount > 0:
+	case ident.InviteCount > 0:
 		return nil
 	}
-	args := InviteArgs{IdentityID: id, DeliveryID: a.DeliveryID, Source: opts.Source, EventAt: a.ReceivedAt.UTC()}
+	args := InviteArgs{IdentityID: id, DeliveryID: a.DeliveryID, Source: opts.Source, EventAt: a.ReceivedAt.UTC(), Recheck: opts.Recheck}
 	insertOpts := args.InsertOpts()
 	if !opts.ScheduledAt.IsZero() {
 		insertOpts.ScheduledAt = opts.ScheduledAt

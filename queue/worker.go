@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/admission"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/store"
 )
@@ -126,9 +127,9 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 	}
 
 	if j.Args.Recheck && q.cfg.Recheck != nil {
-		ok, reason, err := q.cfg.Recheck(ctx, j.Args.IdentityID)
+		dec, err := q.cfg.Recheck(ctx, j.Args.IdentityID)
 		if err != nil {
-			err = fmt.Errorf("re-checking %s before its scheduled invite: %w", j.Args.IdentityID, err)
+			err = fmt.Errorf("reading %s before its invite: %w", j.Args.IdentityID, err)
 			if !isc.IsTransient(err) && !isc.IsConfigProblem(err) {
 				return err
 			}
@@ -136,9 +137,16 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 				Reason: err.Error(), Err: err}, "", q.now())
 			return q.record(ctx, j, d, verdict)
 		}
-		if !ok {
+		switch dec.Verdict {
+		case admission.Now:
+		case admission.Later:
+			// The start date is further away than when the job was made:
+			// the job waits for it, and looks again then.
+			q.logger.InfoContext(ctx, "invite put off", "identity_id", j.Args.IdentityID, "job_id", j.ID, "at", dec.At, "reason", dec.Reason)
+			return river.JobSnooze(max(time.Second, dec.At.Sub(q.now())))
+		default:
 			d := q.baseDecision(j, inviter.Result{IdentityID: j.Args.IdentityID, API: q.cfg.API})
-			d.Outcome, d.Reason, d.State = inviter.OutcomeSkipped, reason, store.StateSkipped
+			d.Outcome, d.Reason, d.State = inviter.OutcomeSkipped, dec.Reason, store.StateSkipped
 			return q.record(ctx, j, d, nil)
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/admission"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/policy"
 	"github.com/inviter/inviter/queue"
@@ -296,8 +297,10 @@ func (r *Reconciler) searchFrom(ctx context.Context, cutoff time.Time) (time.Tim
 	return cutoff, nil
 }
 
-// handlePage enqueues the identities of one page that are new since the
-// cut-off, unregistered and unknown to inviter.
+// handlePage enqueues, as the admission decision says, the identities of
+// one page that are new since the cut-off, unregistered and never invited
+// by inviter: unknown to it, skipped (decided again), or pending without a
+// job.
 func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cutoff, now time.Time, rep *Report) error {
 	for _, id := range page {
 		rep.Listed++
@@ -316,22 +319,32 @@ func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cu
 			r.logger().DebugContext(ctx, "reconcile leaves an identity alone", "identity_id", id.ID, "reason", reason)
 			continue
 		}
-		if known, err := r.DB.Identity(ctx, id.ID); err == nil {
-			// A skip because of the status ISC showed then (say WARNING
-			// before UNREGISTERED) is not final: the identity is evaluated
-			// again now that it shows as unregistered.
-			if known.State != store.StateSkipped || !inviter.IsStatusSkip(known.LastReason) {
-				rep.Known++
-				continue
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
+		known, err := r.DB.Identity(ctx, id.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			return err
+		case known.InviteCount > 0 || (known.State != store.StatePending && known.State != store.StateSkipped):
+			rep.Known++ // invited (re-invites follow on), or failed (retryFailures)
+			continue
 		}
-		d := r.Policy.Decide(id.Attributes, now)
+		// An identity inviter never invited is decided again on what ISC
+		// shows now: a skip (for the policy or a status) is no longer final
+		// once the identity matches, and a pending identity without a job
+		// gets one (with a job, the enqueue below is a duplicate).
+		d := admission.Decider{Policy: r.Policy}.Identity(id, now)
 		if d.Warning != "" {
 			r.logger().WarnContext(ctx, "policy warning", "identity_id", id.ID, "warning", d.Warning)
 		}
-		if !d.Invite {
+		if !d.Invites() {
+			switch {
+			case err == nil && known.State == store.StatePending:
+				rep.Known++ // its job decides when it runs
+				continue
+			case err == nil && known.LastReason == d.Reason:
+				rep.Skipped++ // recorded already
+				continue
+			}
 			rep.Skipped++
 			if err := r.DB.Record(ctx, store.Decision{
 				AuditEntry: store.AuditEntry{IdentityID: id.ID, At: now, Outcome: inviter.OutcomeSkipped, Reason: d.Reason, Source: queue.SourceReconcile},
@@ -345,13 +358,15 @@ func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cu
 		if err != nil {
 			return err
 		}
-		if !res.Duplicate {
-			rep.Enqueued++
-			if !d.At.IsZero() {
-				rep.Scheduled++
-			}
-			r.logger().InfoContext(ctx, "reconcile enqueued a missed identity", "identity_id", id.ID, "created", id.Created, "scheduled_at", d.At)
+		if res.Duplicate {
+			rep.Known++ // its job is queued already
+			continue
 		}
+		rep.Enqueued++
+		if !d.At.IsZero() {
+			rep.Scheduled++
+		}
+		r.logger().InfoContext(ctx, "reconcile enqueued a missed identity", "identity_id", id.ID, "created", id.Created, "scheduled_at", d.At)
 	}
 	return nil
 }
@@ -365,6 +380,10 @@ type Reinviter struct {
 	// MaxReinvites is how many times an identity is invited again after its
 	// first invitation; default 0 (none). inviter's flag defaults to 2.
 	MaxReinvites int
+	// Policy is the invite policy a re-invite must still satisfy, on the
+	// attributes ISC shows at the time (admission.Decider.Identity); nil:
+	// everyone.
+	Policy *policy.Policy
 	// Expiry is how long an invitation stays valid; default 7 days (ISC's).
 	Expiry time.Duration
 	Now    func() time.Time // default time.Now
@@ -375,13 +394,16 @@ type Reinviter struct {
 type ReinviteReport struct {
 	Due        int `json:"due"`        // invitations expired unused
 	Registered int `json:"registered"` // registered meanwhile: never invited again
+	Skipped    int `json:"skipped"`    // the policy no longer invites them: never invited again
 	Enqueued   int `json:"enqueued"`   // re-invites enqueued
 }
 
 // Reinvite enqueues a new invitation for each identity whose last one
-// expired while it stayed unregistered, up to MaxReinvites times; it
-// checks ISC first (one list call per 250 identities) and records the
-// identities that registered, so they are never invited again.
+// expired while it stayed unregistered, up to MaxReinvites times, as the
+// admission decision says on what ISC shows now; it checks ISC first (one
+// list call per 250 identities) and records the identities that
+// registered or that the policy no longer invites, so they are never
+// invited again.
 func (r *Reinviter) Reinvite(ctx context.Context) (ReinviteReport, error) {
 	var rep ReinviteReport
 	if r.MaxReinvites <= 0 {
@@ -408,16 +430,17 @@ func (r *Reinviter) Reinvite(ctx context.Context) (ReinviteReport, error) {
 		if err != nil {
 			return rep, fmt.Errorf("re-invite: %w", err)
 		}
-		unregistered := map[string]bool{}
+		unregistered := map[string]inviter.Identity{}
 		for _, f := range found {
 			if c, _ := f.StatusClass(); c == inviter.StatusInvitable {
-				unregistered[f.ID] = true
+				unregistered[f.ID] = f
 			}
 		}
 		progressed := false
 		for _, d := range due {
 			rep.Due++
-			if !unregistered[d.IdentityID] {
+			ident, ok := unregistered[d.IdentityID]
+			if !ok {
 				rep.Registered++
 				progressed = true
 				if err := r.DB.Record(ctx, store.Decision{
@@ -429,7 +452,22 @@ func (r *Reinviter) Reinvite(ctx context.Context) (ReinviteReport, error) {
 				}
 				continue
 			}
-			res, err := r.Queue.Enqueue(ctx, d.IdentityID, queue.SourceReinvite, &queue.EnqueueOpts{Round: d.InviteCount})
+			dec := admission.Decider{Policy: r.Policy}.Identity(ident, now)
+			if !dec.Invites() {
+				rep.Skipped++
+				progressed = true
+				if err := r.DB.Record(ctx, store.Decision{
+					AuditEntry: store.AuditEntry{IdentityID: d.IdentityID, At: now, Outcome: inviter.OutcomeSkipped,
+						Reason: "not invited again: " + dec.Reason, Source: queue.SourceReinvite},
+					State: store.StateSkipped,
+				}); err != nil {
+					return rep, err
+				}
+				continue
+			}
+			// A start date still ahead (moved since the first invitation)
+			// puts the re-invite off until the policy's day.
+			res, err := r.Queue.Enqueue(ctx, d.IdentityID, queue.SourceReinvite, &queue.EnqueueOpts{Round: d.InviteCount, ScheduledAt: dec.At})
 			if err != nil {
 				return rep, err
 			}

@@ -395,8 +395,10 @@ func TestReinviteOnDaySevenAndFourteenThenStop(t *testing.T) {
 }
 
 // TestReconcileReevaluatesStatusSkips: an identity skipped for the status
-// ISC showed then (WARNING) is invited once it shows as unregistered; a
-// skip by the policy stays final.
+// ISC showed then (WARNING) is invited once it shows as unregistered; one
+// skipped by the policy is decided again on what ISC shows now: invited
+// when it matches now, left alone (and not recorded again) when it still
+// does not.
 func TestReconcileReevaluatesStatusSkips(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{reconcile.SourceSearch, reconcile.SourceList} {
@@ -408,10 +410,16 @@ func TestReconcileReevaluatesStatusSkips(t *testing.T) {
 				opts.Scopes = noSearch
 			}
 			b := setupWith(t, storetest.Backends()[0], opts)
-			was := b.tenant.CreateIdentity(isctest.NewIdentity{})
-			byPolicy := b.tenant.CreateIdentity(isctest.NewIdentity{})
+			pol, err := policy.New(policy.Config{Rules: []string{"department not in (sales)"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			was := b.tenant.CreateIdentity(isctest.NewIdentity{Department: "Finance"})
+			byPolicy := b.tenant.CreateIdentity(isctest.NewIdentity{Department: "Sales"})
+			movedOn := b.tenant.CreateIdentity(isctest.NewIdentity{Department: "Finance"})
 			_, statusReason := inviter.ClassifyStatus("WARNING")
-			for id, reason := range map[string]string{was.ID: statusReason, byPolicy.ID: "policy: department not in (sales)"} {
+			policyReason := pol.Decide(map[string]any{"department": "Sales"}, time.Now()).Reason
+			for id, reason := range map[string]string{was.ID: statusReason, byPolicy.ID: policyReason, movedOn.ID: policyReason} {
 				if err := b.db.Record(ctx, store.Decision{
 					AuditEntry: store.AuditEntry{IdentityID: id, At: time.Now(), Outcome: inviter.OutcomeSkipped, Reason: reason, Source: queue.SourceEvent},
 					State:      store.StateSkipped,
@@ -419,20 +427,25 @@ func TestReconcileReevaluatesStatusSkips(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r := &reconcile.Reconciler{ISC: b.client, DB: b.db, Queue: b.q}
+			r := &reconcile.Reconciler{ISC: b.client, DB: b.db, Queue: b.q, Policy: pol}
 			rep, err := r.Reconcile(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			jobs := b.jobs(t)
-			if _, ok := jobs[was.ID+"#0"]; !ok || rep.Enqueued != 1 || rep.Known != 1 {
-				t.Errorf("report %+v, jobs %v; want the identity skipped for its status enqueued, the policy skip left alone", rep, jobs)
+			_, wasJob := jobs[was.ID+"#0"]
+			_, movedJob := jobs[movedOn.ID+"#0"]
+			if !wasJob || !movedJob || rep.Enqueued != 2 || rep.Skipped != 1 {
+				t.Errorf("report %+v, jobs %v; want the identities skipped for their status and by a rule they now pass enqueued, the one still failing it left alone", rep, jobs)
 			}
 			if _, ok := jobs[byPolicy.ID+"#0"]; ok {
-				t.Error("the identity the policy skipped got a job")
+				t.Error("the identity the policy still skips got a job")
 			}
-			if run, err := b.db.ReconcileRun(ctx); err != nil || run.Enqueued != 1 || run.Err != "" {
-				t.Errorf("recorded run %+v, %v; want 1 enqueued, no error", run, err)
+			if audit, err := b.db.Audit(ctx, byPolicy.ID, 10); err != nil || len(audit) != 1 {
+				t.Errorf("audit of the identity still skipped: %+v %v; want its one skip, not recorded again", audit, err)
+			}
+			if run, err := b.db.ReconcileRun(ctx); err != nil || run.Enqueued != 2 || run.Err != "" {
+				t.Errorf("recorded run %+v, %v; want 2 enqueued, no error", run, err)
 			}
 		})
 	}

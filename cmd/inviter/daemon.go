@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/admission"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/metrics"
 	"github.com/inviter/inviter/policy"
@@ -128,7 +129,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig) (err error) {
 	// Reconcile and re-invite run as one periodic job on the fleet's leader.
 	// They enqueue into the queue built below: it is set once New returns.
 	rec := &reconcile.Reconciler{ISC: client, DB: db, Policy: cfg.policy, Since: cfg.backfillSince, Logger: logger}
-	reinv := &reconcile.Reinviter{ISC: client, DB: db, MaxReinvites: cfg.maxReinvites, Logger: logger}
+	reinv := &reconcile.Reinviter{ISC: client, DB: db, MaxReinvites: cfg.maxReinvites, Policy: cfg.policy, Logger: logger}
 	qcfg := queue.Config{
 		API:                  cfg.api,
 		BatchSize:            cfg.batchSize,
@@ -244,28 +245,27 @@ func reportQueueDepth(ctx context.Context, q *queue.Queue) {
 	}
 }
 
-// recheck looks at an identity again before an invite scheduled weeks ago
-// is sent: one GET of the identity. It skips one that registered, that ISC
-// no longer knows, or that no longer matches the policy (say an offer was
-// withdrawn and the lifecycle state changed).
-func recheck(c *isc.Client, p *policy.Policy) func(context.Context, string) (bool, string, error) {
-	return func(ctx context.Context, id string) (bool, string, error) {
+// recheck looks at an identity before an invite that must see it first is
+// sent (one scheduled weeks ago, or one from an attribute change that did
+// not carry every attribute the policy reads): one GET of the identity,
+// then the admission decision on what ISC shows. It skips one that
+// registered, that ISC no longer knows, or that does not match the whole
+// policy (say an offer was withdrawn and the lifecycle state changed), and
+// puts off one whose start date is further away.
+func recheck(c *isc.Client, p *policy.Policy) func(context.Context, string) (admission.Decision, error) {
+	return func(ctx context.Context, id string) (admission.Decision, error) {
 		ident, err := c.GetIdentity(ctx, id)
 		switch {
 		case isc.IsNotFound(err):
-			return false, "ISC no longer knows this identity at its scheduled invite", nil
+			return admission.Decision{Verdict: admission.Never, Reason: "ISC no longer knows this identity at its invite"}, nil
 		case err != nil:
-			return false, "", err
-		case ident.Registered():
-			return false, "registered before its scheduled invite", nil
+			return admission.Decision{}, err
 		}
-		if class, reason := ident.StatusClass(); class == inviter.StatusUnknown {
-			return false, reason + " at its scheduled invite", nil
+		d := admission.Decider{Policy: p}.Identity(ident, time.Now())
+		if d.Verdict == admission.Never {
+			d.Reason += " (read before its invite)"
 		}
-		if ok, reason := p.Matches(ident.Attributes); !ok {
-			return false, "no longer matches the policy at its scheduled invite: " + reason, nil
-		}
-		return true, "", nil
+		return d, nil
 	}
 }
 

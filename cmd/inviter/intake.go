@@ -7,14 +7,15 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/admission"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/policy"
 	"github.com/inviter/inviter/queue"
 )
 
-// intake adapts the queue to the webhook, applying the policy: whom to
-// invite (a skip is recorded with its reason) and when (a start date far
-// away schedules the job).
+// intake adapts the queue to the webhook, applying the admission decision
+// (package admission): whom to invite (a skip is recorded with its reason)
+// and when (a start date far away schedules the job).
 type intake struct {
 	q          *queue.Queue
 	policy     *policy.Policy
@@ -36,19 +37,31 @@ func (i intake) AcceptIdentityCreated(ctx context.Context, ev inviter.IdentityCr
 	return res.Duplicate, nil
 }
 
-// createdOptions is what the policy makes of an Identity Created event.
+// createdOptions is what the admission decision makes of an Identity
+// Created event.
 func (i intake) createdOptions(ctx context.Context, ev inviter.IdentityCreated, receivedAt time.Time) queue.AcceptOptions {
-	var opts queue.AcceptOptions
-	d := i.policy.Decide(ev.Attributes, receivedAt)
+	return i.options(ctx, ev.Identity.ID, admission.Decider{Policy: i.policy}.Created(ev.Attributes, receivedAt), queue.SourceEvent)
+}
+
+// options turns an admission decision about a delivery into what the
+// queue stores: a skip, a job now, later, or after a look at the
+// identity, or the delivery alone.
+func (i intake) options(ctx context.Context, id string, d admission.Decision, source string) queue.AcceptOptions {
+	opts := queue.AcceptOptions{Source: source}
 	if d.Warning != "" {
-		i.logger.WarnContext(ctx, "policy warning", "identity_id", ev.Identity.ID, "warning", d.Warning)
+		i.logger.WarnContext(ctx, "policy warning", "identity_id", id, "warning", d.Warning)
 	}
-	switch {
-	case !d.Invite:
+	switch d.Verdict {
+	case admission.Never:
 		opts.SkipReason = d.Reason
-	case !d.At.IsZero():
+	case admission.Later:
 		opts.ScheduledAt = d.At
-		i.logger.InfoContext(ctx, "invite scheduled", "identity_id", ev.Identity.ID, "at", d.At, "reason", d.Reason)
+		i.logger.InfoContext(ctx, "invite scheduled", "identity_id", id, "at", d.At, "reason", d.Reason)
+	case admission.LookUp:
+		opts.Recheck = true
+		i.logger.InfoContext(ctx, "invite enqueued; the identity is read first", "identity_id", id, "reason", d.Reason)
+	case admission.Unchanged:
+		opts.NoJob = true
 	}
 	return opts
 }
@@ -81,7 +94,7 @@ func checkTestDelivery(c *isc.Client, in intake) func(context.Context, queue.Tes
 			if err != nil {
 				return true, queue.AcceptOptions{}, fmt.Errorf("reading the stored delivery %d: %w", d.DeliveryID, err)
 			}
-			return true, in.changedOptions(ctx, ev), nil
+			return true, in.changedOptions(ctx, ev, d.ReceivedAt), nil
 		}
 		ev, err := inviter.ParseIdentityCreated(d.Payload)
 		if err != nil {
@@ -92,35 +105,28 @@ func checkTestDelivery(c *isc.Client, in intake) func(context.Context, queue.Tes
 }
 
 // AcceptIdentityAttributesChanged enqueues the identity when the change
-// made it match the policy; it stores the delivery either way.
-//
-// The event carries only the changed attributes, so a start date that did
-// not change is unknown here: an identity made eligible by a change is
-// invited now.
+// made it match the rules on the changed attributes; it stores the
+// delivery either way. The change event carries only the changed
+// attributes, so unless they hold every attribute the policy reads, the
+// job reads the identity (one GET) and applies the whole policy before it
+// invites. A change that leads to nothing writes no identity row.
 func (i intake) AcceptIdentityAttributesChanged(ctx context.Context, ev inviter.IdentityAttributesChanged, raw []byte, receivedAt time.Time) (bool, error) {
 	if ev.IsTest() {
 		return i.acceptTest(ctx, ev.Identity, queue.SourceAttributes, raw, receivedAt)
 	}
-	res, err := i.q.AcceptDeliveryWith(ctx, ev.Identity, raw, receivedAt, i.changedOptions(ctx, ev))
+	res, err := i.q.AcceptDeliveryWith(ctx, ev.Identity, raw, receivedAt, i.changedOptions(ctx, ev, receivedAt))
 	if err != nil {
 		return false, err
 	}
 	return res.Duplicate, nil
 }
 
-// changedOptions is what the policy makes of an Identity Attributes
-// Changed event.
-func (i intake) changedOptions(ctx context.Context, ev inviter.IdentityAttributesChanged) queue.AcceptOptions {
+// changedOptions is what the admission decision makes of an Identity
+// Attributes Changed event.
+func (i intake) changedOptions(ctx context.Context, ev inviter.IdentityAttributesChanged, receivedAt time.Time) queue.AcceptOptions {
 	changes := make([]policy.Change, len(ev.Changes))
 	for k, c := range ev.Changes {
 		changes[k] = policy.Change{Attribute: c.Attribute, OldValue: c.OldValue, NewValue: c.NewValue}
 	}
-	opts := queue.AcceptOptions{Source: queue.SourceAttributes}
-	eligible, reason := i.policy.BecameEligible(changes)
-	if !eligible {
-		opts.NoJob = true
-	} else {
-		i.logger.InfoContext(ctx, "attribute change made an identity eligible", "identity_id", ev.Identity.ID, "reason", reason)
-	}
-	return opts
+	return i.options(ctx, ev.Identity.ID, admission.Decider{Policy: i.policy}.Changed(changes, receivedAt), queue.SourceAttributes)
 }

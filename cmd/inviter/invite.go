@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/admission"
 	"github.com/inviter/inviter/isc"
 )
 
@@ -164,15 +165,17 @@ func (o *inviteOptions) run(ctx context.Context, flags *pflag.FlagSet, args []st
 		}
 		ids = ids[:0]
 		now := time.Now()
+		admit := admission.Decider{Policy: pol}
 		for _, id := range idents {
-			d := pol.Decide(id.Attributes, now)
-			switch {
-			case !d.Invite:
-				skipped = append(skipped, inviter.Result{IdentityID: id.ID, API: o.api.api, Outcome: inviter.OutcomeSkipped, Reason: d.Reason})
-				continue
-			case !d.At.IsZero():
+			d := admit.Identity(id, now)
+			switch d.Verdict {
+			case admission.Now:
+			case admission.Later:
 				skipped = append(skipped, inviter.Result{IdentityID: id.ID, API: o.api.api, Outcome: inviter.OutcomeSkipped,
 					Reason: "start date: invite on " + d.At.Format(time.DateOnly) + " (inviter serve schedules it)"})
+				continue
+			default:
+				skipped = append(skipped, inviter.Result{IdentityID: id.ID, API: o.api.api, Outcome: inviter.OutcomeSkipped, Reason: d.Reason})
 				continue
 			}
 			if o.limit > 0 && len(ids) >= o.limit {

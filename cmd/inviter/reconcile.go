@@ -103,7 +103,7 @@ same database) sends them. serve does this on its own every --reconcile-every.`,
 			if err != nil {
 				return err
 			}
-			ri := &reconcile.Reinviter{ISC: client, DB: d, Queue: q, MaxReinvites: rec.maxReinvites, Logger: logger}
+			ri := &reconcile.Reinviter{ISC: client, DB: d, Queue: q, MaxReinvites: rec.maxReinvites, Policy: p, Logger: logger}
 			rrep, err := ri.Reinvite(ctx)
 			if err != nil {
 				return err
@@ -114,7 +114,7 @@ same database) sends them. serve does this on its own every --reconcile-every.`,
 				return enc.Encode(map[string]any{"reconcile": rep, "reinvite": rrep})
 			}
 			fmt.Fprintf(stdout, "reconcile: %s\n", rep)
-			fmt.Fprintf(stdout, "re-invite: %d invitations expired unused, %d registered meanwhile, %d re-invites enqueued\n", rrep.Due, rrep.Registered, rrep.Enqueued)
+			fmt.Fprintf(stdout, "re-invite: %d invitations expired unused, %d registered meanwhile, %d no longer invited by the policy, %d re-invites enqueued\n", rrep.Due, rrep.Registered, rrep.Skipped, rrep.Enqueued)
 			return nil
 		},
 	}
