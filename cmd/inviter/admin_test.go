@@ -21,8 +21,8 @@ func TestServeAdminListener(t *testing.T) {
 	t.Parallel()
 	tenant := isctest.NewServer(isctest.Options{Users: 1})
 	t.Cleanup(tenant.Close)
-	admin := freeAddr(t)
-	d := startServe(t, tenant, storetest.SQLiteDSN(t), "--admin-listen", admin, "--reconcile-every", "0")
+	d := startServe(t, tenant, storetest.SQLiteDSN(t), "--reconcile-every", "0")
+	admin := d.adminURL(t)
 
 	get := func(url string) (int, string) {
 		t.Helper()
@@ -38,7 +38,7 @@ func TestServeAdminListener(t *testing.T) {
 		if code, body := get(d.url + path); code != http.StatusNotFound {
 			t.Errorf("public GET %s = %d, want 404:\n%.300s", path, code, body)
 		}
-		if code, _ := get("http://" + admin + path); code != http.StatusOK {
+		if code, _ := get(admin + path); code != http.StatusOK {
 			t.Errorf("admin GET %s = %d, want 200", path, code)
 		}
 	}
@@ -47,10 +47,10 @@ func TestServeAdminListener(t *testing.T) {
 			t.Errorf("public GET %s = %d, want 200", path, code)
 		}
 	}
-	if _, page := get("http://" + admin + "/"); !strings.Contains(page, "<title>inviter status</title>") {
+	if _, page := get(admin + "/"); !strings.Contains(page, "<title>inviter status</title>") {
 		t.Errorf("the admin listener does not serve the status page:\n%.300s", page)
 	}
-	if _, m := get("http://" + admin + "/metrics"); !strings.Contains(m, "inviter_deliveries_total") && !strings.Contains(m, "go_goroutines") {
+	if _, m := get(admin + "/metrics"); !strings.Contains(m, "inviter_deliveries_total") && !strings.Contains(m, "go_goroutines") {
 		t.Errorf("the admin /metrics shows no metrics:\n%.300s", m)
 	}
 }
@@ -62,18 +62,18 @@ func TestServeTrimsWebhookToken(t *testing.T) {
 	token := randomToken()
 	env := tenantEnv(tenant)
 	env["INVITER_WEBHOOK_TOKEN"] = token + "\n"
-	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
 	done := make(chan error, 1)
-	var out lockedWriter
 	var buf bytes.Buffer
-	out.w = &buf
+	d := &daemon{token: token, out: &buf, watch: newListenWatch()}
+	var out lockedWriter
+	out.w = io.MultiWriter(&buf, d.watch)
+	args := serveArgs("127.0.0.1:0", storetest.SQLiteDSN(t), "--reconcile-every", "0")
 	go func() {
-		done <- run(ctx, serveArgs(addr, storetest.SQLiteDSN(t), "--reconcile-every", "0"), func(k string) string { return env[k] }, strings.NewReader(""), &out, &out)
+		done <- run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), &out, &out)
 	}()
-	d := &daemon{url: "http://" + addr, token: token, out: &buf}
-	waitReady(t, d, done)
+	waitListening(t, d, done)
 	req, _ := http.NewRequest(http.MethodPost, d.url+"/hooks/identity-created", bytes.NewReader(payload("2c9180835d2e5168015d32f890ca1581", "Nina Newline")))
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
@@ -130,8 +130,8 @@ func TestServeShowsISCTestEvent(t *testing.T) {
 	ctx := testContext(t)
 	tenant := isctest.NewServer(isctest.Options{Users: 1})
 	t.Cleanup(tenant.Close)
-	admin := freeAddr(t)
-	d := startServe(t, tenant, storetest.SQLiteDSN(t), "--admin-listen", admin, "--reconcile-every", "0")
+	d := startServe(t, tenant, storetest.SQLiteDSN(t), "--reconcile-every", "0")
+	admin := d.adminURL(t)
 	env := tenantEnv(tenant)
 	env["INVITER_WEBHOOK_TOKEN"] = d.token
 	if r := runInviter(t, ctx, env, "subscribe", "--url", d.url+"/hooks/identity-created"); r.err != nil {
@@ -147,7 +147,7 @@ func TestServeShowsISCTestEvent(t *testing.T) {
 	if del.Status != http.StatusOK || !inviter.IsTestIdentityID(del.IdentityID) {
 		t.Fatalf("ISC's test delivery: %+v, want 200 for the sample identity", del)
 	}
-	res, err := http.Get("http://" + admin + "/")
+	res, err := http.Get(admin + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -198,10 +198,10 @@ func TestCopyDBMovesQueuedWork(t *testing.T) {
 	}
 
 	// A daemon on the target works the queue the SQLite daemon left.
-	startServe(t, tenant, to)
+	d := startServe(t, tenant, to)
 	queued := []string{avail, sched, retry, running}
 	waitInvited(t, tenant, queued, 30*time.Second)
-	assertInvitedOnce(t, tenant, queued)
+	assertInvitedOnce(t, tenant, queued, d)
 	if n := tenant.InviteCount(done) + tenant.InviteCount(dead); n != 0 {
 		t.Errorf("finished jobs were worked again: %d invites", n)
 	}

@@ -48,9 +48,9 @@ func TestReconcileCatchesMissedEvents(t *testing.T) {
 	// Two more are missed while inviter is down; serve's reconcile at start
 	// finds them, and sends all nine.
 	missed = append(missed, identityIDs(tenant.CreateIdentities(2, nil))...)
-	startServe(t, tenant, dsn, "--reconcile-every", "1h")
+	d := startServe(t, tenant, dsn, "--reconcile-every", "1h")
 	waitInvited(t, tenant, missed, time.Minute)
-	assertInvitedOnce(t, tenant, missed)
+	assertInvitedOnce(t, tenant, missed, d)
 	if n := len(tenant.Invites()); n != len(missed) {
 		t.Errorf("%d invitations, want %d: the backlog must be left alone", n, len(missed))
 	}

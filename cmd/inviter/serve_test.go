@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,19 +31,76 @@ type daemon struct {
 	stop  func() error
 	cmd   *exec.Cmd // child process, or nil
 	out   *bytes.Buffer
-	// exited is closed when the child process has exited (nil in process).
+	// exited is closed when the serve has returned or the child process
+	// has exited.
 	exited <-chan struct{}
+	// watch passes on the listeners' addresses from the serve's log.
+	watch     *listenWatch
+	adminOnce sync.Once
+	admin     string // http://host:port of the admin listener, once known
 }
 
-// freeAddr returns a loopback address with a free port.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// listenWatch reads a serve's log as it is written and passes on the
+// addresses its listeners report once bound ("webhook listening",
+// "admin listening …", text or JSON), so that a serve told to listen on
+// port 0 says where it listens.
+type listenWatch struct {
+	mu      sync.Mutex
+	partial []byte
+	webhook chan string // the first address reported, buffered
+	admin   chan string
+}
+
+var listenAddr = regexp.MustCompile(`"?addr"?[=:]"?([^\s"]+)`)
+
+func newListenWatch() *listenWatch {
+	return &listenWatch{webhook: make(chan string, 1), admin: make(chan string, 1)}
+}
+
+func (w *listenWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(w.partial[:i])
+		w.partial = w.partial[i+1:]
+		to := w.webhook
+		switch {
+		case strings.Contains(line, "webhook listening"):
+		case strings.Contains(line, "admin listening"):
+			to = w.admin
+		default:
+			continue
+		}
+		if m := listenAddr.FindStringSubmatch(line); m != nil {
+			select {
+			case to <- m[1]:
+			default: // reported before (a restart in process)
+			}
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+}
+
+// adminURL returns the base URL of d's admin listener, waiting until the
+// serve reports it.
+func (d *daemon) adminURL(t testing.TB) string {
+	t.Helper()
+	d.adminOnce.Do(func() {
+		select {
+		case addr := <-d.watch.admin:
+			d.admin = "http://" + addr
+		case <-d.exited:
+		case <-time.After(30 * time.Second):
+		}
+	})
+	if d.admin == "" {
+		t.Fatalf("serve reported no admin listener\n%s", d.out)
+	}
+	return d.admin
 }
 
 // serveArgs are the arguments of a serve for tests: quick batches and
@@ -57,16 +115,18 @@ func serveArgs(addr, dsn string, extra ...string) []string {
 func startServe(t *testing.T, tenant *isctest.Server, dsn string, extra ...string) *daemon {
 	t.Helper()
 	env := tenantEnv(tenant)
-	d := &daemon{token: randomToken(), out: &bytes.Buffer{}}
+	d := &daemon{token: randomToken(), out: &bytes.Buffer{}, watch: newListenWatch()}
 	env["INVITER_WEBHOOK_TOKEN"] = d.token
-	addr := freeAddr(t)
-	d.url = "http://" + addr
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	exited := make(chan struct{})
+	d.exited = exited
 	var out lockedWriter
-	out.w = d.out
+	out.w = io.MultiWriter(d.out, d.watch)
 	go func() {
-		done <- run(ctx, serveArgs(addr, dsn, extra...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &out)
+		err := run(ctx, serveArgs("127.0.0.1:0", dsn, extra...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &out)
+		close(exited)
+		done <- err
 	}()
 	var once sync.Once
 	var stopErr error
@@ -86,7 +146,7 @@ func startServe(t *testing.T, tenant *isctest.Server, dsn string, extra ...strin
 			t.Errorf("serve: %v", err)
 		}
 	})
-	waitReady(t, d, done)
+	waitListening(t, d, done)
 	return d
 }
 
@@ -104,16 +164,36 @@ func reopen(t *testing.T, d *daemon, dsn string) *store.DB {
 	return db
 }
 
-// waitReady waits until GET /readyz answers 200.
-func waitReady(t testing.TB, d *daemon, done <-chan error) {
+// waitListening waits until the serve reports its webhook listener (or
+// ends, which fails the test), sets d.url and checks that /readyz answers
+// 200.
+func waitListening(t testing.TB, d *daemon, done <-chan error) {
+	t.Helper()
+	select {
+	case addr := <-d.watch.webhook:
+		d.url = "http://" + addr
+	case err := <-done:
+		t.Fatalf("serve ended before it listened: %v\n%s", err, d.out)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve not listening after 30 s\n%s", d.out)
+	}
+	resp, err := http.Get(d.url + "/readyz")
+	if err != nil {
+		t.Fatalf("GET /readyz: %v\n%s", err, d.out)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("serve listening, /readyz %d\n%s", resp.StatusCode, d.out)
+	}
+}
+
+// waitReady waits until GET /readyz of a listening serve answers 200: for
+// a condition outside the process, such as a disk that filled up having
+// room again, that only polling can see.
+func waitReady(t testing.TB, d *daemon) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended before it was ready: %v\n%s", err, d.out)
-		default:
-		}
 		resp, err := http.Get(d.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
@@ -121,7 +201,7 @@ func waitReady(t testing.TB, d *daemon, done <-chan error) {
 				return
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // polling another process's state
 	}
 	t.Fatalf("serve not ready after 30 s\n%s", d.out)
 }
@@ -146,29 +226,26 @@ func subscribe(t *testing.T, tenant *isctest.Server, d *daemon) {
 // waitInvited waits until the tenant has mailed every identity in ids.
 func waitInvited(t *testing.T, tenant *isctest.Server, ids []string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		missing := 0
-		for _, id := range ids {
-			if tenant.InviteCount(id) == 0 {
-				missing++
-			}
-		}
-		if missing == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d identities not invited after %s (tenant calls %d, 429s %d)", missing, len(ids), within, tenant.CallCount(""), tenant.RateLimited())
-		}
-		time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), within)
+	defer cancel()
+	if err := tenant.WaitInvited(ctx, ids); err != nil {
+		t.Fatalf("after %s: %v (tenant calls %d, 429s %d)", within, err, tenant.CallCount(""), tenant.RateLimited())
 	}
 }
 
-// assertInvitedOnce checks, after a pause for stray invites, that each id
-// was mailed exactly once.
-func assertInvitedOnce(t *testing.T, tenant *isctest.Server, ids []string) {
+// assertInvitedOnce stops every serve that could still send (stop lets the
+// calls in flight finish), so that no invitation can follow, and then
+// checks that each id was mailed exactly once.
+func assertInvitedOnce(t *testing.T, tenant *isctest.Server, ids []string, senders ...*daemon) {
 	t.Helper()
-	time.Sleep(500 * time.Millisecond)
+	if len(senders) == 0 {
+		t.Fatal("assertInvitedOnce needs the serves that send")
+	}
+	for _, d := range senders {
+		if err := d.stop(); err != nil {
+			t.Errorf("stopping serve: %v\n%s", err, d.out)
+		}
+	}
 	bad := 0
 	for _, id := range ids {
 		if n := tenant.InviteCount(id); n != 1 {
@@ -219,7 +296,7 @@ func TestServeInvitesEveryIdentityOnce(t *testing.T) {
 				})
 				ids := identityIDs(wave)
 				waitInvited(t, tenant, ids, 2*time.Minute)
-				assertInvitedOnce(t, tenant, ids)
+				assertInvitedOnce(t, tenant, ids, d)
 				if tenant.RateLimited() == 0 {
 					t.Error("the tenant answered no 429: the test did not exercise rate limiting")
 				}
@@ -244,6 +321,8 @@ func postTo(t *testing.T, url, auth string, body []byte) (int, string) {
 	return postURL(t, url, auth, "application/json", body)
 }
 
+// postURL sends one delivery to url. It may run on any goroutine: a
+// request that gets no answer is reported with t.Error and status 0.
 func postURL(t *testing.T, url, auth, contentType string, body []byte) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
@@ -255,7 +334,8 @@ func postURL(t *testing.T, url, auth, contentType string, body []byte) (int, str
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST: %v", err)
+		t.Errorf("POST %s: %v", url, err)
+		return 0, err.Error()
 	}
 	defer resp.Body.Close()
 	var b bytes.Buffer
@@ -295,7 +375,7 @@ func TestServeDuplicatesAndReplays(t *testing.T) {
 					t.Errorf("replay: %d", code)
 				}
 			}
-			assertInvitedOnce(t, tenant, ids)
+			assertInvitedOnce(t, tenant, ids, d)
 			db := reopen(t, d, dsn)
 			c, err := db.Counts(context.Background())
 			if err != nil {
@@ -417,15 +497,14 @@ func inviterBinary(t testing.TB) string {
 // startChild runs inviter serve as a child process.
 func startChild(t testing.TB, tenant *isctest.Server, dsn, token string, extra ...string) *daemon {
 	t.Helper()
-	addr := freeAddr(t)
-	d := &daemon{url: "http://" + addr, token: token, out: &bytes.Buffer{}}
-	cmd := exec.Command(inviterBinary(t), serveArgs(addr, dsn, extra...)...)
+	d := &daemon{token: token, out: &bytes.Buffer{}, watch: newListenWatch()}
+	cmd := exec.Command(inviterBinary(t), serveArgs("127.0.0.1:0", dsn, extra...)...)
 	cmd.Env = append(os.Environ(), "INVITER_WEBHOOK_TOKEN="+token)
 	for k, v := range tenantEnv(tenant) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var out lockedWriter
-	out.w = d.out
+	out.w = io.MultiWriter(d.out, d.watch)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -439,18 +518,22 @@ func startChild(t testing.TB, tenant *isctest.Server, dsn, token string, extra .
 		close(exited)
 		done <- err
 	}()
+	var once sync.Once
+	var stopErr error
 	d.stop = func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			return errors.New("serve did not stop on SIGTERM within 30 s")
-		}
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case stopErr = <-done:
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				stopErr = errors.New("serve did not stop on SIGTERM within 30 s")
+			}
+		})
+		return stopErr
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	waitReady(t, d, done)
+	waitListening(t, d, done)
 	return d
 }
 
@@ -489,7 +572,7 @@ func TestServeKilledAfterAnswerLosesNothing(t *testing.T) {
 			// The restart rescues the jobs the killed process held.
 			second := startChild(t, tenant, dsn, token, "--job-timeout", "2s", "--rescue-after", "3s")
 			waitInvited(t, tenant, ids, time.Minute)
-			assertInvitedOnce(t, tenant, ids)
+			assertInvitedOnce(t, tenant, ids, second)
 			if err := second.stop(); err != nil {
 				t.Errorf("graceful stop: %v\n%s", err, second.out)
 			}

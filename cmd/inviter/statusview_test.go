@@ -19,11 +19,11 @@ func TestServeShowsAnUnreachableTenant(t *testing.T) {
 	tenant := isctest.NewServer(isctest.Options{Users: 1})
 	t.Cleanup(tenant.Close)
 	tenant.Outage(isctest.OutageErrors, 0)
-	admin := freeAddr(t)
-	d := startServe(t, tenant, storetest.SQLiteDSN(t), "--admin-listen", admin, "--reconcile-every", "0")
+	d := startServe(t, tenant, storetest.SQLiteDSN(t), "--reconcile-every", "0")
+	admin := d.adminURL(t)
 	get := func(path string) string {
 		t.Helper()
-		res, err := http.Get("http://" + admin + path)
+		res, err := http.Get(admin + path)
 		if err != nil {
 			t.Fatal(err)
 		}
