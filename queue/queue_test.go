@@ -671,6 +671,55 @@ func TestScheduledInviteIsRechecked(t *testing.T) {
 	})
 }
 
+// TestLookUpFirstPutsOffOrSends: a delivery accepted with
+// AcceptOptions.Recheck runs now but asks Config.Recheck first; a Later
+// puts the job off until the decision's time without calling ISC, a Now
+// sends it. A NoJob delivery writes no identity row.
+func TestLookUpFirstPutsOffOrSends(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		later := time.Now().Add(time.Hour).Truncate(time.Second)
+		b := setup(t, open, func(c *Config) {
+			c.Recheck = func(_ context.Context, id string) (admission.Decision, error) {
+				if id == "moved" {
+					return admission.Decision{Verdict: admission.Later, At: later, Reason: "startDate ahead"}, nil
+				}
+				return admission.Decision{Verdict: admission.Now, Reason: "matches all rules"}, nil
+			}
+		})
+		ctx := context.Background()
+		for _, id := range []string{"moved", "sent"} {
+			if _, err := b.q.AcceptDeliveryWith(ctx, inviter.IdentityRef{ID: id}, []byte(`{}`), time.Now(), AcceptOptions{Source: SourceAttributes, Recheck: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := b.q.AcceptDeliveryWith(ctx, inviter.IdentityRef{ID: "nothing"}, []byte(`{}`), time.Now(), AcceptOptions{Source: SourceAttributes, NoJob: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.db.Identity(ctx, "nothing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a NoJob delivery wrote an identity row (%v)", err)
+		}
+		b.start(t)
+		waitFor(t, "one invited, one put off", func() bool {
+			jobs, err := b.q.ListJobs(ctx, "scheduled", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b.identity(t, "sent").State == store.StateInvited && len(jobs) == 1
+		})
+		jobs, err := b.q.ListJobs(ctx, "scheduled", 10)
+		if err != nil || len(jobs) != 1 || jobs[0].IdentityID != "moved" || jobs[0].ScheduledAt.Before(later.Add(-time.Minute)) {
+			t.Errorf("scheduled jobs %+v %v; want moved's, at about %s", jobs, err, later)
+		}
+		for _, call := range b.inv.Calls() {
+			for _, id := range call {
+				if id == "moved" {
+					t.Error("the identity put off was sent to ISC")
+				}
+			}
+		}
+	})
+}
+
 func TestRefreshDepthCountsUnfinishedJobs(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
 		b := setup(t, open, nil)
