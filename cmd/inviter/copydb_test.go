@@ -60,7 +60,7 @@ func TestCopyDBRefusesWhileTheDaemonRuns(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("copy-db with serve running: err = %v, want a refusal naming the running daemon", res.err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // polling: River's leader election in serve announces nothing
 	}
 }
 

@@ -122,7 +122,7 @@ func TestReplicasShareTheLimitAndSurviveAKill(t *testing.T) {
 			"--job-timeout", jobTimeout.String(), "--rescue-after", rescueAfter.String()}
 		if i == victim {
 			// The victim holds its jobs in its batcher until --job-timeout,
-			// so that it surely dies holding some: the rescue is what this
+			// so that it surely dies holding some: the hand-back is what this
 			// test is about, and the others finish a burst in well under a
 			// second.
 			args = append(args, "--batch-window", "1m", "--batch-size", "1000")

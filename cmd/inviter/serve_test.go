@@ -569,7 +569,8 @@ func TestServeKilledAfterAnswerLosesNothing(t *testing.T) {
 			if n := len(tenant.Invites()); n != 0 {
 				t.Fatalf("%d invites before the kill; the test needs none", n)
 			}
-			// The restart rescues the jobs the killed process held.
+			// The restart, holding the file's serve lock, hands back the jobs
+			// the killed process left running.
 			second := startChild(t, tenant, dsn, token, "--job-timeout", "2s", "--rescue-after", "3s")
 			waitInvited(t, tenant, ids, time.Minute)
 			assertInvitedOnce(t, tenant, ids, second)
