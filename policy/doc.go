@@ -125,7 +125,9 @@
 //
 // For ISC's Identity Attributes Changed event, which carries only the
 // changed attributes, BecameEligible tells whether the change made an
-// identity match that did not before; see its documentation.
+// identity match that did not before; see its documentation. Package
+// admission then applies the whole policy (Attributes names what it reads),
+// reading the identity when the event lacks one of them.
 //
 // # Policy files
 //
