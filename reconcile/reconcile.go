@@ -298,9 +298,8 @@ func (r *Reconciler) searchFrom(ctx context.Context, cutoff time.Time) (time.Tim
 }
 
 // handlePage enqueues, as the admission decision says, the identities of
-// one page that are new since the cut-off, unregistered and never invited
-// by inviter: unknown to it, skipped (decided again), or pending without a
-// job.
+// one page that are new since the cut-off, unregistered and unknown to
+// inviter, or skipped by it (decided again).
 func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cutoff, now time.Time, rep *Report) error {
 	for _, id := range page {
 		rep.Listed++
@@ -324,24 +323,21 @@ func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cu
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return err
-		case known.InviteCount > 0 || (known.State != store.StatePending && known.State != store.StateSkipped):
-			rep.Known++ // invited (re-invites follow on), or failed (retryFailures)
+		case known.InviteCount > 0 || known.State != store.StateSkipped:
+			// Invited (re-invites follow on), failed (retryFailures), or
+			// pending: its job, or the operator who cancelled it, decides.
+			rep.Known++
 			continue
 		}
-		// An identity inviter never invited is decided again on what ISC
-		// shows now: a skip (for the policy or a status) is no longer final
-		// once the identity matches, and a pending identity without a job
-		// gets one (with a job, the enqueue below is a duplicate).
+		// An identity inviter skipped (for the policy or a status) is
+		// decided again on what ISC shows now: the skip is no longer final
+		// once the identity matches.
 		d := admission.Decider{Policy: r.Policy}.Identity(id, now)
 		if d.Warning != "" {
 			r.logger().WarnContext(ctx, "policy warning", "identity_id", id.ID, "warning", d.Warning)
 		}
 		if !d.Invites() {
-			switch {
-			case err == nil && known.State == store.StatePending:
-				rep.Known++ // its job decides when it runs
-				continue
-			case err == nil && known.LastReason == d.Reason:
+			if err == nil && known.LastReason == d.Reason {
 				rep.Skipped++ // recorded already
 				continue
 			}
