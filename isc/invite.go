@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,8 +17,9 @@ import (
 // Inviter sends invitations for many identities in few calls, through the
 // public API or the legacy /cc API. It is safe for concurrent use.
 type Inviter struct {
-	c   *Client
-	cfg InviterConfig
+	c    *Client
+	cfg  InviterConfig
+	book *addressBook // nil when RememberAddresses is negative
 }
 
 // InviterConfig configures an Inviter.
@@ -52,6 +52,15 @@ type InviterConfig struct {
 	// TaskWait is the longest an invite call waits for its task to
 	// complete; default 30 s, and never past the call's deadline.
 	TaskWait time.Duration
+	// RememberAddresses is how long the Inviter remembers, per email
+	// address, the earliest created identity it has seen with it, so that
+	// an identity sharing that address in a later call is not sent either
+	// (see holdSharedAddresses). Default 24 h; negative: only the ids of
+	// one call are compared. The memory is the process's own: another
+	// process, or this one after a restart, starts empty.
+	RememberAddresses time.Duration
+	// Now is the clock of that memory; default time.Now.
+	Now func() time.Time
 }
 
 // NewInviter returns an Inviter over c.
@@ -71,7 +80,13 @@ func NewInviter(c *Client, cfg InviterConfig) (*Inviter, error) {
 	if cfg.API == inviter.APICC && cfg.Directory == nil {
 		return nil, errors.New("the cc invite path needs a Directory")
 	}
-	return &Inviter{c: c, cfg: cfg}, nil
+	if cfg.RememberAddresses == 0 {
+		cfg.RememberAddresses = 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Inviter{c: c, cfg: cfg, book: newAddressBook(cfg.RememberAddresses, maxRememberedAddresses, cfg.Now)}, nil
 }
 
 // API returns the invite path the Inviter uses.
@@ -151,15 +166,11 @@ func (in *Inviter) invitePublic(ctx context.Context, ids []string, res map[strin
 				}
 			}
 		}
-		send = holdSharedAddresses(send, res,
-			func(id string) string { return known[id].Email },
-			func(a, b string) bool { return createdBefore(known[a], known[b]) },
+		send = in.holdSharedAddresses(send, res, publicCandidate(known), createdBefore,
 			"GET "+in.c.cfg.APIVersion.endpoints().identities)
 	} else if in.cfg.Listed != nil {
 		known = in.cfg.Listed
-		send = holdSharedAddresses(send, res,
-			func(id string) string { return known[id].Email },
-			func(a, b string) bool { return createdBefore(known[a], known[b]) },
+		send = in.holdSharedAddresses(send, res, publicCandidate(known), createdBefore,
 			"GET "+in.c.cfg.APIVersion.endpoints().identities)
 	}
 	// Each accepted call's task is awaited on its own while the next
@@ -512,10 +523,9 @@ func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*i
 			invitable = append(invitable, id)
 		}
 	}
-	invitable = holdSharedAddresses(invitable, res,
-		func(id string) string { return found[id].Email },
-		func(a, b string) bool { return ccBefore(found[a], found[b], a, b) },
-		"GET /cc/api/user/list")
+	invitable = in.holdSharedAddresses(invitable, res, func(id string) mailCandidate {
+		return mailCandidate{id: id, addr: found[id].Email, ccID: found[id].CCID}
+	}, ccBefore, "GET /cc/api/user/list")
 	for _, id := range invitable {
 		cc := found[id].CCID
 		send = append(send, cc)
@@ -529,77 +539,6 @@ func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*i
 // reasonNoEmail is the reason of an identity the /cc list shows without an
 // email address: it is not sent.
 const reasonNoEmail = "ISC lists no email address for this identity, so there is nothing to mail: set its work email (or the identity profile's Invitation Options) and retry with inviter jobs retry"
-
-// holdSharedAddresses returns ids without the identities that share an
-// email address (compared case-insensitively, trimmed) with another of
-// ids that comes first by before; those are recorded failed (permanent)
-// with a reason naming the address and the identity sent instead. email
-// gives an identity's address ("" for none: not compared); endpoint names
-// the read that showed the addresses. Only the ids of one call are
-// compared: inviter makes no extra call to find others.
-//
-// Documented: of several users that share an email address ISC "will
-// only send an email to the first user encountered" (SailPoint,
-// "Inviting Users to Register",
-// documentation.sailpoint.com/saas/help/common/users/inviting_users.html),
-// and its task reports nothing about the others, so sending them would
-// record invitations ISC never mails.
-// Inferred: "first" is the earliest created, ties to the smallest id;
-// SailPoint does not say in which order it encounters the users.
-func holdSharedAddresses(ids []string, res map[string]*inviter.Result, email func(string) string, before func(a, b string) bool, endpoint string) []string {
-	first := make(map[string]string) // address key → the identity sent
-	for _, id := range ids {
-		key := strings.ToLower(strings.TrimSpace(email(id)))
-		if key == "" {
-			continue
-		}
-		if f, ok := first[key]; !ok || before(id, f) {
-			first[key] = id
-		}
-	}
-	out := ids[:0:0]
-	for _, id := range ids {
-		addr := strings.TrimSpace(email(id))
-		f, ok := first[strings.ToLower(addr)]
-		if addr == "" || !ok || f == id {
-			out = append(out, id)
-			continue
-		}
-		reason := fmt.Sprintf("shares %s with %s; ISC mails only the first identity with an address: give this identity its own email and retry", addr, f)
-		setOutcome(res[id], inviter.OutcomeFailed, reason,
-			&PermanentError{Endpoint: endpoint, Status: http.StatusOK, Message: "email address " + addr + " is shared with identity " + f})
-	}
-	return out
-}
-
-// createdBefore orders two identities by creation, an unknown (zero)
-// creation time last, ties by id.
-func createdBefore(a, b inviter.Identity) bool {
-	switch {
-	case a.Created.Equal(b.Created):
-		return a.ID < b.ID
-	case a.Created.IsZero():
-		return false
-	case b.Created.IsZero():
-		return true
-	}
-	return a.Created.Before(b.Created)
-}
-
-// ccBefore orders two /cc list entries (identities aID and bID) by
-// creation. The /cc list carries no creation time.
-// Inferred: cc short ids are numbers handed out in increasing order as
-// users are created (SailPoint's examples show numeric ids, e.g. 1797782),
-// so the smaller one is the earlier user; ids that are not numbers, or
-// equal, order by identity id.
-func ccBefore(a, b DirectoryEntry, aID, bID string) bool {
-	na, errA := strconv.ParseUint(a.CCID, 10, 64)
-	nb, errB := strconv.ParseUint(b.CCID, 10, 64)
-	if errA == nil && errB == nil && na != nb {
-		return na < nb
-	}
-	return aID < bID
-}
 
 // sendCC sends one batch of short ids, splitting on a 400 like sendPublic.
 func (in *Inviter) sendCC(ctx context.Context, batch []string, byCC map[string]string, res map[string]*inviter.Result) {

@@ -224,3 +224,63 @@ func TestInviterSharedEmailUsers(t *testing.T) {
 		})
 	}
 }
+
+// TestInviterSharedAddressAcrossCalls: identities sharing an address that
+// reach the Inviter in different calls (batches): a later call's sharers
+// fail naming the first identity of the address seen earlier, on both
+// paths; once the memory's time has passed, or with the memory off, only
+// the ids of one call are compared.
+func TestInviterSharedAddressAcrossCalls(t *testing.T) {
+	t.Parallel()
+	for _, api := range []inviter.API{inviter.APIPublic, inviter.APICC} {
+		t.Run(string(api), func(t *testing.T) {
+			t.Parallel()
+			tenant := isctest.NewServer(isctest.Options{Users: 20})
+			t.Cleanup(tenant.Close)
+			base := time.Now().Add(-time.Hour)
+			s := identityIDs(tenant.CreateIdentities(5, func(i int) isctest.NewIdentity {
+				return isctest.NewIdentity{Email: "team@example.com", Created: base.Add(time.Duration(i) * time.Minute)}
+			}))
+			now := time.Now()
+			clock := func() time.Time { return now }
+			newInv := func(remember time.Duration) *isc.Inviter {
+				c, err := isc.New(context.Background(), isc.Config{BaseURL: tenant.URL(), ClientID: tenant.ClientID(), ClientSecret: tenant.ClientSecret(), RateLimit: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := isc.InviterConfig{API: api, BatchSize: 100, RememberAddresses: remember, Now: clock, TaskPoll: taskDelay}
+				if api == inviter.APICC {
+					cfg.Directory = isc.NewDirectory(c, isc.DirectoryOptions{})
+				}
+				inv, err := isc.NewInviter(c, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return inv
+			}
+			inv := newInv(0)
+			if r := inv.Invite(context.Background(), []string{s[0]}); r[0].Outcome != inviter.OutcomeInvited {
+				t.Fatalf("first call: %+v", r[0])
+			}
+			for _, r := range inv.Invite(context.Background(), []string{s[2], s[1], s[3]}) {
+				if r.Outcome != inviter.OutcomeFailed || !strings.Contains(r.Reason, "shares team@example.com with "+s[0]) {
+					t.Errorf("%s in a later call: %s %q, want failed naming %s", r.IdentityID, r.Outcome, r.Reason, s[0])
+				}
+			}
+			if n := len(tenant.Invites()); n != 1 || tenant.InviteCount(s[0]) != 1 {
+				t.Errorf("%d mailed, want only %s", n, s[0])
+			}
+			// A day later the memory has let the address go.
+			now = now.Add(25 * time.Hour)
+			if r := inv.Invite(context.Background(), []string{s[4]}); r[0].Outcome != inviter.OutcomeInvited {
+				t.Errorf("after the memory's time: %s %q, want sent", r[0].Outcome, r[0].Reason)
+			}
+			// With the memory off, only one call's ids are compared.
+			off := newInv(-1)
+			off.Invite(context.Background(), []string{s[0]})
+			if r := off.Invite(context.Background(), []string{s[1]}); r[0].Outcome != inviter.OutcomeInvited {
+				t.Errorf("memory off: %s %q, want sent", r[0].Outcome, r[0].Reason)
+			}
+		})
+	}
+}

@@ -569,3 +569,44 @@ func TestVariantMissingInviteRouteIsAConfigProblem(t *testing.T) {
 		t.Errorf("%d mailed, want 0", n)
 	}
 }
+
+// TestVariantSharedAddressAcrossBatches: identities sharing an address
+// whose events reach serve in different batches: the first is invited;
+// the later ones, in a later batch, fail naming it (inviter remembers the
+// address), and only the first is mailed. On each path.
+func TestVariantSharedAddressAcrossBatches(t *testing.T) {
+	t.Parallel()
+	for _, api := range []string{"public", "cc"} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			dsn := sqlite().DSN(t)
+			tenant := isctest.NewServer(isctest.Options{Users: 50, Clients: []isctest.Client{variantAdmin}})
+			t.Cleanup(tenant.Close)
+			d := startServe(t, tenant, dsn, "--api", api, "--reconcile-every", "0")
+			subscribeAs(t, tenant, d, variantAdmin)
+			db, err := store.Open(context.Background(), dsn, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+
+			first := tenant.CreateIdentity(isctest.NewIdentity{Email: "desk@example.com"})
+			waitSettled(t, db, map[string]variantExpect{first.ID: {}}, time.Minute)
+			later := map[string]variantExpect{}
+			for _, id := range tenant.CreateIdentities(2, func(int) isctest.NewIdentity { return isctest.NewIdentity{Email: "Desk@example.com"} }) {
+				later[id.ID] = variantExpect{state: store.StateFailed, outcome: inviter.OutcomeFailed, reason: "shares Desk@example.com with " + first.ID}
+			}
+			later[tenant.CreateIdentity(isctest.NewIdentity{}).ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
+			settled := waitSettled(t, db, later, time.Minute)
+			if got, _ := db.Identity(context.Background(), first.ID); got.State != store.StateInvited || tenant.InviteCount(first.ID) != 1 {
+				t.Errorf("first %s: %s, mailed %d; want invited once", first.ID, got.State, tenant.InviteCount(first.ID))
+			}
+			for id, want := range later {
+				got := settled[id]
+				if got.State != want.state || !strings.Contains(got.LastReason, want.reason) || tenant.InviteCount(id) != want.mails {
+					t.Errorf("%s: %s %q, mailed %d; want %s %q, mailed %d", id, got.State, got.LastReason, tenant.InviteCount(id), want.state, want.reason, want.mails)
+				}
+			}
+		})
+	}
+}
