@@ -203,7 +203,8 @@ func (d *Directory) Lookup(ctx context.Context, identityID string) (DirectoryEnt
 // ERROR, …) counts as a miss for refreshing: such a status may be passing
 // (a tenant may list a new joiner PENDING first and UNREGISTERED later),
 // so the entry is read again, within the same bounds, and the freshest
-// one returned.
+// one returned. So is an invitable entry without an email address, which
+// the /cc path does not send: the address may have been set since.
 func (d *Directory) LookupMany(ctx context.Context, ids []string) (map[string]DirectoryEntry, error) {
 	found := make(map[string]DirectoryEntry, len(ids))
 	missing := d.collect(ids, found)
@@ -230,7 +231,8 @@ func (d *Directory) LookupMany(ctx context.Context, ids []string) (map[string]Di
 }
 
 // collect adds the entries it knows to found and returns the ids it does
-// not, and those whose status the status table does not invite.
+// not, those whose status the status table does not invite, and invitable
+// ones without an email address.
 func (d *Directory) collect(ids []string, found map[string]DirectoryEntry) []string {
 	var missing []string
 	d.mu.RLock()
@@ -240,7 +242,7 @@ func (d *Directory) collect(ids []string, found map[string]DirectoryEntry) []str
 		if ok {
 			found[id] = e
 		}
-		if !ok || e.Class() == inviter.StatusUnknown {
+		if !ok || e.Class() == inviter.StatusUnknown || e.Class() == inviter.StatusInvitable && e.Email == "" {
 			missing = append(missing, id)
 		}
 	}

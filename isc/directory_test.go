@@ -605,3 +605,29 @@ func TestDirectoryChurnFoundByThisScanOrTheNext(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryEntryWithoutEmailIsReadAgain: an unregistered user listed
+// without an email address (which the /cc path does not send) is read
+// again like a miss, so an address set since is seen once a full scan is
+// due for misses.
+func TestDirectoryEntryWithoutEmailIsReadAgain(t *testing.T) {
+	t.Parallel()
+	list := newUserList(500)
+	list.mu.Lock()
+	list.users[8].Email = ""
+	id := list.users[8].ExternalID
+	list.mu.Unlock()
+	now := time.Unix(0, 0)
+	d := NewDirectory(list, DirectoryOptions{MinRefresh: time.Second, MissFullScanEvery: time.Minute, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	if e, err := d.Lookup(ctx, id); err != nil || e.Email != "" || e.Class() != inviter.StatusInvitable {
+		t.Fatalf("first lookup: %+v %v, want an invitable entry without an address", e, err)
+	}
+	list.mu.Lock()
+	list.users[8].Email = "set.later@example.com"
+	list.mu.Unlock()
+	now = now.Add(time.Minute + time.Second)
+	if e, err := d.Lookup(ctx, id); err != nil || e.Email != "set.later@example.com" {
+		t.Fatalf("lookup after MissFullScanEvery: %+v %v, want the address set since", e, err)
+	}
+}
