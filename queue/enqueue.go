@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/store"
@@ -17,9 +18,12 @@ import (
 const KindInvite = "invite"
 
 // InviteArgs are the arguments of an invite job: invite one identity. Jobs
-// are unique by IdentityID and Round while one is queued, running or
-// completed (River's default unique states), so a second event for the same
-// identity adds no second job.
+// are unique by IdentityID and Round while one is queued or running
+// (inviteUniqueStates), so a second event for the same identity adds no
+// second job. A completed job does not count: inviter_identities says
+// whether the identity was invited, and an identity whose job skipped it
+// (the policy said no) can be enqueued again when an event or reconcile
+// finds it eligible.
 type InviteArgs struct {
 	// IdentityID is the ISC identity id to invite.
 	IdentityID string `json:"identity_id" river:"unique"`
@@ -49,9 +53,20 @@ type InviteArgs struct {
 // Kind returns KindInvite.
 func (InviteArgs) Kind() string { return KindInvite }
 
-// InsertOpts makes invite jobs unique by their river:"unique" fields.
+// InsertOpts makes invite jobs unique by their river:"unique" fields while
+// queued or running.
 func (InviteArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: inviteUniqueStates()}}
+}
+
+// inviteUniqueStates are the job states in which an invite job blocks a
+// second one for the same identity and round: River's defaults without
+// completed.
+func inviteUniqueStates() []rivertype.JobState {
+	return []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	}
 }
 
 // AcceptResult is what AcceptDelivery did.

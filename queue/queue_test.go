@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -716,6 +717,49 @@ func TestLookUpFirstPutsOffOrSends(t *testing.T) {
 					t.Error("the identity put off was sent to ISC")
 				}
 			}
+		}
+	})
+}
+
+// TestSkippedIdentityCanBeEnqueuedAgain: an identity whose job skipped it
+// (its look said never) gets a new job from a later delivery that finds it
+// eligible, and is invited; an invited identity gets none.
+func TestSkippedIdentityCanBeEnqueuedAgain(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		var looks atomic.Int32
+		b := setup(t, open, func(c *Config) {
+			c.Recheck = func(context.Context, string) (admission.Decision, error) {
+				if looks.Add(1) == 1 {
+					return admission.Decision{Verdict: admission.Never, Reason: "department \"Contractors\" equals excluded \"Contractors\""}, nil
+				}
+				return admission.Decision{Verdict: admission.Now, Reason: "matches all rules"}, nil
+			}
+		})
+		ctx := context.Background()
+		accept := func() AcceptResult {
+			t.Helper()
+			res, err := b.q.AcceptDeliveryWith(ctx, inviter.IdentityRef{ID: "moved"}, []byte(`{}`), time.Now(), AcceptOptions{Source: SourceAttributes, Recheck: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		accept()
+		b.start(t)
+		waitFor(t, "the first job's skip", func() bool { return b.identity(t, "moved").State == store.StateSkipped })
+		waitFor(t, "the first job completed", func() bool {
+			jobs, err := b.q.ListJobs(ctx, "completed", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(jobs) == 1
+		})
+		if res := accept(); res.Duplicate || res.JobID == 0 {
+			t.Fatalf("second delivery: %+v; want a new job for the skipped identity", res)
+		}
+		waitFor(t, "the invitation", func() bool { return b.identity(t, "moved").State == store.StateInvited })
+		if res := accept(); !res.Duplicate || res.JobID != 0 {
+			t.Errorf("delivery after the invitation: %+v; want no job", res)
 		}
 	})
 }
