@@ -27,8 +27,8 @@ import (
 const DefaultMaxBody int64 = 1 << 20
 
 // Intake durably accepts webhook deliveries. The daemon's implementation
-// applies the policy and stores each delivery, with its invite job, through
-// package queue.
+// asks the admission decision (package admission) and stores each
+// delivery, with its invite job when there is one, through package queue.
 //
 // AcceptIdentityCreated stores the raw delivery and enqueues the invite of
 // ev's identity in one transaction. When it returns a nil error the delivery
