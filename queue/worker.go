@@ -300,9 +300,10 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 			d.Reason = joinReason(res.Reason, fmt.Sprintf("not visible yet %s after the event; retrying", age.Round(time.Millisecond)))
 			return d, fmt.Errorf("identity %s not found yet: %w", j.Args.IdentityID, err)
 		}
-		// ISC does not know the identity: trying again changes nothing.
+		// ISC does not know the identity: trying again now changes
+		// nothing, but reconcile enqueues it again once ISC lists it.
 		d.State = store.StateFailed
-		d.ErrorKind = store.ErrorKindPermanent
+		d.ErrorKind = store.ErrorKindNotFound
 		d.Reason = joinReason(res.Reason, fmt.Sprintf("still not found %s after the event; giving up", age.Round(time.Second)))
 		return d, river.JobCancel(fmt.Errorf("identity %s not found: %w", j.Args.IdentityID, err))
 	}

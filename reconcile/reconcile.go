@@ -114,6 +114,7 @@ type Report struct {
 	Enqueued      int       `json:"enqueued"`       // invite jobs added
 	Scheduled     int       `json:"scheduled"`      // of which scheduled for later
 	Retried       int       `json:"retried"`        // failed on a transient error or a configuration problem: enqueued again
+	Refound       int       `json:"refound"`        // gave up as not visible in time, listed now: decided again
 }
 
 func (r Report) String() string {
@@ -121,8 +122,8 @@ func (r Report) String() string {
 	if r.Source == SourceSearch {
 		how = "searched since " + r.Since.UTC().Format(time.RFC3339) + ":"
 	}
-	return fmt.Sprintf("%s %d unregistered: %d before the cut-off %s, %d already handled, %d skipped by policy, %d enqueued (%d scheduled); %d failed on a transient error enqueued again",
-		how, r.Listed, r.BeforeCutoff, r.Cutoff.UTC().Format(time.RFC3339), r.Known, r.Skipped, r.Enqueued, r.Scheduled, r.Retried)
+	return fmt.Sprintf("%s %d unregistered: %d before the cut-off %s, %d already handled, %d skipped by policy, %d enqueued (%d scheduled; %d of them not visible in time before); %d failed on a transient error enqueued again",
+		how, r.Listed, r.BeforeCutoff, r.Cutoff.UTC().Format(time.RFC3339), r.Known, r.Skipped, r.Enqueued, r.Scheduled, r.Refound, r.Retried)
 }
 
 func (r *Reconciler) now() time.Time { return nowOf(r.Now) }
@@ -319,10 +320,15 @@ func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cu
 			continue
 		}
 		known, err := r.DB.Identity(ctx, id.ID)
+		refound := false
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return err
+		case notFoundGiveUp(known):
+			// Its job gave up because ISC did not show it in time; ISC
+			// lists it now, so it is decided (and invited) again.
+			refound = true
 		case known.InviteCount > 0 || known.State != store.StateSkipped:
 			// Invited (re-invites follow on), failed (retryFailures), or
 			// pending: its job, or the operator who cancelled it, decides.
@@ -359,6 +365,9 @@ func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cu
 			continue
 		}
 		rep.Enqueued++
+		if refound {
+			rep.Refound++
+		}
 		if !d.At.IsZero() {
 			rep.Scheduled++
 		}
@@ -537,4 +546,16 @@ func PeriodicJob(interval time.Duration) *river.PeriodicJob {
 	return river.NewPeriodicJob(river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
 		&river.PeriodicJobOpts{RunOnStart: true})
+}
+
+// notFoundGiveUp reports whether known failed only because ISC did not show
+// it within the visibility window (never invited): an identity ISC lists
+// later is not lost with its event. Rows recorded before error kinds
+// named this are recognised by the worker's reason.
+func notFoundGiveUp(known store.Identity) bool {
+	if known.State != store.StateFailed || known.InviteCount > 0 {
+		return false
+	}
+	return known.LastErrorKind == store.ErrorKindNotFound ||
+		(known.LastErrorKind != store.ErrorKindConfig && strings.Contains(known.LastReason, "after the event; giving up"))
 }

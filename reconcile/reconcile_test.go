@@ -530,3 +530,51 @@ func TestReconcileCatchesWhatSearchShowsLate(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileInvitesWhatWasNotVisibleInTime: an identity whose job gave
+// up because ISC did not show it within the visibility window is not lost
+// with its event: once ISC lists it, reconcile enqueues it again (also for
+// a row recorded before the not-found error kind existed); an identity ISC
+// refused stays failed.
+func TestReconcileInvitesWhatWasNotVisibleInTime(t *testing.T) {
+	t.Parallel()
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := setup(t, be, 10)
+			fresh := b.tenant.CreateIdentities(3, nil)
+			fail := func(id string, kind store.ErrorKind, reason string) {
+				t.Helper()
+				if err := b.db.Record(ctx, store.Decision{AuditEntry: store.AuditEntry{IdentityID: id, Outcome: inviter.OutcomeNotFound,
+					Reason: reason, ErrorKind: kind, Source: queue.SourceEvent}, State: store.StateFailed}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fail(fresh[0].ID, store.ErrorKindNotFound, "ISC does not list this identity (yet); still not found 10m0s after the event; giving up")
+			fail(fresh[1].ID, store.ErrorKindPermanent, "ISC does not list this identity (yet); still not found 10m0s after the event; giving up")
+			fail(fresh[2].ID, store.ErrorKindPermanent, "ISC could not invite this identity: no email address")
+			r := &reconcile.Reconciler{ISC: b.client, DB: b.db, Queue: b.q}
+			rep, err := r.Reconcile(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Enqueued != 2 || rep.Refound != 2 || rep.Known != 1 {
+				t.Errorf("report %+v, want 2 enqueued (both not visible in time before), 1 known", rep)
+			}
+			jobs := b.jobs(t)
+			for _, f := range fresh[:2] {
+				if j, ok := jobs[f.ID+"#0"]; !ok || j.Source != queue.SourceReconcile {
+					t.Errorf("%s: job %+v, want one from reconcile", f.ID, j)
+				}
+			}
+			if _, ok := jobs[fresh[2].ID+"#0"]; ok {
+				t.Error("an identity ISC refused was enqueued again")
+			}
+			// Their jobs are queued: a second run adds nothing.
+			if rep, err := r.Reconcile(ctx); err != nil || rep.Enqueued != 0 || rep.Refound != 0 {
+				t.Errorf("second run: %+v, %v", rep, err)
+			}
+		})
+	}
+}

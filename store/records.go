@@ -69,6 +69,9 @@ const (
 	// ErrorKindConfig is a problem of inviter's own credentials or rights
 	// (401 after a token refresh, 403, a redirect).
 	ErrorKindConfig ErrorKind = "config"
+	// ErrorKindNotFound is ISC not showing the identity within the
+	// visibility window: reconcile enqueues it again once ISC lists it.
+	ErrorKindNotFound ErrorKind = "not_found"
 )
 
 // Identity is the current invite state of one identity (a row of
