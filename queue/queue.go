@@ -347,6 +347,12 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 	if cfg.fetchPollInterval > 0 && cfg.fetchPollInterval < river.FetchCooldownDefault {
 		rc.FetchCooldown = cfg.fetchPollInterval
 	}
+	if db.Backend() == store.BackendSQLite {
+		// River's default reindex list names PostgreSQL indexes that a
+		// SQLite schema does not have; its nightly run would only warn
+		// about them.
+		rc.ReindexerIndexNames = []string{}
+	}
 	if !cfg.InsertOnly {
 		workers := river.NewWorkers()
 		if err := river.AddWorkerSafely(workers, &testCheckWorker{q: q}); err != nil {
