@@ -36,7 +36,8 @@ type iscHealthSnapshot struct {
 	LastError   time.Time
 	LastErrText string
 	// Recent counts the failed answers of the last healthWindow by kind:
-	// "401", "403", "5xx", "429" and "no answer".
+	// "3xx" (redirects, never followed), "401", "403", "5xx", "429" and
+	// "no answer".
 	Recent map[string]int
 }
 
@@ -53,7 +54,7 @@ func (h *iscHealth) observe(endpoint string, status int) {
 	defer h.mu.Unlock()
 	now := h.now()
 	switch {
-	case status >= 200 && status < 400 || status == 404:
+	case status >= 200 && status < 300 || status == 404:
 		// A 404 is an answer about an identity, not about ISC's health.
 		h.lastSuccess = now
 		return
@@ -92,7 +93,7 @@ func (h *iscHealth) snapshot() iscHealthSnapshot {
 	h.pruneLocked(h.now())
 	s := iscHealthSnapshot{
 		LastSuccess: h.lastSuccess, LastError: h.lastError, LastErrText: h.lastErrText,
-		Recent: map[string]int{"401": 0, "403": 0, "5xx": 0, "429": 0, "no answer": 0},
+		Recent: map[string]int{"3xx": 0, "401": 0, "403": 0, "5xx": 0, "429": 0, "no answer": 0},
 	}
 	for _, e := range h.recent {
 		s.Recent[kindOf(e.status)]++
@@ -107,6 +108,8 @@ func kindOf(status int) string {
 		return "no answer"
 	case status >= 500:
 		return "5xx"
+	case status >= 300 && status < 400:
+		return "3xx" // a redirect, never followed: a wrong base URL or a proxy
 	default:
 		return statusText(status)
 	}
@@ -132,7 +135,7 @@ func (h *iscHealth) register(reg prometheus.Registerer) {
 		return 0
 	}))
 	reg.MustRegister(&recentErrors{h: h, desc: prometheus.NewDesc("inviter_isc_recent_errors",
-		"ISC answers 401, 403, 5xx, 429 and calls with no answer in the last 15 minutes.", []string{"kind"}, nil)})
+		"ISC answers 3xx (never followed), 401, 403, 5xx, 429 and calls with no answer in the last 15 minutes.", []string{"kind"}, nil)})
 }
 
 // recentErrors is the collector of inviter_isc_recent_errors.

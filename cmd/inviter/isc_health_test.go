@@ -19,7 +19,7 @@ func TestISCHealthShowsTheLastErrorAndRecentCounts(t *testing.T) {
 	}
 	h.observe("POST /oauth/token", 200)
 	now = now.Add(time.Second)
-	for _, st := range []int{401, 403, 503, 429, 0, 404, 400} {
+	for _, st := range []int{401, 403, 503, 429, 0, 404, 400, 307} {
 		h.observe("POST /v2025/identities/invite", st)
 	}
 	// 404 and 400 are answers about the request, not failures of ISC.
@@ -28,7 +28,7 @@ func TestISCHealthShowsTheLastErrorAndRecentCounts(t *testing.T) {
 	if s.Healthy || s.LastError != now || !strings.Contains(s.LastErrText, "503") {
 		t.Errorf("after a 503: %+v, want unhealthy with the 503", s)
 	}
-	want := map[string]int{"401": 1, "403": 1, "5xx": 2, "429": 1, "no answer": 1}
+	want := map[string]int{"3xx": 1, "401": 1, "403": 1, "5xx": 2, "429": 1, "no answer": 1}
 	for k, n := range want {
 		if s.Recent[k] != n {
 			t.Errorf("recent %s = %d, want %d", k, s.Recent[k], n)
