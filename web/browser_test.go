@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,6 +67,16 @@ func TestStatusPageInBrowser(t *testing.T) {
 			TestDeliveries: []web.TestDelivery{{IdentityID: "2c7180a46faadee4016fb4e018c20642", Name: "Michael Michaels", Event: "identity-created", At: testNow}},
 		}, nil
 	}
+	var iscDown atomic.Bool // the page without a configuration problem, after a failed call
+	base := b.status.StatusFn
+	b.status.StatusFn = func(ctx context.Context) (web.Status, error) {
+		st, err := base(ctx)
+		if iscDown.Load() {
+			st.ISC.ConfigProblem = ""
+			st.ISC.LastErrorText = "POST /beta/identities/invite: 503 Service Unavailable"
+		}
+		return st, err
+	}
 	srv := httptest.NewServer(b.admin)
 	t.Cleanup(srv.Close)
 
@@ -87,6 +98,18 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if !strings.Contains(dom, "&lt;img src=x") {
 		t.Errorf("the hostile name is not shown as text")
 	}
+
+	// Without a configuration problem, a failed last call is the ISC
+	// unhealthy banner.
+	iscDown.Store(true)
+	dom = headless(t, bin, srv.URL+"/", "--dump-dom")
+	if want := `<p class="banner" id="isc-unhealthy" role="alert">ISC unhealthy: the last call failed at`; !strings.Contains(dom, want) || !strings.Contains(dom, "503 Service Unavailable") {
+		t.Errorf("the rendered page lacks the ISC unhealthy banner %q with the last error", want)
+	}
+	if strings.Contains(dom, `id="config-problem"`) {
+		t.Errorf("a configuration problem banner without a configuration problem")
+	}
+	iscDown.Store(false)
 
 	shot := filepath.Join(t.TempDir(), "status.png")
 	headless(t, bin, srv.URL+"/", "--screenshot="+shot, "--window-size=1200,900")
