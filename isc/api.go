@@ -229,6 +229,15 @@ func (d identityDTO) identity() inviter.Identity {
 	if d.LifecycleState != nil {
 		id.LifecycleState = d.LifecycleState.StateName
 	}
+	// emailAddress is nullable in the schema; the identity profile's email
+	// attribute is where the address comes from.
+	// Inferred: a tenant may leave emailAddress empty and carry the
+	// address in attributes.email only.
+	if id.Email == "" {
+		if e, ok := d.Attributes["email"].(string); ok {
+			id.Email = e
+		}
+	}
 	// cloudStatus in the attributes is what the list filter matches; prefer
 	// it when identityStatus is absent.
 	if cs, ok := d.Attributes["cloudStatus"].(string); ok && id.Status == "" {
