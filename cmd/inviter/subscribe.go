@@ -230,7 +230,23 @@ func (o *subscribeOptions) upsert(ctx context.Context, c *isc.Client, targets []
 			fmt.Fprintf(w, "removed duplicate subscription %s\n", extra.ID)
 		}
 	}
+	warnOtherTargets(subs, targets, w)
 	return nil
+}
+
+// warnOtherTargets says which other subscriptions send the same triggers
+// elsewhere: ISC delivers each event to every one of them, so a second
+// daemon on another database would invite the same people again.
+func warnOtherTargets(subs []isc.Subscription, targets []subscriptionTarget, w io.Writer) {
+	for _, t := range targets {
+		for _, s := range subs {
+			if s.TriggerID != t.trigger || s.HTTPConfig == nil || sameURL(s.HTTPConfig.URL, t.url) {
+				continue
+			}
+			fmt.Fprintf(w, "warning: subscription %s (%q) also sends %s to %s: ISC delivers every event to each; if that is an old address, remove it with: inviter subscribe --remove --url %s\n",
+				s.ID, s.Name, triggerLabel(t.trigger), s.HTTPConfig.URL, s.HTTPConfig.URL)
+		}
+	}
 }
 
 // matching returns the subscriptions that send t's trigger to t's URL.

@@ -48,6 +48,17 @@ func TestSubscribeCreatesUpdatesListsTestsRemoves(t *testing.T) {
 		t.Fatalf("subscription %+v: want enabled, %s, the second token", subs[0], url)
 	}
 
+	// Another URL for the same trigger is a second subscription, named
+	// with a warning: ISC sends every event to both.
+	other := hook.URL + "/other/identity-created"
+	r = runInviter(t, ctx, env2, "subscribe", "--url", other)
+	if r.err != nil || !strings.Contains(r.stdout, "warning: subscription "+subs[0].ID) || !strings.Contains(r.stdout, "--remove --url "+url) {
+		t.Fatalf("subscribe to another URL: %v\n%s%s; want a warning naming %s and how to remove it", r.err, r.stdout, r.stderr, subs[0].ID)
+	}
+	if r := runInviter(t, ctx, env2, "subscribe", "--remove", "--url", other); r.err != nil {
+		t.Fatalf("remove the other URL: %v\n%s", r.err, r.stderr)
+	}
+
 	// A policy with rules adds Identity Attributes Changed next to it.
 	r = runInviter(t, ctx, env2, "subscribe", "--url", hook.URL, "--policy", "department != Contractors")
 	if r.err != nil {
