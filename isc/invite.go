@@ -335,7 +335,9 @@ const (
 //     (e.g. a token without idn:task-management:read) or a 2xx naming no
 //     task: ISC accepted the invitation and nothing says it did not send
 //     it, so every id is invited, with a reason saying the outcome is not
-//     verified and an empty CompletionStatus.
+//     verified and an empty CompletionStatus; except the ids the lookup
+//     showed without an email address: nothing says ISC could mail them,
+//     so they are failed (permanent, not sent again by inviter itself).
 func (in *Inviter) settle(ctx context.Context, ts TaskStatus, batch []string, res map[string]*inviter.Result, known map[string]inviter.Identity) {
 	for _, id := range batch {
 		res[id].TaskID = ts.ID
@@ -353,6 +355,13 @@ func (in *Inviter) settle(ctx context.Context, ts TaskStatus, batch []string, re
 			}
 		}
 		for _, id := range batch {
+			if f, ok := known[id]; ok && strings.TrimSpace(f.Email) == "" {
+				// Nothing says ISC mailed it, and the lookup says there
+				// was no address to mail: not taken as invited.
+				setOutcome(res[id], inviter.OutcomeFailed, reasonNoEmailUnverified+" ("+reason+")",
+					&PermanentError{Endpoint: "task " + ts.ID, Status: http.StatusOK, Message: "no email address listed; the task's outcome was not read"})
+				continue
+			}
 			setOutcome(res[id], inviter.OutcomeInvited, reason, nil)
 		}
 		return
@@ -535,6 +544,10 @@ func (in *Inviter) inviteCC(ctx context.Context, ids []string, res map[string]*i
 		in.sendCC(ctx, batch, byCC, res)
 	}
 }
+
+// reasonNoEmailUnverified is the reason of an identity the lookup listed
+// without an email address whose invite task was not read to its end.
+const reasonNoEmailUnverified = "ISC lists no email address for this identity and what its invite task did was not verified, so it is not taken as invited and not sent again: set its work email (or the identity profile's Invitation Options) and retry with inviter jobs retry"
 
 // reasonNoEmail is the reason of an identity the /cc list shows without an
 // email address: it is not sent.

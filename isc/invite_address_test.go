@@ -284,3 +284,37 @@ func TestInviterSharedAddressAcrossCalls(t *testing.T) {
 		})
 	}
 }
+
+// TestInviterUnverifiedNoEmail: when what ISC did is not verified (a task
+// slower than TaskWait, or a 202 naming no task), an identity the lookup
+// listed without an email address is not recorded invited: it fails
+// (permanent), saying there is no address; the others are invited,
+// unverified.
+func TestInviterUnverifiedNoEmail(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"slow task", "no task named"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			tenant := isctest.NewServer(isctest.Options{Users: 10, AsyncTasks: true, TaskDelay: time.Hour})
+			t.Cleanup(tenant.Close)
+			mail := identityIDs(tenant.CreateIdentities(3, nil))
+			noMail := identityIDs(tenant.CreateIdentities(2, func(int) isctest.NewIdentity { return isctest.NewIdentity{NoEmail: true} }))
+			c, inv := newTestInviter(t, tenant, isc.InviterConfig{TaskPoll: 20 * time.Millisecond, TaskWait: 100 * time.Millisecond})
+			if mode == "no task named" {
+				tenant.SetFaults(isctest.Faults{BadBody: isctest.BadBodyEmpty, Endpoints: []string{c.InviteEndpoint()}})
+			}
+			isNoMail := map[string]bool{noMail[0]: true, noMail[1]: true}
+			for _, r := range inv.Invite(context.Background(), append(mail, noMail...)) {
+				if isNoMail[r.IdentityID] {
+					if r.Outcome != inviter.OutcomeFailed || !strings.Contains(r.Reason, "no email address") || !isc.IsPermanent(r.Err) {
+						t.Errorf("%s (no email): %s %q (%v), want failed, permanent, no email address", r.IdentityID, r.Outcome, r.Reason, r.Err)
+					}
+					continue
+				}
+				if r.Outcome != inviter.OutcomeInvited || !strings.Contains(r.Reason, "not verified") || tenant.InviteCount(r.IdentityID) != 1 {
+					t.Errorf("%s: %s %q, mailed %d; want invited, not verified, mailed once", r.IdentityID, r.Outcome, r.Reason, tenant.InviteCount(r.IdentityID))
+				}
+			}
+		})
+	}
+}
