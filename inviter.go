@@ -45,6 +45,10 @@ const (
 	OutcomeSkipped Outcome = "skipped"
 	// OutcomeFailed means the invitation could not be sent; Reason says why.
 	OutcomeFailed Outcome = "failed"
+	// OutcomeRetrying means the invitation could not be sent yet and is
+	// tried again (a transient failure, a rate limit or a configuration
+	// problem); Reason says why and when. Only "failed" means given up.
+	OutcomeRetrying Outcome = "retrying"
 )
 
 // Result is the outcome of inviting one identity.

@@ -272,7 +272,7 @@ func TestRateLimitedSnoozes(t *testing.T) {
 			t.Fatalf("audit = %+v, want 2 snoozes and 1 invite", audit)
 		}
 		for i, a := range audit[:2] {
-			if a.Outcome != inviter.OutcomeFailed || a.Reason != "rate limited, retry in 50ms" || a.Attempt != 1 {
+			if a.Outcome != inviter.OutcomeRetrying || a.Reason != "rate limited, retry in 50ms" || a.Attempt != 1 {
 				t.Errorf("audit[%d] = %+v", i, a)
 			}
 		}

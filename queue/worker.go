@@ -244,7 +244,7 @@ func decisionLevel(d store.Decision) slog.Level {
 	switch {
 	case d.State == store.StateFailed || (d.Outcome == inviter.OutcomeFailed && d.State != ""):
 		return slog.LevelWarn
-	case d.State == "" && (d.Outcome == inviter.OutcomeNotFound || d.Outcome == inviter.OutcomeFailed):
+	case d.State == "" && (d.Outcome == inviter.OutcomeNotFound || d.Outcome == inviter.OutcomeFailed || d.Outcome == inviter.OutcomeRetrying):
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
@@ -350,6 +350,7 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 		d.Reason = fmt.Sprintf("giving up after %s of failures (limit %s): %v", age.Round(time.Second), q.cfg.GiveUpAfter, err)
 		return d, river.JobCancel(err)
 	}
+	d.Outcome = inviter.OutcomeRetrying // not given up: "failed" is kept for that
 	return d, river.JobSnooze(wait)
 }
 

@@ -110,7 +110,7 @@ func (db *DB) AuditNamed(ctx context.Context, identityID string, outcomes []invi
 }
 
 // CurrentErrors returns, for each identity neither invited nor skipped, its
-// latest failed or not_found audit row with its name, newest first, at most
+// latest failed, not_found or retrying audit row with its name, newest first, at most
 // limit (100 when limit <= 0): the errors that still matter, in one query.
 func (db *DB) CurrentErrors(ctx context.Context, limit int) ([]NamedAuditEntry, error) {
 	if limit <= 0 {
@@ -118,10 +118,10 @@ func (db *DB) CurrentErrors(ctx context.Context, limit int) ([]NamedAuditEntry, 
 	}
 	rs, err := db.q.query(ctx, namedAuditCols+`
 		JOIN inviter_identities i ON i.identity_id = a.identity_id
-		WHERE a.outcome IN ($1, $2) AND i.state NOT IN ($3, $4)
-		AND a.id = (SELECT max(b.id) FROM inviter_audit b WHERE b.identity_id = a.identity_id AND b.outcome IN ($1, $2))
+		WHERE a.outcome IN ($1, $2, $6) AND i.state NOT IN ($3, $4)
+		AND a.id = (SELECT max(b.id) FROM inviter_audit b WHERE b.identity_id = a.identity_id AND b.outcome IN ($1, $2, $6))
 		ORDER BY a.id DESC LIMIT $5`,
-		string(inviter.OutcomeFailed), string(inviter.OutcomeNotFound), string(StateInvited), string(StateSkipped), limit)
+		string(inviter.OutcomeFailed), string(inviter.OutcomeNotFound), string(StateInvited), string(StateSkipped), limit, string(inviter.OutcomeRetrying))
 	if err != nil {
 		return nil, fmt.Errorf("list current errors: %w", err)
 	}

@@ -446,14 +446,14 @@ func (db *DB) Audit(ctx context.Context, identityID string, limit int) ([]AuditE
 const auditCols = `SELECT id, identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source,
 	completion_status, error_kind FROM inviter_audit`
 
-// AuditErrors returns the audit rows with a failed or not_found outcome,
+// AuditErrors returns the audit rows with a failed, not_found or retrying outcome,
 // every identity, newest first, at most limit (100 when limit <= 0).
 func (db *DB) AuditErrors(ctx context.Context, limit int) ([]AuditEntry, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rs, err := db.q.query(ctx, auditCols+` WHERE outcome IN ($1, $2) ORDER BY id DESC LIMIT $3`,
-		string(inviter.OutcomeFailed), string(inviter.OutcomeNotFound), limit)
+	rs, err := db.q.query(ctx, auditCols+` WHERE outcome IN ($1, $2, $4) ORDER BY id DESC LIMIT $3`,
+		string(inviter.OutcomeFailed), string(inviter.OutcomeNotFound), limit, string(inviter.OutcomeRetrying))
 	if err != nil {
 		return nil, fmt.Errorf("list audit errors: %w", err)
 	}
