@@ -105,13 +105,7 @@ func (o *serveOptions) register(fs *pflag.FlagSet) {
 	o.reconcile.register(fs)
 	fs.IntVar(&o.replicas, "replicas", 1, "serve replicas sharing the tenant's rate limit: each uses 1/N of --rate-limit")
 	bindEnv(fs, "replicas", "INVITER_REPLICAS")
-	fs.StringVar(&o.auth.BearerToken, "webhook-token", "", "bearer token ISC sends with each event; prefer the environment variable")
-	bindEnv(fs, "webhook-token", "INVITER_WEBHOOK_TOKEN")
-	fs.StringVar(&o.auth.BasicUser, "webhook-user", "", "user name ISC sends with each event (basic auth)")
-	bindEnv(fs, "webhook-user", "INVITER_WEBHOOK_USER")
-	fs.StringVar(&o.auth.BasicPassword, "webhook-password", "", "password ISC sends with each event (basic auth); prefer the environment variable")
-	bindEnv(fs, "webhook-password", "INVITER_WEBHOOK_PASSWORD")
-	fs.BoolVar(&o.auth.Insecure, "insecure-no-auth", false, "accept deliveries without authentication (testing only)")
+	registerWebhookAuth(fs, &o.auth, "accept deliveries without authentication (testing only)")
 }
 
 // config validates the settings and returns the daemon's configuration.

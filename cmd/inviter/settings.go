@@ -15,6 +15,7 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/isc"
+	"github.com/inviter/inviter/web"
 )
 
 // envAnnotation names the environment variable a flag falls back to.
@@ -222,4 +223,18 @@ func redactDSN(dsn string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// registerWebhookAuth declares the settings of the webhook's
+// authentication, the same for serve (which checks them) and subscribe
+// (which gives them to ISC); insecureUsage says what --insecure-no-auth
+// does for the command.
+func registerWebhookAuth(fs *pflag.FlagSet, auth *web.Auth, insecureUsage string) {
+	fs.StringVar(&auth.BearerToken, "webhook-token", "", "bearer token ISC sends with each event; prefer the environment variable")
+	bindEnv(fs, "webhook-token", "INVITER_WEBHOOK_TOKEN")
+	fs.StringVar(&auth.BasicUser, "webhook-user", "", "user name ISC sends with each event (basic auth)")
+	bindEnv(fs, "webhook-user", "INVITER_WEBHOOK_USER")
+	fs.StringVar(&auth.BasicPassword, "webhook-password", "", "password ISC sends with each event (basic auth); prefer the environment variable")
+	bindEnv(fs, "webhook-password", "INVITER_WEBHOOK_PASSWORD")
+	fs.BoolVar(&auth.Insecure, "insecure-no-auth", false, insecureUsage)
 }
