@@ -473,7 +473,6 @@ func (d *Directory) read(ctx context.Context, start int, first CCUserPage, put f
 		prevLast = page.Items[0].ExternalID // the anchor, already known
 	}
 	firstTotal := page.Total
-	limit := 2*(page.Total/(CCPageSize-1)) + 10 // bounds a list that keeps shifting
 	for calls := 0; ; calls++ {
 		items := page.Items
 		if page.Total != firstTotal {
@@ -505,13 +504,21 @@ func (d *Directory) read(ctx context.Context, start int, first CCUserPage, put f
 			prevLast = page.Items[n-1].ExternalID
 			r.lastExt = prevLast
 		}
-		next := offset + len(page.Items) - 1
-		end := len(page.Items) <= 1 && offset > 0 || len(page.Items) == 0
-		if page.Total > 0 {
-			end = end || next+1 >= page.Total
-		} else {
-			end = end || len(page.Items) < CCPageSize
+		n := len(page.Items)
+		next := offset + n - 1
+		end := n <= 1 && offset > 0 || n == 0
+		switch {
+		case n >= CCPageSize:
+			// A full page never ends the read on its total alone: a
+			// total that counts only the page looks the same.
+		case page.Total > 0:
+			end = end || next+1 >= page.Total // pages may hold fewer than 250
+		default:
+			end = true
 		}
+		// Inferred: total is the whole list's count and a page holds up
+		// to 250; SailPoint documents neither, so neither decides alone.
+		limit := 2*(max(firstTotal, next+1)/(CCPageSize-1)) + 10 // bounds a list that keeps shifting
 		if end || calls >= limit {
 			if calls >= limit {
 				r.changed, r.shifted = true, true

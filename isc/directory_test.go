@@ -36,6 +36,12 @@ type userList struct {
 	calls  atomic.Int32
 	delay  time.Duration
 	onCall func(l *userList, start int) // runs under mu before a page is served
+	// pageCap, when set, is the most users a page holds (a tenant whose
+	// cap is below 250); pageTotal makes total the page's own count, and
+	// noTotal leaves it out.
+	pageCap   int
+	pageTotal bool
+	noTotal   bool
 }
 
 func newUserList(n int) *userList { return newOrderedList(n, orderCreated) }
@@ -83,9 +89,57 @@ func (l *userList) ListCCUsers(_ context.Context, start, limit int) (CCUserPage,
 		l.onCall(l, start)
 	}
 	limit = min(limit, CCPageSize)
+	if l.pageCap > 0 {
+		limit = min(limit, l.pageCap)
+	}
 	end := min(start+limit, len(l.users))
 	start = min(start, end)
-	return CCUserPage{Total: len(l.users), Items: slices.Clone(l.users[start:end])}, nil
+	page := CCUserPage{Total: len(l.users), Items: slices.Clone(l.users[start:end])}
+	switch {
+	case l.noTotal:
+		page.Total = 0
+	case l.pageTotal:
+		page.Total = len(page.Items)
+	}
+	return page, nil
+}
+
+// TestDirectoryTrustsNoSinglePagingSignal: the /cc list's total and page
+// size are undocumented; a tenant whose total counts only the page, that
+// gives none, or whose pages hold fewer than 250 users is still read to
+// its end, and every user is found. (Pages under 250 with a total that is
+// wrong or absent as well cannot be told from the list's end.)
+// Inferred: total is the whole list's count and a page holds up to 250;
+// neither is relied on alone.
+func TestDirectoryTrustsNoSinglePagingSignal(t *testing.T) {
+	t.Parallel()
+	for name, set := range map[string]func(*userList){
+		"total of the page": func(l *userList) { l.pageTotal = true },
+		"no total":          func(l *userList) { l.noTotal = true },
+		"pages of 100":      func(l *userList) { l.pageCap = 100 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const users = 1000
+			list := newUserList(users)
+			set(list)
+			d := NewDirectory(list, DirectoryOptions{MinRefresh: time.Hour})
+			ctx := context.Background()
+			for i := 0; i < users; i += 37 {
+				id := fmt.Sprintf("%032x", i+1)
+				e, err := d.Lookup(ctx, id)
+				if err != nil {
+					t.Fatalf("lookup %s (user %d of %d): %v", id, i, users, err)
+				}
+				if want := fmt.Sprint(100000 + i); e.CCID != want {
+					t.Fatalf("lookup %s: cc id %s, want %s", id, e.CCID, want)
+				}
+			}
+			if got := list.calls.Load(); got > 30 {
+				t.Errorf("list calls = %d, want one scan (at most 30)", got)
+			}
+		})
+	}
 }
 
 func TestDirectoryCallCount(t *testing.T) {
