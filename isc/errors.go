@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/inviter/inviter"
 )
 
 // RateLimitedError is returned when ISC answered 429 Too Many Requests.
@@ -28,6 +30,12 @@ func (e *RateLimitedError) Error() string {
 	}
 	return fmt.Sprintf("%s: rate limited by ISC (retry after %s)", e.Endpoint, e.RetryAfter)
 }
+
+// RetryWait returns RetryAfter, making the error an inviter.RateLimited.
+func (e *RateLimitedError) RetryWait() time.Duration { return e.RetryAfter }
+
+// RequestedWait returns Requested, or RetryAfter when Requested is unset.
+func (e *RateLimitedError) RequestedWait() time.Duration { return max(e.Requested, e.RetryAfter) }
 
 // PermanentError is a 4xx answer other than 401-after-refresh retry and 429:
 // sending the same request again will fail the same way.
@@ -54,6 +62,9 @@ func (e *PermanentError) Error() string {
 	return b.String()
 }
 
+// Permanent reports true, making the error an inviter.PermanentFailure.
+func (e *PermanentError) Permanent() bool { return true }
+
 // TransientError is a failure that may pass if the request is sent again:
 // a 5xx answer, a timeout, a reset connection.
 type TransientError struct {
@@ -71,28 +82,19 @@ func (e *TransientError) Error() string {
 
 func (e *TransientError) Unwrap() error { return e.Err }
 
+// Transient reports true, making the error an inviter.TransientFailure.
+func (e *TransientError) Transient() bool { return true }
+
 // IsTransient reports whether err is worth retrying: a TransientError or a
-// RateLimitedError.
-func IsTransient(err error) bool {
-	var t *TransientError
-	var r *RateLimitedError
-	return errors.As(err, &t) || errors.As(err, &r)
-}
+// RateLimitedError (inviter.IsTransient).
+func IsTransient(err error) bool { return inviter.IsTransient(err) }
 
-// IsPermanent reports whether err is a PermanentError.
-func IsPermanent(err error) bool {
-	var p *PermanentError
-	return errors.As(err, &p)
-}
+// IsPermanent reports whether err is a PermanentError (inviter.IsPermanent).
+func IsPermanent(err error) bool { return inviter.IsPermanent(err) }
 
-// RetryAfter returns the wait a RateLimitedError asks for, and whether err is one.
-func RetryAfter(err error) (time.Duration, bool) {
-	var r *RateLimitedError
-	if errors.As(err, &r) {
-		return r.RetryAfter, true
-	}
-	return 0, false
-}
+// RetryAfter returns the wait a RateLimitedError asks for, and whether err
+// is one (inviter.RetryAfter).
+func RetryAfter(err error) (time.Duration, bool) { return inviter.RetryAfter(err) }
 
 // ParseRetryAfter reads a Retry-After header value: delay-seconds or an
 // HTTP date (RFC 9110, section 10.2.3). It returns 0 for an empty or
@@ -137,6 +139,9 @@ func (e *AuthError) Error() string {
 	return fmt.Sprintf("%s: ISC refused inviter's credentials (%d): %s", e.Endpoint, e.Status, e.Message)
 }
 
+// ConfigProblem reports true, making the error an inviter.ConfigFailure.
+func (e *AuthError) ConfigProblem() bool { return true }
+
 // RedirectError is a 3xx answer. The client never follows a redirect, so a
 // client secret is never posted, and a bearer token never sent, to a place
 // other than SAIL_BASE_URL; a redirect usually means SAIL_BASE_URL names the
@@ -155,6 +160,9 @@ func (e *RedirectError) Error() string {
 	return fmt.Sprintf("%s: ISC answered %d redirecting to %s; redirects are not followed: check SAIL_BASE_URL", e.Endpoint, e.Status, redactLocation(loc))
 }
 
+// ConfigProblem reports true, making the error an inviter.ConfigFailure.
+func (e *RedirectError) ConfigProblem() bool { return true }
+
 // redactLocation drops any userinfo from a redirect target before it is
 // shown.
 func redactLocation(loc string) string {
@@ -169,7 +177,15 @@ func redactLocation(loc string) string {
 // ErrCCRemoved is matched (errors.Is) by the error of a /cc endpoint that
 // answered 404 or 410: the legacy /cc API is gone from the tenant, and only
 // the public API (--api public) can invite there.
-var ErrCCRemoved = errors.New("the /cc API is gone from this tenant (SailPoint is retiring it): use --api public")
+var ErrCCRemoved error = &configProblemError{"the /cc API is gone from this tenant (SailPoint is retiring it): use --api public"}
+
+// configProblemError is a sentinel error about inviter's configuration.
+type configProblemError struct{ msg string }
+
+func (e *configProblemError) Error() string { return e.msg }
+
+// ConfigProblem reports true, making the error an inviter.ConfigFailure.
+func (e *configProblemError) ConfigProblem() bool { return true }
 
 // ccRemovedError is the error of a /cc call answered 404 or 410.
 type ccRemovedError struct {
@@ -202,16 +218,15 @@ func (e *RouteError) Error() string {
 	return fmt.Sprintf("%s: ISC answered %d although it lists the identities: this tenant does not serve that route; check --api-version (INVITER_API_VERSION) and SAIL_BASE_URL%s", e.Endpoint, e.Status, msg)
 }
 
+// ConfigProblem reports true, making the error an inviter.ConfigFailure.
+func (e *RouteError) ConfigProblem() bool { return true }
+
 // IsConfigProblem reports whether err is about inviter's configuration
 // rather than the identities in the call: an *AuthError, a *RedirectError,
 // a *RouteError, or ErrCCRemoved. Such calls succeed unchanged once an operator fixes the
-// setting, so callers keep the identities waiting instead of failing them.
-func IsConfigProblem(err error) bool {
-	var a *AuthError
-	var r *RedirectError
-	var rt *RouteError
-	return errors.As(err, &a) || errors.As(err, &r) || errors.As(err, &rt) || errors.Is(err, ErrCCRemoved)
-}
+// setting, so callers keep the identities waiting instead of failing them
+// (inviter.IsConfigProblem).
+func IsConfigProblem(err error) bool { return inviter.IsConfigProblem(err) }
 
 // scopes maps an endpoint name (as in errors and OnCall) to the OAuth scope
 // SailPoint's OpenAPI documents list for it.

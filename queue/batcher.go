@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
-	"github.com/inviter/inviter/isc"
 )
 
 // batcher coalesces identity ids from concurrently running invite jobs into
@@ -157,7 +156,7 @@ func (b *batcher) call(batch []*request) {
 		if !ok {
 			res = inviter.Result{IdentityID: r.id, Outcome: inviter.OutcomeFailed,
 				Reason: "inviter returned no result for this identity",
-				Err:    &isc.TransientError{Endpoint: "invite", Err: errors.New("no result for identity")}}
+				Err:    &inviter.TransientError{Op: "invite", Err: errors.New("no result for identity")}}
 		}
 		r.done <- reply{res: res, batchID: batchID}
 	}
@@ -167,7 +166,7 @@ func (b *batcher) call(batch []*request) {
 func (b *batcher) safeInvite(ctx context.Context, ids []string) (results []inviter.Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			err := &isc.TransientError{Endpoint: "invite", Err: fmt.Errorf("inviter panicked: %v", p)}
+			err := &inviter.TransientError{Op: "invite", Err: fmt.Errorf("inviter panicked: %v", p)}
 			results = make([]inviter.Result, len(ids))
 			for i, id := range ids {
 				results[i] = inviter.Result{IdentityID: id, Outcome: inviter.OutcomeFailed, Reason: err.Error(), Err: err}

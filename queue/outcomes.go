@@ -133,7 +133,7 @@ func (q *Queue) configOK() {
 // ConfigProblem returns the current configuration problem, as the status
 // page shows it ("" when there is none), and since when it lasts. It is
 // set when ISC refuses inviter's own credentials, rights or base URL
-// (isc.IsConfigProblem) and cleared by the next call ISC accepts.
+// (inviter.IsConfigProblem) and cleared by the next call ISC accepts.
 func (q *Queue) ConfigProblem() (text string, since time.Time) {
 	p := &q.problem
 	p.mu.Lock()

@@ -34,10 +34,10 @@ import (
 // Invite invites the identities ids (distinct, non-empty) in as few ISC
 // calls as it can and returns exactly one Result per id, in any order, with
 // Result.IdentityID set. It reports every failure per id rather than as a
-// call error: Outcome OutcomeFailed or OutcomeNotFound with Err holding the
-// classified error from package isc (*isc.RateLimitedError with its
-// RetryAfter, *isc.PermanentError, *isc.TransientError; anything else is
-// treated as transient). It must return when ctx ends, with failed Results
+// call error: Outcome OutcomeFailed or OutcomeNotFound with Err holding an
+// error classified by the predicates of package inviter (inviter.RateLimited
+// with its wait, inviter.IsConfigProblem, inviter.IsPermanent; anything else
+// is treated as transient). It must return when ctx ends, with failed Results
 // whose Err is transient. Invite must be safe for concurrent use.
 type Inviter interface {
 	Invite(ctx context.Context, ids []string) []inviter.Result
@@ -92,7 +92,7 @@ type Config struct {
 	// client caps it too). Default 10 minutes.
 	MaxRateLimitWait time.Duration
 	// ConfigProblemWait is how long jobs are put off while ISC refuses
-	// inviter's own configuration (isc.IsConfigProblem: credentials, rights,
+	// inviter's own configuration (inviter.IsConfigProblem: credentials, rights,
 	// a redirect). Default 1 minute.
 	ConfigProblemWait time.Duration
 	// StopGrace is how long Stop lets an ISC call in flight finish after

@@ -15,7 +15,6 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/admission"
-	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/metrics"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/store/storetest"
@@ -252,7 +251,7 @@ func TestRateLimitedSnoozes(t *testing.T) {
 			return resultsFor(ids, func(string) inviter.Result {
 				if call <= 2 {
 					return inviter.Result{Outcome: inviter.OutcomeFailed, Reason: "rate limited",
-						Err: &isc.RateLimitedError{Endpoint: "invite", RetryAfter: 50 * time.Millisecond}}
+						Err: &rateLimitedError{wait: 50 * time.Millisecond}}
 				}
 				return inviter.Result{Outcome: inviter.OutcomeInvited}
 			})
@@ -289,7 +288,7 @@ func TestTransientRetriesThenSucceeds(t *testing.T) {
 			return resultsFor(ids, func(string) inviter.Result {
 				if call <= 2 {
 					return inviter.Result{Outcome: inviter.OutcomeFailed,
-						Err: &isc.TransientError{Endpoint: "invite", Status: 503, Err: errors.New("service unavailable")}}
+						Err: &inviter.TransientError{Op: "invite", Err: errors.New("503 service unavailable")}}
 				}
 				return inviter.Result{Outcome: inviter.OutcomeInvited, TaskID: "t-9"}
 			})
@@ -320,7 +319,7 @@ func TestPermanentErrorCancels(t *testing.T) {
 		b.inv.InviteFunc = func(_ context.Context, _ int, ids []string) []inviter.Result {
 			return resultsFor(ids, func(string) inviter.Result {
 				return inviter.Result{Outcome: inviter.OutcomeFailed,
-					Err: &isc.PermanentError{Endpoint: "invite", Status: 403, Message: "insufficient scope"}}
+					Err: &permanentError{status: 403, msg: "insufficient scope"}}
 			})
 		}
 		if _, err := b.q.Enqueue(context.Background(), "id1", SourceCLI, nil); err != nil {
@@ -532,7 +531,7 @@ func TestStopHandsBackRunningJobs(t *testing.T) {
 		once.Do(func() { close(started) })
 		<-ctx.Done() // ISC hangs until the queue gives up on it
 		return resultsFor(ids, func(string) inviter.Result {
-			return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &isc.TransientError{Endpoint: "invite", Err: ctx.Err()}}
+			return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &inviter.TransientError{Op: "invite", Err: ctx.Err()}}
 		})
 	}
 	if _, err := b.q.Enqueue(context.Background(), "id1", SourceCLI, nil); err != nil {

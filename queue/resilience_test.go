@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/inviter/inviter"
-	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/store"
 )
 
@@ -41,7 +40,7 @@ func acceptAll(t *testing.T, b *testBundle, ids []string) {
 	}
 }
 
-var unavailable = &isc.TransientError{Endpoint: "POST /v2025/identities/invite", Status: 503, Err: errors.New("service unavailable")}
+var unavailable = &inviter.TransientError{Op: "POST /v2025/identities/invite", Err: errors.New("503 service unavailable")}
 
 // sentCount is how many calls carried id.
 func sentCount(calls [][]string, id string) int {
@@ -199,11 +198,11 @@ func TestRetryAfterSnoozesWithoutHoldingTheBatch(t *testing.T) {
 			return resultsFor(ids, func(id string) inviter.Result {
 				switch id {
 				case "capped": // the client capped ISC's 86400 s
-					return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &isc.RateLimitedError{
-						Endpoint: "POST /v2025/identities/invite", RetryAfter: 10 * time.Minute, Requested: 24 * time.Hour}}
+					return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &rateLimitedError{
+						wait: 10 * time.Minute, requested: 24 * time.Hour}}
 				case "uncapped": // a client that passed 86400 s through
-					return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &isc.RateLimitedError{
-						Endpoint: "POST /v2025/identities/invite", RetryAfter: 24 * time.Hour}}
+					return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &rateLimitedError{
+						wait: 24 * time.Hour}}
 				}
 				return invited(id)
 			})
@@ -261,8 +260,8 @@ func TestConfigProblemWaitsForTheFix(t *testing.T) {
 				return resultsFor(ids, invited)
 			}
 			return resultsFor(ids, func(string) inviter.Result {
-				return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &isc.AuthError{
-					Endpoint: "POST /v2025/identities/invite", Status: 401, Message: "refused after a token refresh"}}
+				return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &configError{
+					status: 401, msg: "refused after a token refresh"}}
 			})
 		}
 		ids := []string{"c1", "c2", "c3", "c4", "c5"}
@@ -325,7 +324,7 @@ func TestStopMidCallRecordsTheOutcome(t *testing.T) {
 				return resultsFor(ids, invited)
 			case <-ctx.Done():
 				return resultsFor(ids, func(string) inviter.Result {
-					return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &isc.TransientError{Endpoint: "invite", Err: ctx.Err()}}
+					return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &inviter.TransientError{Op: "invite", Err: ctx.Err()}}
 				})
 			}
 		}
@@ -532,7 +531,7 @@ func TestAuditRecordsWhatISCDid(t *testing.T) {
 				if id == "nomail" {
 					return inviter.Result{Outcome: inviter.OutcomeFailed, TaskID: "t-7", CompletionStatus: "ERROR",
 						Reason: "ISC could not invite this identity: no email address",
-						Err:    &isc.PermanentError{Endpoint: "task t-7", Status: 200, Message: "no email address"}}
+						Err:    &permanentError{status: 200, msg: "no email address"}}
 				}
 				return inviter.Result{Outcome: inviter.OutcomeInvited, TaskID: "t-7", CompletionStatus: "WARNING"}
 			})

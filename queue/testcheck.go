@@ -8,7 +8,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/inviter/inviter"
-	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/store"
 )
 
@@ -73,7 +72,7 @@ func (w *testCheckWorker) Work(ctx context.Context, job *river.Job[TestCheckArgs
 	known, opts, err := q.cfg.CheckTestDelivery(ctx, TestDelivery{DeliveryID: a.DeliveryID, Identity: a.Identity,
 		Source: a.Source, Payload: a.Payload, ReceivedAt: a.ReceivedAt})
 	switch {
-	case err != nil && isc.IsConfigProblem(err):
+	case err != nil && inviter.IsConfigProblem(err):
 		q.setConfigProblem(err)
 		return river.JobSnooze(q.cfg.ConfigProblemWait)
 	case err != nil:

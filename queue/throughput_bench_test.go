@@ -13,7 +13,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/inviter/inviter"
-	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/metrics"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/store/storetest"
@@ -131,7 +130,7 @@ func runStorm(b *testing.B, open func(testing.TB) *store.DB, backlog int, storm 
 			stormCalls.Add(1)
 			return resultsFor(ids, func(string) inviter.Result {
 				return inviter.Result{Outcome: inviter.OutcomeFailed, Reason: "rate limited",
-					Err: &isc.RateLimitedError{Endpoint: "POST /beta/identities/invite", RetryAfter: left}}
+					Err: &rateLimitedError{wait: left}}
 			})
 		}
 		mu.Lock()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/admission"
-	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/store"
 )
 
@@ -23,10 +22,12 @@ import (
 //   - invited, already registered, skipped: done.
 //   - not found: retried with backoff while the event is younger than
 //     Config.NotFoundWindow, then cancelled (dead letter) as failed.
-//   - *isc.PermanentError: river.JobCancel (dead letter, retryable by hand).
-//   - a configuration problem (isc.IsConfigProblem): river.JobSnooze for
-//     Config.ConfigProblemWait; reported by ConfigProblem and a metric.
-//   - *isc.RateLimitedError: river.JobSnooze(Retry-After, capped).
+//   - a configuration problem (inviter.IsConfigProblem): river.JobSnooze
+//     for Config.ConfigProblemWait; reported by ConfigProblem and a metric.
+//   - rate limited (inviter.RetryAfter): river.JobSnooze(Retry-After,
+//     capped).
+//   - permanent (inviter.IsPermanent): river.JobCancel (dead letter,
+//     retryable by hand).
 //   - anything else (transient): river.JobSnooze with capped, jittered
 //     backoff.
 //
@@ -130,7 +131,7 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 		dec, err := q.cfg.Recheck(ctx, j.Args.IdentityID)
 		if err != nil {
 			err = fmt.Errorf("reading %s before its invite: %w", j.Args.IdentityID, err)
-			if !isc.IsTransient(err) && !isc.IsConfigProblem(err) {
+			if !inviter.IsTransient(err) && !inviter.IsConfigProblem(err) {
 				return err
 			}
 			d, verdict := q.decide(j, inviter.Result{IdentityID: j.Args.IdentityID, Outcome: inviter.OutcomeFailed,
@@ -315,8 +316,8 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 	}
 	err := errOr(res, "invite failed")
 	var wait time.Duration
-	switch ra, rateLimited := isc.RetryAfter(err); {
-	case isc.IsConfigProblem(err):
+	switch ra, rateLimited := inviter.RetryAfter(err); {
+	case inviter.IsConfigProblem(err):
 		q.setConfigProblem(err)
 		q.m.ConfigProblemJobs.Inc()
 		d.ErrorKind = store.ErrorKindConfig
@@ -328,13 +329,13 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 		if wait <= 0 {
 			wait = q.cfg.RateLimitWait
 		}
-		asked := max(wait, requestedRetryAfter(err))
+		asked := max(wait, inviter.RequestedRetryAfter(err))
 		wait = min(wait, q.cfg.MaxRateLimitWait)
 		d.Reason = fmt.Sprintf("rate limited, retry in %s", wait)
 		if asked > wait {
 			d.Reason += fmt.Sprintf(" (ISC asked for %s)", asked)
 		}
-	case isc.IsPermanent(err):
+	case inviter.IsPermanent(err):
 		q.configOK()
 		d.State = store.StateFailed
 		d.ErrorKind = store.ErrorKindPermanent
@@ -352,16 +353,6 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 	}
 	d.Outcome = inviter.OutcomeRetrying // not given up: "failed" is kept for that
 	return d, river.JobSnooze(wait)
-}
-
-// requestedRetryAfter is the wait ISC asked for before the client capped
-// it, when the error carries it.
-func requestedRetryAfter(err error) time.Duration {
-	var r *isc.RateLimitedError
-	if errors.As(err, &r) {
-		return r.Requested
-	}
-	return 0
 }
 
 // errOr returns res.Err, or an error made of res.Reason or fallback.
