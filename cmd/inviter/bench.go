@@ -23,6 +23,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/app"
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/store"
@@ -386,7 +388,7 @@ func (o *benchOptions) dbLabel() string {
 	case o.db == "":
 		return "temporary SQLite"
 	case store.IsPostgresDSN(o.db):
-		return redactDSN(o.db)
+		return redact.DSN(o.db)
 	}
 	return o.db
 }
@@ -436,17 +438,17 @@ func (o *benchOptions) startDaemon(ctx context.Context, tenant *isctest.Server, 
 	d := &benchDaemon{token: randomToken(), errc: make(chan error, 1)}
 	ready := make(chan string, 1)
 	dctx, cancel := context.WithCancel(ctx)
-	cfg := daemonConfig{
-		client: o.clientConfig(tenant),
-		dsn:    dsn, listen: "127.0.0.1:0", auth: web.Auth{BearerToken: d.token}, api: api,
-		batchSize: o.batchSize, batchWindow: o.batchWindow, notFoundWindow: 10 * time.Minute,
-		dirRefresh: o.dirRefresh, jobTimeout: 2 * time.Minute, rescueAfter: 5 * time.Minute,
-		shutdownWait: 10 * time.Second,
-		logger:       newLogger(io.Discard, false),
-		ready:        func(addr string) { ready <- addr },
-		onDelivery:   onDelivery,
+	cfg := app.Config{
+		ISC: o.clientConfig(tenant),
+		DB:  dsn, Listen: "127.0.0.1:0", Auth: web.Auth{BearerToken: d.token}, API: api,
+		BatchSize: o.batchSize, BatchWindow: o.batchWindow, VisibilityDelay: 10 * time.Minute,
+		DirectoryRefresh: o.dirRefresh, JobTimeout: 2 * time.Minute, RescueAfter: 5 * time.Minute,
+		ShutdownWait: 10 * time.Second,
+		Logger:       newLogger(io.Discard, false),
+		Ready:        func(addr string) { ready <- addr },
+		OnDelivery:   onDelivery,
 	}
-	go func() { d.errc <- runDaemon(dctx, cfg) }()
+	go func() { d.errc <- runApp(dctx, cfg) }()
 	var once sync.Once
 	var stopErr error
 	d.stop = func() error {

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/store"
 )
 
@@ -155,7 +156,7 @@ func (o *benchOptions) referenceSchema(ctx context.Context) (*pgxpool.Pool, func
 	schema := "inviter_bench_ref_" + hex.EncodeToString(b[:])
 	admin, err := pgx.Connect(ctx, o.db)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to %s: %w", redactDSN(o.db), err)
+		return nil, nil, fmt.Errorf("connecting to %s: %w", redact.DSN(o.db), err)
 	}
 	defer admin.Close(ctx)
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {

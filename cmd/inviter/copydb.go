@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
 )
@@ -116,7 +117,7 @@ func (o *copyDBOptions) run(ctx context.Context, stdout, stderr io.Writer) error
 		return err
 	}
 	if has && !o.force {
-		return fmt.Errorf("%s already holds inviter data (deliveries, identities, audit rows or jobs); copy-db into it again only with --force, which merges", redactDSN(o.to))
+		return fmt.Errorf("%s already holds inviter data (deliveries, identities, audit rows or jobs); copy-db into it again only with --force, which merges", redact.DSN(o.to))
 	}
 
 	jobs, skipped, err := unfinishedJobs(ctx, src)
@@ -266,7 +267,7 @@ func printCopy(w io.Writer, o *copyDBOptions, src, dst *store.DB, res store.Copy
 	}
 	deadLetters := c.Jobs[string(rivertype.JobStateCancelled)] + c.Jobs[string(rivertype.JobStateDiscarded)]
 
-	fmt.Fprintf(w, "copied %s (sqlite) to %s (postgres)\n", o.from, redactDSN(o.to))
+	fmt.Fprintf(w, "copied %s (sqlite) to %s (postgres)\n", o.from, redact.DSN(o.to))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  inviter_meta\t%d keys\tcut-off initialised_at %s\n", res.Meta, cutoff.UTC().Format(time.RFC3339))
 	kept := ""

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/app"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/web"
@@ -95,20 +96,20 @@ func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	defer stopDaemon()
 	daemonErr := make(chan error, 1)
 	adminAddr := make(chan string, 1)
-	cfg := daemonConfig{
-		client: isc.Config{
+	cfg := app.Config{
+		ISC: isc.Config{
 			BaseURL: tenant.URL(), ClientID: tenant.ClientID(), ClientSecret: tenant.ClientSecret(),
 			UserAgent: "inviter/" + version, Retries: 3,
 		},
-		dsn: dbPath, listen: o.listen, auth: web.Auth{BearerToken: token}, api: o.api.api,
-		batchSize: 100, batchWindow: 250 * time.Millisecond, notFoundWindow: time.Minute,
-		dirRefresh: time.Second, jobTimeout: time.Minute, rescueAfter: 2 * time.Minute,
-		shutdownWait: 10 * time.Second,
-		logger:       newLogger(io.Discard, false),
-		ready:        func(addr string) { ready <- addr },
-		adminListen:  "127.0.0.1:0",
-		adminReady:   func(addr string) { adminAddr <- addr },
-		onDelivery: func(ev inviter.IdentityCreated, dup bool) {
+		DB: dbPath, Listen: o.listen, Auth: web.Auth{BearerToken: token}, API: o.api.api,
+		BatchSize: 100, BatchWindow: 250 * time.Millisecond, VisibilityDelay: time.Minute,
+		DirectoryRefresh: time.Second, JobTimeout: time.Minute, RescueAfter: 2 * time.Minute,
+		ShutdownWait: 10 * time.Second,
+		Logger:       newLogger(io.Discard, false),
+		Ready:        func(addr string) { ready <- addr },
+		AdminListen:  "127.0.0.1:0",
+		AdminReady:   func(addr string) { adminAddr <- addr },
+		OnDelivery: func(ev inviter.IdentityCreated, dup bool) {
 			delivered.Add(1)
 			mu.Lock()
 			deliveredAt[ev.Identity.ID] = time.Now()
@@ -120,7 +121,7 @@ func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 				}
 			}
 		},
-		onResult: func(r inviter.Result) {
+		OnResult: func(r inviter.Result) {
 			if r.Outcome == inviter.OutcomeInvited {
 				invited.Add(1)
 				mu.Lock()
@@ -137,7 +138,7 @@ func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 			}
 		},
 	}
-	go func() { daemonErr <- runDaemon(daemonCtx, cfg) }()
+	go func() { daemonErr <- runApp(daemonCtx, cfg) }()
 	var addr string
 	select {
 	case addr = <-ready:

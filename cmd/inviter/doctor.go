@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/store"
 )
@@ -179,7 +181,7 @@ func (d *doctor) count(l level) int {
 }
 
 func (d *doctor) run(ctx context.Context) {
-	p := probeToken(ctx, d.cfg.BaseURL, d.cfg.ClientID, d.cfg.ClientSecret, d.cfg.Timeout)
+	p := isc.ProbeToken(ctx, d.cfg, d.cfg.Timeout)
 	if !d.checkReach(p) || !d.checkToken(p) {
 		for _, c := range []string{"rights", "subscriptions", "shared emails", "test event"} {
 			d.add(levelSkip, c, "needs a token", "")
@@ -195,8 +197,8 @@ func (d *doctor) run(ctx context.Context) {
 	d.checkTestEvent(ctx, subsOK)
 }
 
-func (d *doctor) checkReach(p tokenProbe) bool {
-	base := redactURL(d.cfg.BaseURL)
+func (d *doctor) checkReach(p isc.TokenProbe) bool {
+	base := redact.URL(d.cfg.BaseURL)
 	if !p.Reached {
 		d.add(levelFail, "tenant answers", p.Err.Error(), "check SAIL_BASE_URL (https://TENANT.api.identitynow.com), DNS and the proxy or firewall")
 		return false
@@ -205,7 +207,7 @@ func (d *doctor) checkReach(p tokenProbe) bool {
 	return true
 }
 
-func (d *doctor) checkToken(p tokenProbe) bool {
+func (d *doctor) checkToken(p isc.TokenProbe) bool {
 	switch {
 	case p.Refused:
 		d.add(levelFail, "credentials", p.Err.Error(), "check SAIL_CLIENT_ID and SAIL_CLIENT_SECRET: the client id and secret of a personal access token of an ORG_ADMIN or HELPDESK user")
@@ -214,6 +216,6 @@ func (d *doctor) checkToken(p tokenProbe) bool {
 		d.add(levelFail, "credentials", p.Err.Error(), "check SAIL_BASE_URL: it must be the tenant's API host")
 		return false
 	}
-	d.add(levelOK, "credentials", describeProbe(p), "")
+	d.add(levelOK, "credentials", fmt.Sprintf("token issued (scopes: %s)", dash(strings.Join(p.Scopes, " "))), "")
 	return true
 }

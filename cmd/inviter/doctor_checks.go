@@ -40,33 +40,33 @@ func (d *doctor) readProbe(ctx context.Context, name string) (tested bool, err e
 	return true, err
 }
 
-func (d *doctor) checkRights(ctx context.Context, p tokenProbe) {
-	broad := hasBroadScope(p.Scopes)
-	for _, f := range featuresInUse(d.api, true) {
-		check := "rights: " + f.name
-		tested, err := d.readProbe(ctx, f.name)
-		has := broad || slices.ContainsFunc(f.anyOf, func(s string) bool { return slices.Contains(p.Scopes, s) })
+func (d *doctor) checkRights(ctx context.Context, p isc.TokenProbe) {
+	broad := isc.HasBroadScope(p.Scopes)
+	for _, f := range isc.FeaturesInUse(inviter.API(d.api), true) {
+		check := "rights: " + f.Name
+		tested, err := d.readProbe(ctx, f.Name)
+		has := broad || slices.ContainsFunc(f.AnyOf, func(s string) bool { return slices.Contains(p.Scopes, s) })
 		bad := levelFail
-		if f.optional {
+		if f.Optional {
 			bad = levelWarn
 		}
-		fix := fmt.Sprintf("give the personal access token the scope %s (or use one of an ORG_ADMIN user with sp:scopes:all)", f.anyOf[0])
+		fix := fmt.Sprintf("give the personal access token the scope %s (or use one of an ORG_ADMIN user with sp:scopes:all)", f.AnyOf[0])
 		switch {
 		case tested && forbidden(err):
 			d.add(bad, check, "ISC refused a read call: "+err.Error(), fix)
 		case !has:
-			d.add(bad, check, fmt.Sprintf("the token lacks %s (it has: %s)", strings.Join(f.anyOf, " or "), strings.Join(p.Scopes, " ")), fix)
+			d.add(bad, check, fmt.Sprintf("the token lacks %s (it has: %s)", strings.Join(f.AnyOf, " or "), strings.Join(p.Scopes, " ")), fix)
 		case tested && err != nil:
 			d.add(levelWarn, check, "the read call failed: "+err.Error(), "run inviter doctor again; check the tenant's status")
-		case f.name == "invite" && broad && len(p.Authorities) > 0 &&
+		case f.Name == "invite" && broad && len(p.Authorities) > 0 &&
 			!slices.Contains(p.Authorities, "ORG_ADMIN") && !slices.Contains(p.Authorities, "HELPDESK"):
 			d.add(levelFail, check, "the token's user levels are "+strings.Join(p.Authorities, " ")+": inviting needs ORG_ADMIN or HELPDESK",
 				"use a personal access token of an ORG_ADMIN or HELPDESK user")
 		default:
-			how := "scope " + scopeShown(p.Scopes, f.anyOf)
+			how := "scope " + scopeShown(p.Scopes, f.AnyOf)
 			if tested {
 				how += "; a read call succeeded"
-			} else if f.name == "invite" {
+			} else if f.Name == "invite" {
 				how += "; no harmless call can test it"
 			}
 			d.add(levelOK, check, how, "")
@@ -81,7 +81,7 @@ func scopeShown(have, anyOf []string) string {
 			return s
 		}
 	}
-	for _, s := range broadScopes {
+	for _, s := range isc.BroadScopes {
 		if slices.Contains(have, s) {
 			return s
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/admission"
+	"github.com/inviter/inviter/app"
 	"github.com/inviter/inviter/isc"
 )
 
@@ -141,7 +142,7 @@ func (o *inviteOptions) run(ctx context.Context, flags *pflag.FlagSet, args []st
 	if o.api.api == inviter.APICC {
 		// A tenant whose /cc API is gone cannot be served with --api cc:
 		// say so once (exit 2), before anyone is looked up or recorded.
-		if err := checkCCAtStart(ctx, cfg, logger); err != nil {
+		if err := app.CheckCC(ctx, cfg, logger); err != nil {
 			return err
 		}
 		dir = isc.NewDirectory(client, isc.DirectoryOptions{})

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/store"
 )
 
@@ -42,11 +43,11 @@ func openInviteDB(ctx context.Context, flags *pflag.FlagSet, dsn string, logger 
 	}
 	db, err := store.Open(ctx, dsn, logger)
 	if err != nil {
-		return nil, fmt.Errorf("opening the database %s (%s): %w", redactDSN(dsn), settingName(flags, "db"), err)
+		return nil, fmt.Errorf("opening the database %s (%s): %w", redact.DSN(dsn), settingName(flags, "db"), err)
 	}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("migrating the database %s: %w", redactDSN(dsn), err)
+		return nil, fmt.Errorf("migrating the database %s: %w", redact.DSN(dsn), err)
 	}
 	return db, nil
 }

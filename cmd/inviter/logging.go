@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/inviter/inviter/internal/redact"
 )
 
 // logSettings are the logging flags of every command that talks to ISC.
@@ -87,90 +87,5 @@ func (l *logSettings) handler(w io.Writer, lv slog.Level) slog.Handler {
 	} else {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return redactingHandler{h}
-}
-
-// redactingHandler hides the user information (a password, say) of any
-// URL-looking string attribute, whichever code logs it: SAIL_BASE_URL
-// and postgres:// URLs are logged at start.
-type redactingHandler struct{ slog.Handler }
-
-func (h redactingHandler) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, redactUserinfo(r.Message), r.PC)
-	r.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(redactAttr(a))
-		return true
-	})
-	return h.Handler.Handle(ctx, out)
-}
-
-func (h redactingHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	red := make([]slog.Attr, len(as))
-	for i, a := range as {
-		red[i] = redactAttr(a)
-	}
-	return redactingHandler{h.Handler.WithAttrs(red)}
-}
-
-func (h redactingHandler) WithGroup(name string) slog.Handler {
-	return redactingHandler{h.Handler.WithGroup(name)}
-}
-
-func redactAttr(a slog.Attr) slog.Attr {
-	v := a.Value.Resolve()
-	switch v.Kind() {
-	case slog.KindString:
-		return slog.String(a.Key, redactUserinfo(v.String()))
-	case slog.KindGroup:
-		g := v.Group()
-		red := make([]any, len(g))
-		for i, ga := range g {
-			red[i] = redactAttr(ga)
-		}
-		return slog.Group(a.Key, red...)
-	case slog.KindAny:
-		if err, ok := v.Any().(error); ok {
-			return slog.String(a.Key, redactUserinfo(err.Error()))
-		}
-		if s, ok := v.Any().(fmt.Stringer); ok {
-			return slog.String(a.Key, redactUserinfo(s.String()))
-		}
-	}
-	return slog.Attr{Key: a.Key, Value: v}
-}
-
-// redactUserinfo replaces the user information of every URL in s
-// ("scheme://user:password@host") with "xxxxx".
-func redactUserinfo(s string) string {
-	if !strings.Contains(s, "://") || !strings.Contains(s, "@") {
-		return s
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "://")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i+3])
-		s = s[i+3:]
-		end := strings.IndexAny(s, "/?# \t\n\"'")
-		if end < 0 {
-			end = len(s)
-		}
-		if at := strings.LastIndex(s[:end], "@"); at >= 0 {
-			b.WriteString("xxxxx@")
-			s = s[at+1:]
-		}
-	}
-}
-
-// redactURL returns u without its user information, for messages.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return redactUserinfo(u)
-	}
-	p.User = nil
-	return p.String()
+	return redact.Handler{Handler: h}
 }

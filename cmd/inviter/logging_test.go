@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/isctest"
 )
 
@@ -46,8 +47,8 @@ func TestRedactUserinfo(t *testing.T) {
 		"postgres://inviter:pw@db:5432/inviter and http://t@h": "postgres://xxxxx@db:5432/inviter and http://xxxxx@h",
 		"mail me at a@b.c":                                     "mail me at a@b.c",
 	} {
-		if got := redactUserinfo(in); got != want {
-			t.Errorf("redactUserinfo(%q) = %q, want %q", in, got, want)
+		if got := redact.Userinfo(in); got != want {
+			t.Errorf("redact.Userinfo(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

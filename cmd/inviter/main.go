@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/inviter/inviter/app"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -47,7 +49,8 @@ func exitCode(err error) int {
 		return ee.code
 	}
 	var ue *usageError
-	if errors.As(err, &ue) {
+	var se *app.SettingError
+	if errors.As(err, &ue) || errors.As(err, &se) {
 		return 2
 	}
 	return 1

@@ -40,3 +40,10 @@ func testContext(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func TestVersionPrintsCommitAndBuildTime(t *testing.T) {
+	r := runInviter(t, testContext(t), nil, "version")
+	if r.err != nil || !strings.HasPrefix(r.stdout, "inviter ") || !strings.Contains(r.stdout, "commit ") || !strings.Contains(r.stdout, "built ") {
+		t.Fatalf("version: %v\n%s", r.err, r.stdout)
+	}
+}

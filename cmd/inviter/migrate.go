@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/store"
 )
 
@@ -32,7 +33,7 @@ func newMigrateCommand(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(stdout, "database %s (%s) is up to date; initialised %s\n", redactDSN(db.dsn), d.Backend(), at.Format("2006-01-02 15:04:05Z07:00"))
+			_, err = fmt.Fprintf(stdout, "database %s (%s) is up to date; initialised %s\n", redact.DSN(db.dsn), d.Backend(), at.Format("2006-01-02 15:04:05Z07:00"))
 			return err
 		},
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
 )
@@ -80,7 +81,7 @@ func (o *outputFlag) register(cmd *cobra.Command) {
 // neither creates nor migrates one: a SQLite path that does not exist and a
 // database that was never migrated are errors that say what to run.
 func openExisting(ctx context.Context, dsn string) (*store.DB, error) {
-	name := redactDSN(dsn)
+	name := redact.DSN(dsn)
 	if !store.IsPostgresDSN(dsn) {
 		path := strings.TrimPrefix(dsn, "file:")
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
@@ -268,7 +269,7 @@ Works while inviter serve runs, on SQLite and PostgreSQL alike.`,
 				return err
 			}
 			defer d.Close()
-			rep, err := readStatus(ctx, d, redactDSN(db.dsn))
+			rep, err := readStatus(ctx, d, redact.DSN(db.dsn))
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/store/storetest"
@@ -354,7 +355,7 @@ func TestOpsNotMigrated(t *testing.T) {
 			for _, args := range [][]string{{"status"}, {"jobs", "list"}, {"audit"}} {
 				r := runInviter(t, testContext(t), nil, append(args, "--db", dsn)...)
 				if exitCode(r.err) != 1 || r.err == nil || !strings.Contains(r.err.Error(), "was never migrated") ||
-					!strings.Contains(r.err.Error(), "inviter serve") || !strings.Contains(r.err.Error(), redactDSN(dsn)) {
+					!strings.Contains(r.err.Error(), "inviter serve") || !strings.Contains(r.err.Error(), redact.DSN(dsn)) {
 					t.Errorf("inviter %s on an unmigrated database: exit %d, %v", strings.Join(args, " "), exitCode(r.err), r.err)
 				}
 			}

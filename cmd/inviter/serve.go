@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net"
 	"strings"
@@ -10,30 +11,31 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/app"
 	"github.com/inviter/inviter/web"
 )
 
 // serveOptions are the settings of inviter serve.
 type serveOptions struct {
-	tenant         tenantSettings
-	db             dbSettings
-	listen         string
-	adminListen    string
-	api            apiFlag
-	batchSize      int
-	batchWindow    time.Duration
-	notFoundWindow time.Duration
-	dirRefresh     time.Duration
-	jobTimeout     time.Duration
-	rescueAfter    time.Duration
-	shutdownWait   time.Duration
-	giveUpAfter    time.Duration
-	retryBackoff   time.Duration // the cap of the backoff between retries
-	retain         retention
-	replicas       int
-	auth           web.Auth
-	policy         policySettings
-	reconcile      reconcileSettings
+	tenant                        tenantSettings
+	db                            dbSettings
+	listen                        string
+	adminListen                   string
+	api                           apiFlag
+	batchSize                     int
+	batchWindow                   time.Duration
+	notFoundWindow                time.Duration
+	dirRefresh                    time.Duration
+	jobTimeout                    time.Duration
+	rescueAfter                   time.Duration
+	shutdownWait                  time.Duration
+	giveUpAfter                   time.Duration
+	retryBackoff                  time.Duration // the cap of the backoff between retries
+	retainDeliveries, retainAudit time.Duration
+	replicas                      int
+	auth                          web.Auth
+	policy                        policySettings
+	reconcile                     reconcileSettings
 }
 
 // dbSettings is the database setting shared by every command that has one.
@@ -63,7 +65,7 @@ default; "off" turns them off), never on --listen.`,
 			if err != nil {
 				return err
 			}
-			return runDaemon(cmd.Context(), cfg)
+			return runApp(cmd.Context(), cfg)
 		},
 	}
 	o.register(cmd.Flags())
@@ -91,9 +93,9 @@ func (o *serveOptions) register(fs *pflag.FlagSet) {
 	bindEnv(fs, "job-timeout", "INVITER_JOB_TIMEOUT")
 	fs.DurationVar(&o.rescueAfter, "rescue-after", 0, "a job running longer is taken as stuck in a live process and retried (must exceed --job-timeout; default --job-timeout + 1m); a dead process's jobs come back sooner")
 	bindEnv(fs, "rescue-after", "INVITER_RESCUE_AFTER")
-	fs.DurationVar(&o.retain.deliveries, "retain-deliveries", 30*24*time.Hour, "delivery payloads (personal data) older than this are deleted; 0 keeps them forever")
+	fs.DurationVar(&o.retainDeliveries, "retain-deliveries", 30*24*time.Hour, "delivery payloads (personal data) older than this are deleted; 0 keeps them forever")
 	bindEnv(fs, "retain-deliveries", "INVITER_RETAIN_DELIVERIES")
-	fs.DurationVar(&o.retain.audit, "retain-audit", 400*24*time.Hour, "audit rows older than this are deleted; 0 keeps them forever")
+	fs.DurationVar(&o.retainAudit, "retain-audit", 400*24*time.Hour, "audit rows older than this are deleted; 0 keeps them forever")
 	bindEnv(fs, "retain-audit", "INVITER_RETAIN_AUDIT")
 	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 30*time.Second, "on SIGTERM, how long running jobs may finish before they are handed back")
 	bindEnv(fs, "shutdown-wait", "INVITER_SHUTDOWN_WAIT")
@@ -109,12 +111,12 @@ func (o *serveOptions) register(fs *pflag.FlagSet) {
 }
 
 // config validates the settings and returns the daemon's configuration.
-func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig, error) {
+func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (app.Config, error) {
 	if err := checkListen(settingName(fs, "listen"), o.listen); err != nil {
-		return daemonConfig{}, err
+		return app.Config{}, err
 	}
 	if err := checkDB(settingName(fs, "db"), o.db.dsn); err != nil {
-		return daemonConfig{}, err
+		return app.Config{}, err
 	}
 	adminListen := o.adminListen
 	if strings.EqualFold(adminListen, "off") {
@@ -122,46 +124,46 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 	}
 	if adminListen != "" {
 		if err := checkListen(settingName(fs, "admin-listen"), adminListen); err != nil {
-			return daemonConfig{}, err
+			return app.Config{}, err
 		}
 		if _, port, _ := net.SplitHostPort(adminListen); adminListen == o.listen && port != "0" {
-			return daemonConfig{}, usagef("%s and %s are both %q: the status page must not share the webhook's listener",
+			return app.Config{}, usagef("%s and %s are both %q: the status page must not share the webhook's listener",
 				settingName(fs, "admin-listen"), settingName(fs, "listen"), adminListen)
 		}
 	}
 	if o.jobTimeout == 0 {
-		o.jobTimeout = jobTimeoutFor(o.batchWindow, o.tenant.timeout, serveRetries)
+		o.jobTimeout = app.JobTimeoutFor(o.batchWindow, o.tenant.timeout, serveRetries)
 	}
 	if o.rescueAfter == 0 {
 		o.rescueAfter = o.jobTimeout + time.Minute
 	}
 	switch {
-	case o.retain.deliveries < 0 || o.retain.audit < 0:
-		return daemonConfig{}, usagef("--retain-deliveries (INVITER_RETAIN_DELIVERIES) and --retain-audit (INVITER_RETAIN_AUDIT) must not be negative")
+	case o.retainDeliveries < 0 || o.retainAudit < 0:
+		return app.Config{}, usagef("--retain-deliveries (INVITER_RETAIN_DELIVERIES) and --retain-audit (INVITER_RETAIN_AUDIT) must not be negative")
 	case o.batchSize <= 0:
-		return daemonConfig{}, usagef("--batch-size (INVITER_BATCH_SIZE) must be positive")
+		return app.Config{}, usagef("--batch-size (INVITER_BATCH_SIZE) must be positive")
 	case o.batchWindow <= 0:
-		return daemonConfig{}, usagef("--batch-window (INVITER_BATCH_WINDOW) must be positive")
+		return app.Config{}, usagef("--batch-window (INVITER_BATCH_WINDOW) must be positive")
 	case o.notFoundWindow < 0:
-		return daemonConfig{}, usagef("--visibility-delay (INVITER_VISIBILITY_DELAY) must not be negative")
+		return app.Config{}, usagef("--visibility-delay (INVITER_VISIBILITY_DELAY) must not be negative")
 	case o.jobTimeout <= 0 || o.rescueAfter <= o.jobTimeout:
-		return daemonConfig{}, usagef("--rescue-after (INVITER_RESCUE_AFTER) must exceed --job-timeout (INVITER_JOB_TIMEOUT)")
+		return app.Config{}, usagef("--rescue-after (INVITER_RESCUE_AFTER) must exceed --job-timeout (INVITER_JOB_TIMEOUT)")
 	case o.replicas <= 0:
-		return daemonConfig{}, usagef("--replicas (INVITER_REPLICAS) must be positive")
+		return app.Config{}, usagef("--replicas (INVITER_REPLICAS) must be positive")
 	case o.giveUpAfter <= 0:
-		return daemonConfig{}, usagef("--give-up-after (INVITER_GIVE_UP_AFTER) must be positive")
+		return app.Config{}, usagef("--give-up-after (INVITER_GIVE_UP_AFTER) must be positive")
 	case o.retryBackoff < time.Second:
-		return daemonConfig{}, usagef("--retry-backoff-max (INVITER_RETRY_BACKOFF_MAX) must be at least 1s")
+		return app.Config{}, usagef("--retry-backoff-max (INVITER_RETRY_BACKOFF_MAX) must be at least 1s")
 	case o.db.dsn == "":
-		return daemonConfig{}, usagef("--db (INVITER_DB) is empty")
+		return app.Config{}, usagef("--db (INVITER_DB) is empty")
 	}
 	auth, authWarnings := o.auth.Normalize()
 	if err := auth.Validate(); err != nil {
-		return daemonConfig{}, &usageError{err}
+		return app.Config{}, &usageError{err}
 	}
 	client, err := o.tenant.clientConfig(nil, serveRetries)
 	if err != nil {
-		return daemonConfig{}, err
+		return app.Config{}, err
 	}
 	logger, riverLogger := o.tenant.logger(stderr)
 	client.Logger = logger
@@ -176,22 +178,23 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 	}
 	pol, err := o.policy.build()
 	if err != nil {
-		return daemonConfig{}, err
+		return app.Config{}, err
 	}
 	since, err := o.reconcile.since()
 	if err != nil {
-		return daemonConfig{}, err
+		return app.Config{}, err
 	}
 	if o.reconcile.every < 0 || o.reconcile.maxReinvites < 0 {
-		return daemonConfig{}, usagef("--reconcile-every and --max-reinvites must not be negative")
+		return app.Config{}, usagef("--reconcile-every and --max-reinvites must not be negative")
 	}
-	return daemonConfig{
-		policy: pol, reconcileEvery: o.reconcile.every, backfillSince: since, maxReinvites: o.reconcile.maxReinvites,
-		client: client, dsn: o.db.dsn, listen: o.listen, adminListen: adminListen, auth: auth, api: o.api.api,
-		batchSize: o.batchSize, batchWindow: o.batchWindow, notFoundWindow: o.notFoundWindow,
-		dirRefresh: o.dirRefresh, jobTimeout: o.jobTimeout, rescueAfter: o.rescueAfter,
-		shutdownWait: o.shutdownWait, logger: logger, riverLogger: riverLogger,
-		giveUpAfter: o.giveUpAfter, backoffMax: o.retryBackoff, retain: o.retain,
+	return app.Config{
+		ISC: client, DB: o.db.dsn, Listen: o.listen, AdminListen: adminListen, Auth: auth, API: o.api.api,
+		BatchSize: o.batchSize, BatchWindow: o.batchWindow, VisibilityDelay: o.notFoundWindow,
+		DirectoryRefresh: o.dirRefresh, JobTimeout: o.jobTimeout, RescueAfter: o.rescueAfter,
+		ShutdownWait: o.shutdownWait, GiveUpAfter: o.giveUpAfter, RetryBackoffMax: o.retryBackoff,
+		Policy: pol, ReconcileEvery: o.reconcile.every, BackfillSince: since, MaxReinvites: o.reconcile.maxReinvites,
+		RetainDeliveries: o.retainDeliveries, RetainAudit: o.retainAudit,
+		Version: version, Logger: logger, RiverLogger: riverLogger,
 	}, nil
 }
 
@@ -199,21 +202,11 @@ func (o *serveOptions) config(fs *pflag.FlagSet, stderr io.Writer) (daemonConfig
 // after a transient failure before the job retries.
 const serveRetries = 3
 
-// retention is how long personal data and the audit trail are kept; 0
-// keeps forever.
-type retention struct{ deliveries, audit time.Duration }
-
-// jobTimeoutFor sizes the job timeout so that it never cuts short an
-// invitation ISC may be acting on: the batch window, then three calls (a
-// token, the lookup of the batch, the invite), each sent up to retries+1
-// times for up to timeout with the client's backoff between tries (500 ms
-// doubling: 3.5 s for three retries), then the wait for the invite's task
-// (isc.InviterConfig.TaskWait's default, 30 s).
-func jobTimeoutFor(batchWindow, timeout time.Duration, retries int) time.Duration {
-	const calls, taskWait = 3, 30 * time.Second
-	var waits time.Duration
-	for n := range retries {
-		waits += min(500*time.Millisecond<<n, 30*time.Second)
+// runApp runs the daemon cfg describes until ctx ends.
+func runApp(ctx context.Context, cfg app.Config) error {
+	a, err := app.New(cfg)
+	if err != nil {
+		return err
 	}
-	return batchWindow + calls*(time.Duration(retries+1)*timeout+waits) + taskWait
+	return a.Run(ctx)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/web"
 )
@@ -149,7 +149,7 @@ func (t *tenantSettings) clientConfig(logger *slog.Logger, retries int) (isc.Con
 		return cfg, usagef("--max-retry-after (INVITER_MAX_RETRY_AFTER) must not be negative")
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, &usageError{errors.New(redactUserinfo(err.Error()))}
+		return cfg, &usageError{errors.New(redact.Userinfo(err.Error()))}
 	}
 	return cfg, nil
 }
@@ -211,18 +211,6 @@ func newLogger(w io.Writer, debug bool) *slog.Logger {
 	l := logSettings{format: "text", level: "info"}
 	app, _ := l.loggers(w, debug)
 	return app
-}
-
-// redactDSN hides the password of a postgres:// URL.
-func redactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // registerWebhookAuth declares the settings of the webhook's

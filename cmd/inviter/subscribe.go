@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/web"
 )
@@ -146,7 +147,7 @@ func (o *subscribeOptions) client(ctx context.Context, stderr io.Writer) (*isc.C
 func hookTargets(u string, changes bool) ([]subscriptionTarget, error) {
 	p, err := url.Parse(u)
 	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-		return nil, usagef("--url %q: want the daemon's public URL, e.g. https://inviter.example.com/hooks/identity-created", redactURL(u))
+		return nil, usagef("--url %q: want the daemon's public URL, e.g. https://inviter.example.com/hooks/identity-created", redact.URL(u))
 	}
 	if p.User != nil {
 		return nil, usagef("--url must not hold a user or password: the webhook's credentials are --webhook-token or --webhook-user/--webhook-password")

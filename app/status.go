@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/web"
@@ -29,6 +30,8 @@ type statusView struct {
 	cutOff time.Time
 	// retry is the command that retries failed invites on this database.
 	retry string
+	// version is the running build's.
+	version string
 }
 
 // Status implements web.StatusSource.
@@ -38,7 +41,7 @@ func (s statusView) Status(ctx context.Context) (web.Status, error) {
 		return web.Status{}, err
 	}
 	out := web.Status{
-		Version: version, StartedAt: s.started, Backend: s.db.Backend(), API: s.api,
+		Version: s.version, StartedAt: s.started, Backend: s.db.Backend(), API: s.api,
 		Identities: web.IdentityCounts{
 			Pending: int(st.Identities[store.StatePending]),
 			Invited: int(st.Identities[store.StateInvited]),
@@ -153,11 +156,11 @@ func (s statusView) testDeliveries(ctx context.Context) ([]web.TestDelivery, err
 	return out, nil
 }
 
-// retryCommand is the command that retries the failed invites of the
+// RetryCommand is the command that retries the failed invites of the
 // database dsn names.
-func retryCommand(dsn string) string {
+func RetryCommand(dsn string) string {
 	if dsn == "inviter.db" {
 		return web.DefaultRetryCommand
 	}
-	return web.DefaultRetryCommand + " --db " + redactDSN(dsn)
+	return web.DefaultRetryCommand + " --db " + redact.DSN(dsn)
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"strings"
@@ -46,12 +46,5 @@ inviter_isc_healthy 0
 	now = now.Add(healthWindow + time.Minute)
 	if s := h.snapshot(); !s.Healthy || s.Recent["5xx"] != 0 {
 		t.Errorf("after a success and the window: %+v, want healthy, no recent errors", s)
-	}
-}
-
-func TestVersionPrintsCommitAndBuildTime(t *testing.T) {
-	r := runInviter(t, testContext(t), nil, "version")
-	if r.err != nil || !strings.HasPrefix(r.stdout, "inviter ") || !strings.Contains(r.stdout, "commit ") || !strings.Contains(r.stdout, "built ") {
-		t.Fatalf("version: %v\n%s", r.err, r.stdout)
 	}
 }

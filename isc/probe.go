@@ -1,4 +1,4 @@
-package main
+package isc
 
 import (
 	"context"
@@ -12,11 +12,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/redact"
 )
 
-// tokenProbe is what one client-credentials token request told: whether
+// TokenProbe is what one client-credentials token request told: whether
 // the tenant answered, whether it issued a token, and with which scopes.
-type tokenProbe struct {
+type TokenProbe struct {
 	// Reached is false when no HTTP answer came back (DNS, refused
 	// connection, timeout).
 	Reached bool
@@ -35,21 +38,22 @@ type tokenProbe struct {
 	Err error
 }
 
-// probeToken asks base's /oauth/token for a token with the client
+// ProbeToken asks base's /oauth/token for a token with the client
 // credentials, once, without following a redirect (the secret is never
 // posted anywhere else), and reads the token's scopes. The token itself is
 // neither kept nor shown.
-func probeToken(ctx context.Context, base, clientID, secret string, timeout time.Duration) tokenProbe {
+func ProbeToken(ctx context.Context, cfg Config, timeout time.Duration) TokenProbe {
+	base, clientID, secret := cfg.BaseURL, cfg.ClientID, cfg.ClientSecret
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/oauth/token", strings.NewReader(form.Encode()))
 	if err != nil {
-		return tokenProbe{Err: fmt.Errorf("SAIL_BASE_URL %s: %v", redactURL(base), err)}
+		return TokenProbe{Err: fmt.Errorf("SAIL_BASE_URL %s: %v", redact.URL(base), err)}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "inviter/"+version)
+	req.Header.Set("User-Agent", userAgent(cfg))
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -57,14 +61,14 @@ func probeToken(ctx context.Context, base, clientID, secret string, timeout time
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return tokenProbe{Err: fmt.Errorf("SAIL_BASE_URL %s does not answer: %v", redactURL(base), err)}
+		return TokenProbe{Err: fmt.Errorf("SAIL_BASE_URL %s does not answer: %v", redact.URL(base), err)}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	p := tokenProbe{Reached: true, Status: resp.StatusCode}
+	p := TokenProbe{Reached: true, Status: resp.StatusCode}
 	switch s := resp.StatusCode; {
 	case s >= 300 && s < 400:
-		p.Err = fmt.Errorf("POST /oauth/token answered %d redirecting to %s: SAIL_BASE_URL must be the tenant's API host (https://TENANT.api.identitynow.com)", s, redactURL(resp.Header.Get("Location")))
+		p.Err = fmt.Errorf("POST /oauth/token answered %d redirecting to %s: SAIL_BASE_URL must be the tenant's API host (https://TENANT.api.identitynow.com)", s, redact.URL(resp.Header.Get("Location")))
 		return p
 	case s == http.StatusBadRequest || s == http.StatusUnauthorized || s == http.StatusForbidden:
 		p.Refused = true
@@ -110,7 +114,7 @@ func oauthMessage(body []byte) string {
 			return e.Message
 		}
 	}
-	return oneLine(string(body), 120)
+	return cutLine(string(body), 120)
 }
 
 // jwtClaims reads the scope and authorities claims of a JWT, unverified
@@ -148,53 +152,94 @@ func stringOrList(raw json.RawMessage) []string {
 	return nil
 }
 
-// broadScopes are scopes that grant whatever the user's level allows: the
+// BroadScopes are scopes that grant whatever the user's level allows: the
 // token's scopes then say nothing about single rights.
-var broadScopes = []string{"sp:scopes:all", "sp:scopes:default"}
+var BroadScopes = []string{"sp:scopes:all", "sp:scopes:default"}
 
-// hasBroadScope reports whether the scopes grant whatever the user's level
+// HasBroadScope reports whether the scopes grant whatever the user's level
 // allows (or are unknown: none at all).
-func hasBroadScope(have []string) bool {
-	return len(have) == 0 || slices.ContainsFunc(have, func(s string) bool { return slices.Contains(broadScopes, s) })
+func HasBroadScope(have []string) bool {
+	return len(have) == 0 || slices.ContainsFunc(have, func(s string) bool { return slices.Contains(BroadScopes, s) })
 }
 
-// missingScopes returns, for each feature whose scopes the token lacks
+// MissingScopes returns, for each feature whose scopes the token lacks
 // (it has none of the feature's alternatives), the scope it needs; nil
 // when the token's scopes are broad.
-func missingScopes(have []string, fs []feature) []string {
-	if hasBroadScope(have) {
+func MissingScopes(have []string, fs []Feature) []string {
+	if HasBroadScope(have) {
 		return nil
 	}
 	var out []string
 	for _, f := range fs {
-		if !slices.ContainsFunc(f.anyOf, func(s string) bool { return slices.Contains(have, s) }) {
-			out = append(out, f.anyOf[0])
+		if !slices.ContainsFunc(f.AnyOf, func(s string) bool { return slices.Contains(have, s) }) {
+			out = append(out, f.AnyOf[0])
 		}
 	}
 	return out
 }
 
-// feature is something inviter does with ISC, and the OAuth scopes of
+// Feature is something inviter does with ISC, and the OAuth scopes of
 // which its calls need one (as SailPoint's OpenAPI documents list them).
-type feature struct {
-	name     string
-	anyOf    []string
-	optional bool // inviter works without it, less well
+type Feature struct {
+	// Name says what inviter does ("invite", "search", …).
+	Name string
+	// AnyOf are the scopes of which the feature's calls need one.
+	AnyOf []string
+	// Optional is true when inviter works without it, less well.
+	Optional bool
 }
 
-// featuresInUse lists what the settings make inviter call. The /cc API
+// FeaturesInUse lists what the settings make inviter call. The /cc API
 // has no documented scopes (it needs a token of every right).
-func featuresInUse(api string, subscriptions bool) []feature {
-	var fs []feature
-	if api != "cc" {
-		fs = append(fs, feature{name: "invite", anyOf: []string{"idn:password-user-invite:manage"}},
-			feature{name: "task status", anyOf: []string{"idn:task-management:read", "idn:task-management:write"}})
+func FeaturesInUse(api inviter.API, subscriptions bool) []Feature {
+	var fs []Feature
+	if api != inviter.APICC {
+		fs = append(fs, Feature{Name: "invite", AnyOf: []string{"idn:password-user-invite:manage"}},
+			Feature{Name: "task status", AnyOf: []string{"idn:task-management:read", "idn:task-management:write"}})
 	}
-	fs = append(fs, feature{name: "identities read", anyOf: []string{"idn:identity:read", "idn:identity:manage"}},
-		feature{name: "search", anyOf: []string{"sp:search:read"}, optional: true})
+	fs = append(fs, Feature{Name: "identities read", AnyOf: []string{"idn:identity:read", "idn:identity:manage"}},
+		Feature{Name: "search", AnyOf: []string{"sp:search:read"}, Optional: true})
 	if subscriptions {
-		fs = append(fs, feature{name: "subscriptions", anyOf: []string{"sp:trigger-service-subscriptions:manage"}},
-			feature{name: "test invocation", anyOf: []string{"sp:trigger-service-invocation-status:manage"}, optional: true})
+		fs = append(fs, Feature{Name: "subscriptions", AnyOf: []string{"sp:trigger-service-subscriptions:manage"}},
+			Feature{Name: "test invocation", AnyOf: []string{"sp:trigger-service-invocation-status:manage"}, Optional: true})
 	}
 	return fs
+}
+
+// RequiredFeatures lists the features the daemon cannot work without.
+func RequiredFeatures(api inviter.API) []Feature {
+	var out []Feature
+	for _, f := range FeaturesInUse(api, false) {
+		if !f.Optional {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// cutLine cuts s to its first line and at most max characters, marking
+// a cut with "…"; "-" for an empty s.
+func cutLine(s string, max int) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "-"
+	}
+	cut := false
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s, cut = strings.TrimSpace(s[:i]), true
+	}
+	if r := []rune(s); len(r) > max {
+		s, cut = string(r[:max-1]), true
+	}
+	if cut {
+		s += "…"
+	}
+	return s
+}
+
+func userAgent(cfg Config) string {
+	if cfg.UserAgent == "" {
+		return "inviter"
+	}
+	return cfg.UserAgent
 }
