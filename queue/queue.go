@@ -150,24 +150,17 @@ type Config struct {
 	fetchPollInterval time.Duration
 }
 
-// Sources of invite jobs, InviteArgs.Source.
+// Sources of invite jobs, InviteArgs.Source: the domain's sources
+// (inviter.Source), as stored.
 const (
-	SourceEvent     = "event"     // an Identity Created webhook delivery
-	SourceReconcile = "reconcile" // reconciliation found an uninvited identity
-	SourceCLI       = "cli"       // inviter invite
-	SourceReinvite  = "reinvite"  // the previous invitation expired unused
-	// SourceAttributes is an Identity Attributes Changed delivery that made
-	// the identity eligible.
-	SourceAttributes = "attributes-changed"
+	SourceEvent      = string(inviter.SourceEvent)
+	SourceReconcile  = string(inviter.SourceReconcile)
+	SourceCLI        = string(inviter.SourceCLI)
+	SourceReinvite   = string(inviter.SourceReinvite)
+	SourceAttributes = string(inviter.SourceAttributes)
 )
 
-func validSource(s string) bool {
-	switch s {
-	case SourceEvent, SourceReconcile, SourceCLI, SourceReinvite, SourceAttributes:
-		return true
-	}
-	return false
-}
+func validSource(s string) bool { return inviter.Source(s).Valid() }
 
 // withDefaults returns cfg with defaults filled in, or an error naming the
 // first invalid setting.

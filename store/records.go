@@ -12,25 +12,20 @@ import (
 
 var sqlErrNoRows = sql.ErrNoRows
 
-// State is where an identity stands in inviter_identities.
-type State string
+// State is where an identity stands in inviter_identities: the domain's
+// invite state.
+type State = inviter.InviteState
 
+// The invite states, as the domain names them.
 const (
-	// StatePending means an invite is wanted and not yet settled (queued,
-	// retrying, waiting for the tenant to show the identity).
-	StatePending State = "pending"
-	// StateInvited means ISC accepted an invitation for the identity.
-	StateInvited State = "invited"
-	// StateFailed means inviting gave up (permanent error, retries
-	// exhausted); the audit trail says why. Retrying the job may revive it.
-	StateFailed State = "failed"
-	// StateSkipped means there was nothing to send (already registered,
-	// policy).
-	StateSkipped State = "skipped"
+	StatePending = inviter.StatePending
+	StateInvited = inviter.StateInvited
+	StateFailed  = inviter.StateFailed
+	StateSkipped = inviter.StateSkipped
 )
 
 // States lists every State, in the order a status page shows them.
-var States = []State{StatePending, StateInvited, StateFailed, StateSkipped}
+var States = inviter.InviteStates
 
 // DeliveryKind says what a stored delivery was.
 type DeliveryKind string
