@@ -1,11 +1,14 @@
 package isctest
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -254,5 +257,97 @@ func TestVisibilityDelay(t *testing.T) {
 	b.clock.Advance(5 * time.Second)
 	if inList, get, total, inv := visible(); !inList || !get || total != 4 || inv != 202 {
 		t.Fatalf("after the delay: list %v get %v cc total %d invite %d", inList, get, total, inv)
+	}
+}
+
+// TestLookupByIDAnswersAsTheScan: a filter naming identities by id alone is
+// answered from the id index; the identities and their order are those of
+// the same filter answered by a scan (an "or" that matches nothing more),
+// in each list order, with identities not yet visible, uncorrelated ones,
+// an id named twice and one the tenant does not know.
+func TestLookupByIDAnswersAsTheScan(t *testing.T) {
+	t.Parallel()
+	for _, order := range []CCOrder{CCOrderCreated, CCOrderNewestFirst, CCOrderName} {
+		b := setup(t, Options{Users: 20, ListOrder: order})
+		late := b.srv.CreateIdentity(NewIdentity{Name: "Late", VisibleAfter: time.Hour})
+		loner := b.srv.CreateIdentity(NewIdentity{Name: "Loner", Uncorrelated: true})
+		var ids []string
+		for _, x := range b.srv.Identities() {
+			ids = append(ids, x.ID)
+		}
+		slices.Reverse(ids)
+		ids = append(ids, ids[3], late.ID, loner.ID, "2c9180000000000000000000000dead0")
+		quoted := make([]string, len(ids))
+		for i, id := range ids {
+			quoted[i] = strconv.Quote(id)
+		}
+		in := "id in (" + strings.Join(quoted, ", ") + ")"
+		for _, df := range []string{"", "&defaultFilter=NONE"} {
+			list := func(filter string) []string {
+				_, body := b.get(t, "/v2025/identities?filters="+urlQuery(filter)+df)
+				var got []v2025Identity
+				mustJSON(t, body, &got)
+				out := make([]string, len(got))
+				for i, x := range got {
+					out[i] = x.ID
+				}
+				return out
+			}
+			indexed, scanned := list(in), list(in+` or name eq "nobody at all"`)
+			if !slices.Equal(indexed, scanned) {
+				t.Errorf("order %s%s: by id %v, scanned %v", order, df, indexed, scanned)
+			}
+			if want := map[string]int{"": 20, "&defaultFilter=NONE": 21}[df]; len(indexed) != want {
+				t.Errorf("order %s%s: %d identities, want %d", order, df, len(indexed), want)
+			}
+			if slices.Contains(indexed, late.ID) || (df == "") == slices.Contains(indexed, loner.ID) {
+				t.Errorf("order %s%s: %v: want no identity not yet visible, the uncorrelated one only with NONE", order, df, indexed)
+			}
+		}
+	}
+}
+
+// BenchmarkLookupByID is the lookup of a batch of 100 ids in a tenant of
+// 100,000 identities (the lookup every public invite batch makes), from
+// the id index and, for comparison, by the scan any other filter takes.
+func BenchmarkLookupByID(b *testing.B) {
+	srv := NewServer(Options{Users: 100_000, RateLimit: 1 << 30, RateWindow: time.Second})
+	b.Cleanup(srv.Close)
+	all := srv.Identities()
+	quoted := make([]string, 100)
+	for i := range quoted {
+		quoted[i] = strconv.Quote(all[i*997].ID)
+	}
+	in := "id in (" + strings.Join(quoted, ",") + ")"
+	c := http.Client{}
+	resp, err := http.PostForm(srv.URL()+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {srv.ClientID()}, "client_secret": {srv.ClientSecret()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || tok.AccessToken == "" {
+		b.Fatalf("token: %v", err)
+	}
+	for _, bc := range []struct{ name, filter string }{{"index", in}, {"scan", in + ` or name eq "nobody"`}} {
+		b.Run(bc.name, func(b *testing.B) {
+			target := "/v2025/identities?filters=" + url.QueryEscape(bc.filter)
+			for b.Loop() {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL()+target, nil)
+				req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+		})
 	}
 }
