@@ -351,3 +351,37 @@ func BenchmarkLookupByID(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCCUserListPage reads one 250-user page of the /cc list of a
+// tenant of 100,000 users.
+func BenchmarkCCUserListPage(b *testing.B) {
+	srv := NewServer(Options{Users: 100_000, RateLimit: 1 << 30, RateWindow: time.Second})
+	b.Cleanup(srv.Close)
+	resp, err := http.PostForm(srv.URL()+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {srv.ClientID()}, "client_secret": {srv.ClientSecret()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || tok.AccessToken == "" {
+		b.Fatalf("token: %v", err)
+	}
+	start := 0
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/cc/api/user/list?start=%d&limit=250", srv.URL(), start), nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		start = (start + 250) % 100_000
+	}
+}

@@ -320,21 +320,40 @@ func (s *Server) ccListLocked() []*identity { return s.orderedLocked(s.opts.CCOr
 // orderedLocked returns the identities the lists show (visible, and past
 // Options.ListDelay), in order.
 func (s *Server) orderedLocked(order CCOrder) []*identity {
+	now := s.now().Add(-s.opts.ListDelay)
+	if c := s.ordered[order]; c != nil && c.gen == s.listGen && (c.until.IsZero() || now.Before(c.until)) {
+		return c.list
+	}
 	list := s.identities
 	if order == CCOrderName {
 		list = s.byName
 	}
-	now := s.now().Add(-s.opts.ListDelay)
-	out := make([]*identity, 0, len(list))
+	c := &orderedList{gen: s.listGen, list: make([]*identity, 0, len(list))}
 	for _, id := range list {
 		if id.visible(now) {
-			out = append(out, id)
+			c.list = append(c.list, id)
+		} else if c.until.IsZero() || id.VisibleAt.Before(c.until) {
+			c.until = id.VisibleAt
 		}
 	}
 	if order == CCOrderNewestFirst {
-		slices.Reverse(out)
+		slices.Reverse(c.list)
 	}
-	return out
+	if s.ordered == nil {
+		s.ordered = make(map[CCOrder]*orderedList)
+	}
+	s.ordered[order] = c
+	return c.list
+}
+
+// orderedList is one list order's visible identities, kept while no
+// identity is added and none becomes visible (until): every page of a
+// large /cc list is then a slice of it, not a new scan. Callers must not
+// modify it.
+type orderedList struct {
+	gen   int
+	until time.Time // the earliest VisibleAt of an identity not yet shown; zero: none
+	list  []*identity
 }
 
 // handleCCInvite answers POST /cc/api/user/invite, a form with a repeated

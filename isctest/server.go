@@ -281,6 +281,8 @@ type Server struct {
 	invited     chan struct{} // closed and replaced on every invitation mail
 
 	byName       []*identity // sorted by compareByName when CCOrder is CCOrderName
+	listGen      int         // changes whenever an identity is added or byName re-sorted
+	ordered      map[CCOrder]*orderedList
 	bulk         bool        // createUsers is adding: sort byName once at the end
 	firstByEmail map[string]*identity
 	clients      map[string]Client

@@ -191,6 +191,7 @@ func (s *Server) createUsers(n int) {
 	if s.byName != nil {
 		slices.SortFunc(s.byName, compareByName)
 	}
+	s.listGen++
 }
 
 // sharedEmail is the address of Options.SharedEmailUsers.
@@ -273,6 +274,7 @@ func (s *Server) addIdentityLocked(n NewIdentity, now time.Time, delay time.Dura
 		delete(attrs, "email")
 	}
 	s.identities = append(s.identities, id)
+	s.listGen++
 	s.byID[id.ID] = id
 	s.byCCID[ccid] = id
 	// Only addresses given explicitly count as shared: two identities
