@@ -198,10 +198,32 @@ func (q *Queue) commitGroup(batch []*acceptReq) {
 	}
 }
 
-// acceptGroupTx stores the deliveries of batch in tx: the delivery rows,
-// the identities, policy skips, and the invite jobs in one River insert.
+// acceptGroupTx stores the deliveries of batch in tx: the delivery rows in
+// one insert, the identities in one more, policy skips, the invite jobs in
+// one River insert and the deliveries' links to their jobs in one update.
 // Two deliveries of one identity in a batch share its job.
 func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*acceptReq) error {
+	deliveries := make([]store.Delivery, len(batch))
+	seen := make([]store.IdentitySeen, 0, len(batch))
+	for i, r := range batch {
+		r.res = AcceptResult{}
+		kind := store.DeliveryEvent
+		if r.opts.Test {
+			kind = store.DeliveryTest
+		}
+		deliveries[i] = store.Delivery{IdentityID: r.id, IdentityName: r.identity.Name, Payload: r.raw, ReceivedAt: r.receivedAt, Kind: kind}
+		if !r.opts.Test && !r.opts.NoJob {
+			seen = append(seen, store.IdentitySeen{IdentityID: r.id, EventAt: r.receivedAt.UTC(), Now: r.receivedAt})
+		}
+	}
+	deliveryIDs, err := tx.InsertDeliveries(ctx, deliveries)
+	if err != nil {
+		return err
+	}
+	idents, err := tx.EnsureIdentities(ctx, seen)
+	if err != nil {
+		return err
+	}
 	type pendingJob struct {
 		reqs []*acceptReq
 	}
@@ -210,19 +232,9 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 		jobs   []*pendingJob
 		byKey  = map[string]*pendingJob{}
 	)
-	for _, r := range batch {
-		r.res = AcceptResult{}
+	for i, r := range batch {
 		id, opts, receivedAt := r.id, r.opts, r.receivedAt
-		kind := store.DeliveryEvent
-		if opts.Test {
-			kind = store.DeliveryTest
-		}
-		deliveryID, err := tx.InsertDelivery(ctx, store.Delivery{
-			IdentityID: id, IdentityName: r.identity.Name, Payload: r.raw, ReceivedAt: receivedAt, Kind: kind,
-		})
-		if err != nil {
-			return err
-		}
+		deliveryID := deliveryIDs[i]
 		r.res.DeliveryID = deliveryID
 		if opts.Test {
 			r.res.Duplicate = true
@@ -241,10 +253,7 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 			r.res.Duplicate = true
 			continue
 		}
-		ident, _, err := tx.EnsureIdentity(ctx, id, receivedAt.UTC(), receivedAt)
-		if err != nil {
-			return err
-		}
+		ident := idents[id]
 		switch {
 		case opts.SkipReason != "":
 			r.res.Duplicate = true
@@ -284,14 +293,16 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 		if err != nil {
 			return fmt.Errorf("insert invite jobs: %w", err)
 		}
+		links := make([]store.DeliveryJob, 0, len(batch))
 		for i, res := range results {
 			for k, r := range jobs[i].reqs {
 				r.res.JobID = res.Job.ID
 				r.res.Duplicate = res.UniqueSkippedAsDuplicate || k > 0
-				if err := tx.SetDeliveryJob(ctx, r.res.DeliveryID, res.Job.ID); err != nil {
-					return err
-				}
+				links = append(links, store.DeliveryJob{DeliveryID: r.res.DeliveryID, JobID: res.Job.ID})
 			}
+		}
+		if err := tx.SetDeliveryJobs(ctx, links); err != nil {
+			return err
 		}
 	}
 	if q.testAfterInsert != nil {

@@ -1,0 +1,391 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The statements of this file write the rows of many deliveries at once,
+// for the intake's group commit: one statement per group on PostgreSQL
+// (the rows travel as arrays, unnest turns them back into rows), so that a
+// group costs the same few round trips whatever its size; multi-row VALUES
+// on SQLite, in chunks of a power of two rows, so that a connection keeps
+// a handful of compiled variants of each statement (stmtcache.go).
+
+// maxChunk is the most rows one SQLite statement of this file writes or
+// reads.
+const maxChunk = 128
+
+// chunks returns the sizes of the SQLite statements that handle n rows:
+// powers of two, largest first, at most maxChunk, summing to n.
+func chunks(n int) []int {
+	var out []int
+	for size := maxChunk; n > 0; size /= 2 {
+		for n >= size {
+			out = append(out, size)
+			n -= size
+		}
+	}
+	return out
+}
+
+// valuesList returns "(?, …), (?, …)": rows tuples of cols placeholders
+// each, for a multi-row VALUES.
+func valuesList(rows, cols int) string {
+	tuple := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	var b strings.Builder
+	b.Grow(rows * (len(tuple) + 2))
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+	}
+	return b.String()
+}
+
+// InsertDeliveries stores deliveries, as InsertDelivery does each, and
+// returns their ids in the order of ds. JobIDs may be 0 and set later with
+// SetDeliveryJobs.
+func (tx *Tx) InsertDeliveries(ctx context.Context, ds []Delivery) ([]int64, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, 0, len(ds))
+	var err error
+	if tx.pgxTx != nil {
+		ids, err = tx.insertDeliveriesPostgres(ctx, ds, ids)
+	} else {
+		ids, err = tx.insertDeliveriesSQLite(ctx, ds, ids)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("insert deliveries: %w", err)
+	}
+	if len(ids) != len(ds) {
+		return nil, fmt.Errorf("insert deliveries: %d ids returned for %d deliveries", len(ids), len(ds))
+	}
+	// Ids are handed out in the order the rows are inserted, which is ds's;
+	// RETURNING does not promise to list them in that order.
+	slices.Sort(ids)
+	return ids, nil
+}
+
+const pgInsertDeliveries = `INSERT INTO inviter_deliveries (identity_id, identity_name, payload, received_at, job_id, kind)
+	SELECT identity_id, identity_name, payload, received_at, job_id, kind
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[])
+		WITH ORDINALITY AS d(identity_id, identity_name, payload, received_at, job_id, kind, ord)
+	ORDER BY ord
+	RETURNING id`
+
+func (tx *Tx) insertDeliveriesPostgres(ctx context.Context, ds []Delivery, ids []int64) ([]int64, error) {
+	var (
+		identities = make([]string, len(ds))
+		names      = make([]string, len(ds))
+		payloads   = make([]string, len(ds))
+		received   = make([]time.Time, len(ds))
+		jobs       = make([]*int64, len(ds))
+		kinds      = make([]string, len(ds))
+	)
+	for i, d := range ds {
+		identities[i], names[i], payloads[i], received[i] = d.IdentityID, d.IdentityName, string(d.Payload), utc(d.ReceivedAt)
+		if d.JobID != 0 {
+			jobs[i] = &ds[i].JobID
+		}
+		kinds[i] = string(deliveryKind(d.Kind))
+	}
+	rs, err := tx.q.query(ctx, pgInsertDeliveries, identities, names, payloads, received, jobs, kinds)
+	if err != nil {
+		return nil, err
+	}
+	return scanIDs(rs, ids)
+}
+
+func (tx *Tx) insertDeliveriesSQLite(ctx context.Context, ds []Delivery, ids []int64) ([]int64, error) {
+	const cols = 6
+	for _, n := range chunks(len(ds)) {
+		part := ds[:n]
+		ds = ds[n:]
+		args := make([]any, 0, n*cols)
+		for _, d := range part {
+			args = append(args, d.IdentityID, d.IdentityName, string(d.Payload), utc(d.ReceivedAt), nullInt(d.JobID), string(deliveryKind(d.Kind)))
+		}
+		rs, err := tx.q.query(ctx, `INSERT INTO inviter_deliveries (identity_id, identity_name, payload, received_at, job_id, kind)
+			VALUES `+valuesList(n, cols)+` RETURNING id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		if ids, err = scanIDs(rs, ids); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// deliveryKind is k, or DeliveryEvent when k is empty.
+func deliveryKind(k DeliveryKind) DeliveryKind {
+	if k == "" {
+		return DeliveryEvent
+	}
+	return k
+}
+
+// scanIDs appends the int64 of each row of rs to ids and closes rs.
+func scanIDs(rs rows, ids []int64) ([]int64, error) {
+	defer rs.Close()
+	for rs.Next() {
+		var id int64
+		if err := rs.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rs.Err()
+}
+
+// DeliveryJob links a stored delivery to the invite job it led to.
+type DeliveryJob struct {
+	DeliveryID int64
+	JobID      int64
+}
+
+// SetDeliveryJobs records the invite job of each delivery, as
+// SetDeliveryJob does for one; each delivery is listed once. It fails,
+// wrapping ErrNotFound, when a delivery does not exist.
+func (tx *Tx) SetDeliveryJobs(ctx context.Context, links []DeliveryJob) error {
+	if len(links) == 0 {
+		return nil
+	}
+	var updated int64
+	if tx.pgxTx != nil {
+		deliveries, jobs := make([]int64, len(links)), make([]*int64, len(links))
+		for i, l := range links {
+			deliveries[i] = l.DeliveryID
+			if l.JobID != 0 {
+				jobs[i] = &links[i].JobID
+			}
+		}
+		n, err := tx.q.exec(ctx, `UPDATE inviter_deliveries AS d SET job_id = l.job_id
+			FROM unnest($1::bigint[], $2::bigint[]) AS l(delivery_id, job_id) WHERE d.id = l.delivery_id`, deliveries, jobs)
+		if err != nil {
+			return fmt.Errorf("set delivery jobs: %w", err)
+		}
+		updated = n
+	} else {
+		rest := links
+		for _, n := range chunks(len(links)) {
+			part := rest[:n]
+			rest = rest[n:]
+			args := make([]any, 0, 2*n)
+			for _, l := range part {
+				args = append(args, l.DeliveryID, nullInt(l.JobID))
+			}
+			got, err := tx.q.exec(ctx, `UPDATE inviter_deliveries SET job_id = l.column2
+				FROM (VALUES `+valuesList(n, 2)+`) AS l WHERE inviter_deliveries.id = l.column1`, args...)
+			if err != nil {
+				return fmt.Errorf("set delivery jobs: %w", err)
+			}
+			updated += got
+		}
+	}
+	if updated != int64(len(links)) {
+		return fmt.Errorf("set delivery jobs: %d of %d deliveries: %w", int64(len(links))-updated, len(links), ErrNotFound)
+	}
+	return nil
+}
+
+// IdentitySeen is one identity for EnsureIdentities.
+type IdentitySeen struct {
+	// IdentityID is the identity to add unless known.
+	IdentityID string
+	// EventAt, when not zero, fills event_at if it is still empty.
+	EventAt time.Time
+	// Now is first_seen_at (and updated_at) when the identity is added.
+	Now time.Time
+}
+
+// EnsureIdentities does what EnsureIdentity does for each of seen, in
+// order, and returns the rows afterwards by identity id. An identity
+// listed twice is added with its first entry's Now, and gets the first
+// non-zero EventAt of its entries.
+//
+// Identities are added in the order of their ids, so that two
+// transactions adding some of the same new identities wait for each other
+// instead of deadlocking.
+func (tx *Tx) EnsureIdentities(ctx context.Context, seen []IdentitySeen) (map[string]Identity, error) {
+	out := make(map[string]Identity, len(seen))
+	if len(seen) == 0 {
+		return out, nil
+	}
+	want := mergeSeen(seen)
+	if err := tx.addIdentities(ctx, want, out); err != nil {
+		return nil, fmt.Errorf("ensure identities: %w", err)
+	}
+	if len(out) == len(want) {
+		return out, nil
+	}
+	// The rest were known already: fill their event_at if empty, then read
+	// them.
+	var known []IdentitySeen
+	for _, s := range want {
+		if _, ok := out[s.IdentityID]; !ok {
+			known = append(known, s)
+		}
+	}
+	if err := tx.fillEventAt(ctx, known); err != nil {
+		return nil, fmt.Errorf("ensure identities: %w", err)
+	}
+	if err := tx.readIdentities(ctx, known, out); err != nil {
+		return nil, fmt.Errorf("ensure identities: %w", err)
+	}
+	for _, s := range known {
+		if _, ok := out[s.IdentityID]; !ok {
+			return nil, fmt.Errorf("ensure identities: identity %s: %w", s.IdentityID, ErrNotFound)
+		}
+	}
+	return out, nil
+}
+
+// mergeSeen returns one entry per identity of seen, sorted by id: the first
+// entry's Now and the first non-zero EventAt.
+func mergeSeen(seen []IdentitySeen) []IdentitySeen {
+	at := make(map[string]int, len(seen))
+	out := make([]IdentitySeen, 0, len(seen))
+	for _, s := range seen {
+		i, ok := at[s.IdentityID]
+		if !ok {
+			at[s.IdentityID] = len(out)
+			out = append(out, s)
+			continue
+		}
+		if out[i].EventAt.IsZero() {
+			out[i].EventAt = s.EventAt
+		}
+	}
+	slices.SortFunc(out, func(a, b IdentitySeen) int { return strings.Compare(a.IdentityID, b.IdentityID) })
+	return out
+}
+
+// addIdentities inserts the identities of want that are not known yet and
+// puts the rows it inserted into out.
+func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[string]Identity) error {
+	if tx.pgxTx != nil {
+		ids, nows, events := make([]string, len(want)), make([]time.Time, len(want)), make([]*time.Time, len(want))
+		for i, s := range want {
+			ids[i], nows[i] = s.IdentityID, utc(s.Now)
+			if !s.EventAt.IsZero() {
+				e := utc(s.EventAt)
+				events[i] = &e
+			}
+		}
+		rs, err := tx.q.query(ctx, `INSERT INTO inviter_identities (identity_id, state, first_seen_at, event_at, updated_at)
+			SELECT identity_id, $4::text, first_seen_at, event_at, first_seen_at
+			FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS s(identity_id, first_seen_at, event_at, ord)
+			ORDER BY ord
+			ON CONFLICT (identity_id) DO NOTHING RETURNING `+identityCols, ids, nows, events, string(StatePending))
+		if err != nil {
+			return err
+		}
+		return scanIdentitiesInto(rs, out)
+	}
+	const cols = 5
+	rest := want
+	for _, n := range chunks(len(want)) {
+		part := rest[:n]
+		rest = rest[n:]
+		args := make([]any, 0, n*cols)
+		for _, s := range part {
+			args = append(args, s.IdentityID, string(StatePending), utc(s.Now), nullTime(s.EventAt), utc(s.Now))
+		}
+		rs, err := tx.q.query(ctx, `INSERT INTO inviter_identities (identity_id, state, first_seen_at, event_at, updated_at)
+			VALUES `+valuesList(n, cols)+` ON CONFLICT (identity_id) DO NOTHING RETURNING `+identityCols, args...)
+		if err != nil {
+			return err
+		}
+		if err := scanIdentitiesInto(rs, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fillEventAt sets event_at of the known identities whose event_at is
+// empty, for the entries of known with an EventAt.
+func (tx *Tx) fillEventAt(ctx context.Context, known []IdentitySeen) error {
+	var ids []string
+	var events []time.Time
+	for _, s := range known {
+		if !s.EventAt.IsZero() {
+			ids, events = append(ids, s.IdentityID), append(events, utc(s.EventAt))
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if tx.pgxTx != nil {
+		_, err := tx.q.exec(ctx, `UPDATE inviter_identities AS i SET event_at = s.event_at
+			FROM unnest($1::text[], $2::timestamptz[]) AS s(identity_id, event_at)
+			WHERE i.identity_id = s.identity_id AND i.event_at IS NULL`, ids, events)
+		return err
+	}
+	for _, n := range chunks(len(ids)) {
+		args := make([]any, 0, 2*n)
+		for k := range n {
+			args = append(args, ids[k], events[k])
+		}
+		ids, events = ids[n:], events[n:]
+		if _, err := tx.q.exec(ctx, `UPDATE inviter_identities SET event_at = s.column2
+			FROM (VALUES `+valuesList(n, 2)+`) AS s
+			WHERE inviter_identities.identity_id = s.column1 AND inviter_identities.event_at IS NULL`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readIdentities puts the rows of the identities of known into out.
+func (tx *Tx) readIdentities(ctx context.Context, known []IdentitySeen, out map[string]Identity) error {
+	ids := make([]string, len(known))
+	for i, s := range known {
+		ids[i] = s.IdentityID
+	}
+	if tx.pgxTx != nil {
+		rs, err := tx.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities WHERE identity_id = ANY($1::text[])`, ids)
+		if err != nil {
+			return err
+		}
+		return scanIdentitiesInto(rs, out)
+	}
+	for _, n := range chunks(len(ids)) {
+		args := make([]any, n)
+		for k := range n {
+			args[k] = ids[k]
+		}
+		ids = ids[n:]
+		rs, err := tx.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities
+			WHERE identity_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`, args...)
+		if err != nil {
+			return err
+		}
+		if err := scanIdentitiesInto(rs, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanIdentitiesInto puts every identity row of rs into out, by id, and
+// closes rs.
+func scanIdentitiesInto(rs rows, out map[string]Identity) error {
+	defer rs.Close()
+	for rs.Next() {
+		i, err := scanIdentity(rs)
+		if err != nil {
+			return err
+		}
+		out[i.IdentityID] = i
+	}
+	return rs.Err()
+}
