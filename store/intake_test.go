@@ -1,0 +1,173 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/inviter/inviter/store"
+	"github.com/inviter/inviter/store/storetest"
+)
+
+// TestIntakeStatements checks the statements that store a group of
+// deliveries at once against the one-row statements they replace, on
+// every backend, with groups that span several SQLite chunks.
+func TestIntakeStatements(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			t.Run("InsertDeliveries", func(t *testing.T) {
+				t.Parallel()
+				testInsertDeliveries(t, b.Open(t))
+			})
+			t.Run("EnsureIdentities", func(t *testing.T) {
+				t.Parallel()
+				testEnsureIdentities(t, b.Open(t), b.Open(t))
+			})
+		})
+	}
+}
+
+func testInsertDeliveries(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 9, 30, 0, 123456000, time.FixedZone("CET", 3600))
+	for _, n := range []int{0, 1, 3, 130} {
+		ds := make([]store.Delivery, n)
+		for i := range ds {
+			ds[i] = store.Delivery{
+				IdentityID: fmt.Sprintf("n%d-%03d", n, i), IdentityName: fmt.Sprintf("name %d", i),
+				Payload: fmt.Appendf(nil, `{"identity":{"id":"n%d-%03d"},"s":"it's \"quoted\""}`, n, i), ReceivedAt: at.Add(time.Duration(i) * time.Second),
+			}
+			if i%3 == 1 {
+				ds[i].Kind = store.DeliveryTest
+			}
+			if i%5 == 2 {
+				ds[i].JobID = int64(1000 + i)
+			}
+		}
+		var ids []int64
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			var err error
+			ids, err = tx.InsertDeliveries(ctx, ds)
+			if err != nil {
+				return err
+			}
+			var links []store.DeliveryJob
+			for i, id := range ids {
+				if i%2 == 0 {
+					links = append(links, store.DeliveryJob{DeliveryID: id, JobID: int64(5000 + i)})
+				}
+			}
+			return tx.SetDeliveryJobs(ctx, links)
+		})
+		if err != nil {
+			t.Fatalf("%d deliveries: %v", n, err)
+		}
+		if len(ids) != n {
+			t.Fatalf("%d deliveries: %d ids", n, len(ids))
+		}
+		for i, id := range ids {
+			want := ds[i]
+			if want.Kind == "" {
+				want.Kind = store.DeliveryEvent
+			}
+			if i%2 == 0 {
+				want.JobID = int64(5000 + i)
+			}
+			got, err := db.Deliveries(ctx, want.IdentityID, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 {
+				t.Fatalf("delivery %s: %d rows", want.IdentityID, len(got))
+			}
+			g := got[0]
+			if g.ID != id || g.IdentityName != want.IdentityName || string(g.Payload) != string(want.Payload) ||
+				!g.ReceivedAt.Equal(want.ReceivedAt) || g.JobID != want.JobID || g.Kind != want.Kind {
+				t.Errorf("delivery %d (id %d): got %+v, want %+v", i, id, g, want)
+			}
+		}
+	}
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		return tx.SetDeliveryJobs(ctx, []store.DeliveryJob{{DeliveryID: 1, JobID: 7}, {DeliveryID: 1 << 40, JobID: 8}})
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetDeliveryJobs of a missing delivery: %v, want ErrNotFound", err)
+	}
+}
+
+// testEnsureIdentities runs the same sequence through EnsureIdentities on
+// batch and EnsureIdentity, one call each, on single; the rows must agree.
+func testEnsureIdentities(t *testing.T, batch, single *store.DB) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	// Known before: one without event_at, one with, one invited.
+	for _, db := range []*store.DB{batch, single} {
+		if _, _, err := db.EnsureIdentity(ctx, "known-no-event", time.Time{}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.EnsureIdentity(ctx, "known-event", t0, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Record(ctx, store.Decision{AuditEntry: store.AuditEntry{IdentityID: "known-invited", At: t0, Outcome: "invited"},
+			State: store.StateInvited}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []store.IdentitySeen
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
+	for i := range 140 {
+		seen = append(seen, store.IdentitySeen{IdentityID: fmt.Sprintf("new-%03d", 139-i), EventAt: at(i), Now: at(i)})
+	}
+	seen = append(seen,
+		store.IdentitySeen{IdentityID: "known-no-event", EventAt: at(200), Now: at(200)},
+		store.IdentitySeen{IdentityID: "known-event", EventAt: at(201), Now: at(201)},
+		store.IdentitySeen{IdentityID: "known-invited", EventAt: at(202), Now: at(202)},
+		store.IdentitySeen{IdentityID: "new-005", EventAt: at(203), Now: at(203)},    // twice in the group
+		store.IdentitySeen{IdentityID: "late-event", Now: at(204)},                   // first without an event …
+		store.IdentitySeen{IdentityID: "late-event", EventAt: at(205), Now: at(205)}, // … then with one
+	)
+	var got map[string]store.Identity
+	if err := batch.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		got, err = tx.EnsureIdentities(ctx, seen)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := single.InTx(ctx, func(tx *store.Tx) error {
+		for _, s := range seen {
+			if _, _, err := tx.EnsureIdentity(ctx, s.IdentityID, s.EventAt, s.Now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 144 {
+		t.Errorf("EnsureIdentities returned %d identities, want 144", len(got))
+	}
+	for _, s := range seen {
+		want, err := single.Identity(ctx, s.IdentityID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := batch.Identity(ctx, s.IdentityID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameIdentity(stored, want) {
+			t.Errorf("identity %s: stored %+v, EnsureIdentity stores %+v", s.IdentityID, stored, want)
+		}
+		if !sameIdentity(got[s.IdentityID], want) {
+			t.Errorf("identity %s: returned %+v, EnsureIdentity stores %+v", s.IdentityID, got[s.IdentityID], want)
+		}
+	}
+	if got["known-invited"].InviteCount != 1 {
+		t.Errorf("known-invited: invite count %d, want 1", got["known-invited"].InviteCount)
+	}
+}
