@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/inviter/inviter"
@@ -334,55 +334,53 @@ func scanIdentities(rs rows, what string) ([]Identity, error) {
 // State StateInvited also counts the invitation and sets invited_at. A zero
 // At means now.
 func (db *DB) Record(ctx context.Context, d Decision) error {
-	if d.At.IsZero() {
-		d.At = time.Now()
-	}
-	return db.InTx(ctx, func(tx *Tx) error { return record(ctx, tx.q, d) })
+	return db.InTx(ctx, func(tx *Tx) error { return tx.Record(ctx, d) })
 }
 
 // Record is DB.Record inside the transaction.
 func (tx *Tx) Record(ctx context.Context, d Decision) error {
-	if d.At.IsZero() {
-		d.At = time.Now()
-	}
-	return record(ctx, tx.q, d)
+	return tx.RecordMany(ctx, []Decision{d})
 }
 
-func record(ctx context.Context, q querier, d Decision) error {
-	if d.IdentityID == "" {
-		return fmt.Errorf("record decision: empty identity id")
+// RecordMany stores decisions as Record does each, in order, with a few
+// statements for all of them: the audit rows in one insert, the unknown
+// identities in one more, and the identities' updates in one (one per
+// repetition when an identity has several decisions).
+func (tx *Tx) RecordMany(ctx context.Context, ds []Decision) error {
+	if len(ds) == 0 {
+		return nil
 	}
-	if _, _, err := ensureIdentity(ctx, q, d.IdentityID, time.Time{}, d.At); err != nil {
-		return err
+	ds = slices.Clone(ds)
+	now := time.Now()
+	seen := make([]IdentitySeen, len(ds))
+	for i := range ds {
+		if ds[i].IdentityID == "" {
+			return fmt.Errorf("record decision: empty identity id")
+		}
+		if ds[i].At.IsZero() {
+			ds[i].At = now
+		}
+		seen[i] = IdentitySeen{IdentityID: ds[i].IdentityID, Now: ds[i].At}
 	}
-	if err := appendAudit(ctx, q, d.AuditEntry); err != nil {
-		return err
+	if err := tx.addIdentities(ctx, mergeSeen(seen), nil); err != nil {
+		return fmt.Errorf("record decisions: %w", err)
 	}
-	set := []string{"last_outcome = $2", "last_reason = $3", "updated_at = $4", "last_error_kind = $5"}
-	args := []any{d.IdentityID, string(d.Outcome), d.Reason, utc(d.At), string(d.ErrorKind)}
-	add := func(col string, v any) {
-		args = append(args, v)
-		set = append(set, fmt.Sprintf("%s = $%d", col, len(args)))
+	entries := make([]AuditEntry, len(ds))
+	for i, d := range ds {
+		entries[i] = d.AuditEntry
 	}
-	if d.State != "" {
-		add("state", string(d.State))
+	if err := tx.appendAudits(ctx, entries); err != nil {
+		return fmt.Errorf("record decisions: %w", err)
 	}
-	if d.API != "" {
-		add("api", string(d.API))
-	}
-	if d.CCID != "" {
-		add("cc_id", d.CCID)
-	}
-	if d.TaskID != "" {
-		add("task_id", d.TaskID)
-	}
-	if d.State == StateInvited && d.Outcome == inviter.OutcomeInvited {
-		add("invited_at", utc(d.At))
-		set = append(set, "invite_count = invite_count + 1")
-	}
-	_, err := q.exec(ctx, `UPDATE inviter_identities SET `+strings.Join(set, ", ")+` WHERE identity_id = $1`, args...)
-	if err != nil {
-		return fmt.Errorf("record decision for %s: %w", d.IdentityID, err)
+	// An UPDATE applies one change per row: an identity's second decision
+	// goes into a second UPDATE, after its first.
+	for wave := range waves(ds) {
+		if err := tx.updateIdentities(ctx, wave); err != nil {
+			if len(wave) == 1 {
+				return fmt.Errorf("record decision for %s: %w", wave[0].IdentityID, err)
+			}
+			return fmt.Errorf("record decisions: %w", err)
+		}
 	}
 	return nil
 }

@@ -6,10 +6,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/inviter/inviter"
 )
 
-// The statements of this file write the rows of many deliveries at once,
-// for the intake's group commit: one statement per group on PostgreSQL
+// The statements of this file write the rows of many deliveries or
+// decisions at once, for the group commits of the intake and of the invite
+// outcomes: one statement per group on PostgreSQL
 // (the rows travel as arrays, unnest turns them back into rows), so that a
 // group costs the same few round trips whatever its size; multi-row VALUES
 // on SQLite, in chunks of a power of two rows, so that a connection keeps
@@ -269,8 +272,12 @@ func mergeSeen(seen []IdentitySeen) []IdentitySeen {
 }
 
 // addIdentities inserts the identities of want that are not known yet and
-// puts the rows it inserted into out.
+// puts the rows it inserted into out, unless out is nil.
 func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[string]Identity) error {
+	returning := " RETURNING " + identityCols
+	if out == nil {
+		returning = ""
+	}
 	if tx.pgxTx != nil {
 		ids, nows, events := make([]string, len(want)), make([]time.Time, len(want)), make([]*time.Time, len(want))
 		for i, s := range want {
@@ -284,7 +291,7 @@ func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[st
 			SELECT identity_id, $4::text, first_seen_at, event_at, first_seen_at
 			FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS s(identity_id, first_seen_at, event_at, ord)
 			ORDER BY ord
-			ON CONFLICT (identity_id) DO NOTHING RETURNING `+identityCols, ids, nows, events, string(StatePending))
+			ON CONFLICT (identity_id) DO NOTHING`+returning, ids, nows, events, string(StatePending))
 		if err != nil {
 			return err
 		}
@@ -300,7 +307,7 @@ func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[st
 			args = append(args, s.IdentityID, string(StatePending), utc(s.Now), nullTime(s.EventAt), utc(s.Now))
 		}
 		rs, err := tx.q.query(ctx, `INSERT INTO inviter_identities (identity_id, state, first_seen_at, event_at, updated_at)
-			VALUES `+valuesList(n, cols)+` ON CONFLICT (identity_id) DO NOTHING RETURNING `+identityCols, args...)
+			VALUES `+valuesList(n, cols)+` ON CONFLICT (identity_id) DO NOTHING`+returning, args...)
 		if err != nil {
 			return err
 		}
@@ -377,9 +384,14 @@ func (tx *Tx) readIdentities(ctx context.Context, known []IdentitySeen, out map[
 }
 
 // scanIdentitiesInto puts every identity row of rs into out, by id, and
-// closes rs.
+// closes rs; with a nil out it only reads rs to its end.
 func scanIdentitiesInto(rs rows, out map[string]Identity) error {
 	defer rs.Close()
+	if out == nil {
+		for rs.Next() {
+		}
+		return rs.Err()
+	}
 	for rs.Next() {
 		i, err := scanIdentity(rs)
 		if err != nil {
@@ -388,4 +400,143 @@ func scanIdentitiesInto(rs rows, out map[string]Identity) error {
 		out[i.IdentityID] = i
 	}
 	return rs.Err()
+}
+
+// appendAudits appends the audit rows of entries, in order.
+func (tx *Tx) appendAudits(ctx context.Context, entries []AuditEntry) error {
+	if tx.pgxTx != nil {
+		n := len(entries)
+		var (
+			identities, outcomes, reasons, apis = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			ccIDs, taskIDs, batchIDs, sources   = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			statuses, kinds                     = make([]string, n), make([]string, n)
+			at                                  = make([]time.Time, n)
+			attempts                            = make([]int64, n)
+		)
+		for i, e := range entries {
+			identities[i], at[i], outcomes[i], reasons[i], apis[i] = e.IdentityID, utc(e.At), string(e.Outcome), e.Reason, string(e.API)
+			ccIDs[i], taskIDs[i], batchIDs[i], attempts[i], sources[i] = e.CCID, e.TaskID, e.BatchID, int64(e.Attempt), e.Source
+			statuses[i], kinds[i] = e.CompletionStatus, string(e.ErrorKind)
+		}
+		_, err := tx.q.exec(ctx, `INSERT INTO inviter_audit
+			(identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind)
+			SELECT identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind
+			FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+				$9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
+				AS a(identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind, ord)
+			ORDER BY ord`,
+			identities, at, outcomes, reasons, apis, ccIDs, taskIDs, batchIDs, attempts, sources, statuses, kinds)
+		if err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+		return nil
+	}
+	const cols = 12
+	for _, n := range chunks(len(entries)) {
+		part := entries[:n]
+		entries = entries[n:]
+		args := make([]any, 0, n*cols)
+		for _, e := range part {
+			args = append(args, e.IdentityID, utc(e.At), string(e.Outcome), e.Reason, string(e.API), e.CCID, e.TaskID, e.BatchID,
+				e.Attempt, e.Source, e.CompletionStatus, string(e.ErrorKind))
+		}
+		if _, err := tx.q.exec(ctx, `INSERT INTO inviter_audit
+			(identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind)
+			VALUES `+valuesList(n, cols), args...); err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+	}
+	return nil
+}
+
+// waves yields ds in groups in which each identity appears at most once:
+// the first decision of each identity, then the second, and so on.
+func waves(ds []Decision) func(yield func([]Decision) bool) {
+	return func(yield func([]Decision) bool) {
+		count := make(map[string]int, len(ds))
+		var split [][]Decision
+		for _, d := range ds {
+			k := count[d.IdentityID]
+			count[d.IdentityID] = k + 1
+			if k == len(split) {
+				split = append(split, make([]Decision, 0, len(ds)))
+			}
+			split[k] = append(split[k], d)
+		}
+		for _, w := range split {
+			if !yield(w) {
+				return
+			}
+		}
+	}
+}
+
+// invites reports whether d counts an invitation.
+func invites(d Decision) bool { return d.State == StateInvited && d.Outcome == inviter.OutcomeInvited }
+
+// nullString returns nil for "" and s otherwise.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// updateIdentities applies the decisions to their identities, which exist
+// and appear once each: last outcome, reason, error kind and time always;
+// state, API, cc id and task id when set; an invitation counted when the
+// decision is one.
+func (tx *Tx) updateIdentities(ctx context.Context, ds []Decision) error {
+	if tx.pgxTx != nil {
+		n := len(ds)
+		var (
+			identities, outcomes, reasons, kinds = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			states, apis, ccIDs, taskIDs         = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+			at                                   = make([]time.Time, n)
+			invited                              = make([]bool, n)
+		)
+		opt := func(s string) *string {
+			if s == "" {
+				return nil
+			}
+			return &s
+		}
+		for i, d := range ds {
+			identities[i], outcomes[i], reasons[i], at[i], kinds[i] = d.IdentityID, string(d.Outcome), d.Reason, utc(d.At), string(d.ErrorKind)
+			states[i], apis[i], ccIDs[i], taskIDs[i] = opt(string(d.State)), opt(string(d.API)), opt(d.CCID), opt(d.TaskID)
+			invited[i] = invites(d)
+		}
+		_, err := tx.q.exec(ctx, `UPDATE inviter_identities AS i SET
+				last_outcome = d.outcome, last_reason = d.reason, updated_at = d.at, last_error_kind = d.error_kind,
+				state = COALESCE(d.state, i.state), api = COALESCE(d.api, i.api),
+				cc_id = COALESCE(d.cc_id, i.cc_id), task_id = COALESCE(d.task_id, i.task_id),
+				invited_at = CASE WHEN d.invited THEN d.at ELSE i.invited_at END,
+				invite_count = i.invite_count + CASE WHEN d.invited THEN 1 ELSE 0 END
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bool[])
+				AS d(identity_id, outcome, reason, at, error_kind, state, api, cc_id, task_id, invited)
+			WHERE i.identity_id = d.identity_id`,
+			identities, outcomes, reasons, at, kinds, states, apis, ccIDs, taskIDs, invited)
+		return err
+	}
+	const cols = 10
+	for _, n := range chunks(len(ds)) {
+		part := ds[:n]
+		ds = ds[n:]
+		args := make([]any, 0, n*cols)
+		for _, d := range part {
+			args = append(args, d.IdentityID, string(d.Outcome), d.Reason, utc(d.At), string(d.ErrorKind),
+				nullString(string(d.State)), nullString(string(d.API)), nullString(d.CCID), nullString(d.TaskID), invites(d))
+		}
+		if _, err := tx.q.exec(ctx, `UPDATE inviter_identities SET
+				last_outcome = d.column2, last_reason = d.column3, updated_at = d.column4, last_error_kind = d.column5,
+				state = COALESCE(d.column6, inviter_identities.state), api = COALESCE(d.column7, inviter_identities.api),
+				cc_id = COALESCE(d.column8, inviter_identities.cc_id), task_id = COALESCE(d.column9, inviter_identities.task_id),
+				invited_at = CASE WHEN d.column10 THEN d.column4 ELSE inviter_identities.invited_at END,
+				invite_count = inviter_identities.invite_count + CASE WHEN d.column10 THEN 1 ELSE 0 END
+			FROM (VALUES `+valuesList(n, cols)+`) AS d
+			WHERE inviter_identities.identity_id = d.column1`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

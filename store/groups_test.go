@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/store/storetest"
 )
@@ -26,6 +27,10 @@ func TestIntakeStatements(t *testing.T) {
 			t.Run("EnsureIdentities", func(t *testing.T) {
 				t.Parallel()
 				testEnsureIdentities(t, b.Open(t), b.Open(t))
+			})
+			t.Run("RecordMany", func(t *testing.T) {
+				t.Parallel()
+				testRecordMany(t, b.Open(t), b.Open(t))
 			})
 		})
 	}
@@ -169,5 +174,87 @@ func testEnsureIdentities(t *testing.T, batch, single *store.DB) {
 	}
 	if got["known-invited"].InviteCount != 1 {
 		t.Errorf("known-invited: invite count %d, want 1", got["known-invited"].InviteCount)
+	}
+}
+
+// testRecordMany records the same decisions with one RecordMany on batch
+// and one Record each on single; identities and audit trails must agree.
+func testRecordMany(t *testing.T, batch, single *store.DB) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	for _, db := range []*store.DB{batch, single} {
+		if _, _, err := db.EnsureIdentity(ctx, "known", t0, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
+	var ds []store.Decision
+	for i := range 150 {
+		ds = append(ds, store.Decision{AuditEntry: store.AuditEntry{IdentityID: fmt.Sprintf("id-%03d", i%140), At: at(i),
+			Outcome: inviter.OutcomeInvited, API: inviter.APIPublic, TaskID: fmt.Sprintf("task-%d", i), BatchID: "b1", Attempt: 1, Source: "event",
+			CompletionStatus: "SUCCESS"}, State: store.StateInvited})
+	}
+	ds = append(ds,
+		store.Decision{AuditEntry: store.AuditEntry{IdentityID: "known", At: at(200), Outcome: inviter.OutcomeRetrying, Reason: "503",
+			ErrorKind: store.ErrorKindTransient, Attempt: 2}},
+		store.Decision{AuditEntry: store.AuditEntry{IdentityID: "known", At: at(201), Outcome: inviter.OutcomeInvited, API: inviter.APICC,
+			CCID: "cc-1"}, State: store.StateInvited},
+		store.Decision{AuditEntry: store.AuditEntry{IdentityID: "known", At: at(202), Outcome: inviter.OutcomeSkipped, Reason: "already invited"}},
+		store.Decision{AuditEntry: store.AuditEntry{IdentityID: "skipped", At: at(203), Outcome: inviter.OutcomeSkipped, Reason: "policy"},
+			State: store.StateSkipped},
+		store.Decision{AuditEntry: store.AuditEntry{IdentityID: "failed", At: at(204), Outcome: inviter.OutcomeFailed, Reason: "400",
+			ErrorKind: store.ErrorKindPermanent}, State: store.StateFailed},
+	)
+	if err := batch.InTx(ctx, func(tx *store.Tx) error { return tx.RecordMany(ctx, ds) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if err := single.Record(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range ds {
+		got, err := batch.Identity(ctx, d.IdentityID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := single.Identity(ctx, d.IdentityID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameIdentity(got, want) {
+			t.Errorf("identity %s: RecordMany stores %+v, Record %+v", d.IdentityID, got, want)
+		}
+	}
+	if got, err := batch.Identity(ctx, "id-003"); err != nil || got.InviteCount != 2 || got.TaskID != "task-143" {
+		t.Errorf("id-003 after two invitations: %+v, %v; want invite count 2, task-143", got, err)
+	}
+	gotAudit, err := batch.Audit(ctx, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAudit, err := single.Audit(ctx, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gotAudit) != len(ds) || len(wantAudit) != len(ds) {
+		t.Fatalf("audit rows: RecordMany %d, Record %d, want %d", len(gotAudit), len(wantAudit), len(ds))
+	}
+	for i := range gotAudit {
+		g, w := gotAudit[i], wantAudit[i]
+		g.ID, w.ID = 0, 0
+		if !g.At.Equal(w.At) {
+			t.Errorf("audit row %d: at %v, want %v", i, g.At, w.At)
+		}
+		g.At, w.At = time.Time{}, time.Time{}
+		if g != w {
+			t.Errorf("audit row %d: RecordMany %+v, Record %+v", i, g, w)
+		}
+	}
+	err = batch.InTx(ctx, func(tx *store.Tx) error {
+		return tx.RecordMany(ctx, []store.Decision{ds[0], {AuditEntry: store.AuditEntry{Outcome: inviter.OutcomeSkipped}}})
+	})
+	if err == nil {
+		t.Error("RecordMany accepted a decision without an identity id")
 	}
 }
