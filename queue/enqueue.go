@@ -199,9 +199,10 @@ func (q *Queue) commitGroup(batch []*acceptReq) {
 }
 
 // acceptGroupTx stores the deliveries of batch in tx: the delivery rows in
-// one insert, the identities in one more, policy skips, the invite jobs in
-// one River insert and the deliveries' links to their jobs in one update.
-// Two deliveries of one identity in a batch share its job.
+// one insert, the identities in one more (both in one round trip on
+// PostgreSQL), policy skips, the invite jobs in one River insert and the
+// deliveries' links to their jobs in one update. Two deliveries of one
+// identity in a batch share its job.
 func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*acceptReq) error {
 	deliveries := make([]store.Delivery, len(batch))
 	seen := make([]store.IdentitySeen, 0, len(batch))
@@ -216,11 +217,7 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 			seen = append(seen, store.IdentitySeen{IdentityID: r.id, EventAt: r.receivedAt.UTC(), Now: r.receivedAt})
 		}
 	}
-	deliveryIDs, err := tx.InsertDeliveries(ctx, deliveries)
-	if err != nil {
-		return err
-	}
-	idents, err := tx.EnsureIdentities(ctx, seen)
+	deliveryIDs, idents, err := tx.InsertDeliveriesAndIdentities(ctx, deliveries, seen)
 	if err != nil {
 		return err
 	}

@@ -391,15 +391,14 @@ func (q *Queue) commitRecords(batch []*recordReq) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), 30*time.Second)
 	defer cancel()
 	err := q.db.InTx(ctx, func(tx *store.Tx) error {
-		for _, r := range batch {
+		ds := make([]store.Decision, len(batch))
+		for i, r := range batch {
 			if err := q.testRecordHook(r.d); err != nil {
 				return err
 			}
-			if err := tx.Record(ctx, r.d); err != nil {
-				return err
-			}
+			ds[i] = r.d
 		}
-		return nil
+		return tx.RecordMany(ctx, ds)
 	})
 	if err == nil {
 		return

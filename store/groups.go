@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/inviter/inviter"
 )
 
@@ -84,6 +86,15 @@ const pgInsertDeliveries = `INSERT INTO inviter_deliveries (identity_id, identit
 	RETURNING id`
 
 func (tx *Tx) insertDeliveriesPostgres(ctx context.Context, ds []Delivery, ids []int64) ([]int64, error) {
+	rs, err := tx.q.query(ctx, pgInsertDeliveries, pgDeliveryArgs(ds)...)
+	if err != nil {
+		return nil, err
+	}
+	return scanIDs(rs, ids)
+}
+
+// pgDeliveryArgs are the arguments of pgInsertDeliveries for ds.
+func pgDeliveryArgs(ds []Delivery) []any {
 	var (
 		identities = make([]string, len(ds))
 		names      = make([]string, len(ds))
@@ -99,11 +110,7 @@ func (tx *Tx) insertDeliveriesPostgres(ctx context.Context, ds []Delivery, ids [
 		}
 		kinds[i] = string(deliveryKind(d.Kind))
 	}
-	rs, err := tx.q.query(ctx, pgInsertDeliveries, identities, names, payloads, received, jobs, kinds)
-	if err != nil {
-		return nil, err
-	}
-	return scanIDs(rs, ids)
+	return []any{identities, names, payloads, received, jobs, kinds}
 }
 
 func (tx *Tx) insertDeliveriesSQLite(ctx context.Context, ds []Delivery, ids []int64) ([]int64, error) {
@@ -146,6 +153,66 @@ func scanIDs(rs rows, ids []int64) ([]int64, error) {
 		ids = append(ids, id)
 	}
 	return ids, rs.Err()
+}
+
+// InsertDeliveriesAndIdentities is InsertDeliveries(ds) followed by
+// EnsureIdentities(seen), in one round trip on PostgreSQL when every
+// identity of seen is new.
+func (tx *Tx) InsertDeliveriesAndIdentities(ctx context.Context, ds []Delivery, seen []IdentitySeen) ([]int64, map[string]Identity, error) {
+	if tx.pgxTx == nil || len(ds) == 0 || len(seen) == 0 {
+		ids, err := tx.InsertDeliveries(ctx, ds)
+		if err != nil {
+			return nil, nil, err
+		}
+		idents, err := tx.EnsureIdentities(ctx, seen)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ids, idents, nil
+	}
+	want := mergeSeen(seen)
+	b := &pgx.Batch{}
+	b.Queue(pgInsertDeliveries, pgDeliveryArgs(ds)...)
+	b.Queue(pgAddIdentities+" RETURNING "+identityCols, pgIdentityArgs(want)...)
+	br := tx.pgxTx.SendBatch(ctx, b)
+	ids, idents, err := readDeliveriesAndIdentities(br, len(ds))
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	idents, err = tx.ensureKnown(ctx, want, idents)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ensure identities: %w", err)
+	}
+	return ids, idents, nil
+}
+
+// readDeliveriesAndIdentities reads the results of InsertDeliveriesAndIdentities's batch: the
+// ids of n deliveries, then the identities added.
+func readDeliveriesAndIdentities(br pgx.BatchResults, n int) ([]int64, map[string]Identity, error) {
+	rs, err := br.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("insert deliveries: %w", err)
+	}
+	ids, err := scanIDs(rs, make([]int64, 0, n))
+	if err != nil {
+		return nil, nil, fmt.Errorf("insert deliveries: %w", err)
+	}
+	if len(ids) != n {
+		return nil, nil, fmt.Errorf("insert deliveries: %d ids returned for %d deliveries", len(ids), n)
+	}
+	slices.Sort(ids)
+	rs, err = br.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ensure identities: %w", err)
+	}
+	idents := make(map[string]Identity, n)
+	if err := scanIdentitiesInto(rs, idents); err != nil {
+		return nil, nil, fmt.Errorf("ensure identities: %w", err)
+	}
+	return ids, idents, nil
 }
 
 // DeliveryJob links a stored delivery to the invite job it led to.
@@ -226,6 +293,13 @@ func (tx *Tx) EnsureIdentities(ctx context.Context, seen []IdentitySeen) (map[st
 	if err := tx.addIdentities(ctx, want, out); err != nil {
 		return nil, fmt.Errorf("ensure identities: %w", err)
 	}
+	return tx.ensureKnown(ctx, want, out)
+}
+
+// ensureKnown is the rest of EnsureIdentities once the identities of want
+// that were unknown are added and in out: it fills the others' event_at,
+// reads them into out and returns out.
+func (tx *Tx) ensureKnown(ctx context.Context, want []IdentitySeen, out map[string]Identity) (map[string]Identity, error) {
 	if len(out) == len(want) {
 		return out, nil
 	}
@@ -271,6 +345,25 @@ func mergeSeen(seen []IdentitySeen) []IdentitySeen {
 	return out
 }
 
+const pgAddIdentities = `INSERT INTO inviter_identities (identity_id, state, first_seen_at, event_at, updated_at)
+	SELECT identity_id, $4::text, first_seen_at, event_at, first_seen_at
+	FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS s(identity_id, first_seen_at, event_at, ord)
+	ORDER BY ord
+	ON CONFLICT (identity_id) DO NOTHING`
+
+// pgIdentityArgs are the arguments of pgAddIdentities for want.
+func pgIdentityArgs(want []IdentitySeen) []any {
+	ids, nows, events := make([]string, len(want)), make([]time.Time, len(want)), make([]*time.Time, len(want))
+	for i, s := range want {
+		ids[i], nows[i] = s.IdentityID, utc(s.Now)
+		if !s.EventAt.IsZero() {
+			e := utc(s.EventAt)
+			events[i] = &e
+		}
+	}
+	return []any{ids, nows, events, string(StatePending)}
+}
+
 // addIdentities inserts the identities of want that are not known yet and
 // puts the rows it inserted into out, unless out is nil.
 func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[string]Identity) error {
@@ -279,19 +372,7 @@ func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[st
 		returning = ""
 	}
 	if tx.pgxTx != nil {
-		ids, nows, events := make([]string, len(want)), make([]time.Time, len(want)), make([]*time.Time, len(want))
-		for i, s := range want {
-			ids[i], nows[i] = s.IdentityID, utc(s.Now)
-			if !s.EventAt.IsZero() {
-				e := utc(s.EventAt)
-				events[i] = &e
-			}
-		}
-		rs, err := tx.q.query(ctx, `INSERT INTO inviter_identities (identity_id, state, first_seen_at, event_at, updated_at)
-			SELECT identity_id, $4::text, first_seen_at, event_at, first_seen_at
-			FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS s(identity_id, first_seen_at, event_at, ord)
-			ORDER BY ord
-			ON CONFLICT (identity_id) DO NOTHING`+returning, ids, nows, events, string(StatePending))
+		rs, err := tx.q.query(ctx, pgAddIdentities+returning, pgIdentityArgs(want)...)
 		if err != nil {
 			return err
 		}

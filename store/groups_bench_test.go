@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/store/storetest"
 )
@@ -13,8 +14,9 @@ import (
 // BenchmarkIntakeGroup measures storing one group commit's 16 deliveries of
 // new identities, in one transaction: the delivery rows, the identities
 // and the links to their jobs (River's insert aside). statements=group is
-// the intake's way (InsertDeliveries, EnsureIdentities, SetDeliveryJobs:
-// one statement each on PostgreSQL, one per chunk on SQLite);
+// the intake's way (InsertDeliveriesAndIdentities and SetDeliveryJobs: one
+// statement for each kind of row on PostgreSQL, the first two sent
+// together; one per chunk on SQLite);
 // statements=row is one InsertDelivery, EnsureIdentity and SetDeliveryJob
 // per delivery, for comparison. On PostgreSQL the gap is round trips.
 func BenchmarkIntakeGroup(b *testing.B) {
@@ -40,11 +42,8 @@ func BenchmarkIntakeGroup(b *testing.B) {
 						if way == "row" {
 							return storeRows(ctx, tx, ds)
 						}
-						ids, err := tx.InsertDeliveries(ctx, ds)
+						ids, _, err := tx.InsertDeliveriesAndIdentities(ctx, ds, seen)
 						if err != nil {
-							return err
-						}
-						if _, err := tx.EnsureIdentities(ctx, seen); err != nil {
 							return err
 						}
 						links := make([]store.DeliveryJob, len(ids))
@@ -78,4 +77,46 @@ func storeRows(ctx context.Context, tx *store.Tx, ds []store.Delivery) error {
 		}
 	}
 	return nil
+}
+
+// BenchmarkRecordGroup measures storing one group commit's 16 invite
+// outcomes (accepted invitations of known identities) in one transaction:
+// statements=group is RecordMany, the outcomes' group commit;
+// statements=row is one Record each, for comparison.
+func BenchmarkRecordGroup(b *testing.B) {
+	const group = 16
+	for _, be := range storetest.Backends() {
+		for _, way := range []string{"group", "row"} {
+			b.Run(fmt.Sprintf("%s/statements=%s", be.Name, way), func(b *testing.B) {
+				db := be.Open(b)
+				ctx := context.Background()
+				n := 0
+				for b.Loop() {
+					now := time.Now()
+					ds := make([]store.Decision, group)
+					for i := range ds {
+						n++
+						ds[i] = store.Decision{AuditEntry: store.AuditEntry{IdentityID: fmt.Sprintf("id%d", n), At: now,
+							Outcome: inviter.OutcomeInvited, API: inviter.APIPublic, TaskID: "task", BatchID: "batch", Attempt: 1, Source: "event"},
+							State: store.StateInvited}
+					}
+					err := db.InTx(ctx, func(tx *store.Tx) error {
+						if way == "group" {
+							return tx.RecordMany(ctx, ds)
+						}
+						for _, d := range ds {
+							if err := tx.Record(ctx, d); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*group)/b.Elapsed().Seconds(), "outcomes/s")
+			})
+		}
+	}
 }

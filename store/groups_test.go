@@ -26,7 +26,11 @@ func TestIntakeStatements(t *testing.T) {
 			})
 			t.Run("EnsureIdentities", func(t *testing.T) {
 				t.Parallel()
-				testEnsureIdentities(t, b.Open(t), b.Open(t))
+				testEnsureIdentities(t, b.Open(t), b.Open(t), false)
+			})
+			t.Run("InsertDeliveriesAndIdentities", func(t *testing.T) {
+				t.Parallel()
+				testEnsureIdentities(t, b.Open(t), b.Open(t), true)
 			})
 			t.Run("RecordMany", func(t *testing.T) {
 				t.Parallel()
@@ -104,9 +108,10 @@ func testInsertDeliveries(t *testing.T, db *store.DB) {
 	}
 }
 
-// testEnsureIdentities runs the same sequence through EnsureIdentities on
-// batch and EnsureIdentity, one call each, on single; the rows must agree.
-func testEnsureIdentities(t *testing.T, batch, single *store.DB) {
+// testEnsureIdentities runs the same sequence through EnsureIdentities
+// (withDeliveries: InsertDeliveriesAndIdentities) on batch and
+// EnsureIdentity, one call each, on single; the rows must agree.
+func testEnsureIdentities(t *testing.T, batch, single *store.DB, withDeliveries bool) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	// Known before: one without event_at, one with, one invited.
@@ -138,7 +143,19 @@ func testEnsureIdentities(t *testing.T, batch, single *store.DB) {
 	var got map[string]store.Identity
 	if err := batch.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		got, err = tx.EnsureIdentities(ctx, seen)
+		if !withDeliveries {
+			got, err = tx.EnsureIdentities(ctx, seen)
+			return err
+		}
+		ds := make([]store.Delivery, len(seen))
+		for i, s := range seen {
+			ds[i] = store.Delivery{IdentityID: s.IdentityID, Payload: []byte("{}"), ReceivedAt: s.Now}
+		}
+		var ids []int64
+		ids, got, err = tx.InsertDeliveriesAndIdentities(ctx, ds, seen)
+		if err == nil && len(ids) != len(ds) {
+			err = fmt.Errorf("%d delivery ids for %d deliveries", len(ids), len(ds))
+		}
 		return err
 	}); err != nil {
 		t.Fatal(err)
