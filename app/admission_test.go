@@ -42,6 +42,9 @@ func newAdmissionRig(t *testing.T, open func(testing.TB) *store.DB) *admissionRi
 	ctx := context.Background()
 	r := &admissionRig{tenant: isctest.NewServer(isctest.Options{Users: 1}), db: open(t), decided: make(chan string, 16)}
 	t.Cleanup(r.tenant.Close)
+	if err := queue.Migrate(ctx, r.db); err != nil {
+		t.Fatal(err)
+	}
 	var err error
 	if r.pol, err = policy.New(policy.Config{Rules: admissionPolicy}); err != nil {
 		t.Fatal(err)

@@ -194,7 +194,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := db.LockForServe(); err != nil {
 		return err
 	}
-	if err := db.Migrate(ctx); err != nil {
+	if err := queue.Migrate(ctx, db); err != nil {
 		return fmt.Errorf("migrating the database: %w", err)
 	}
 

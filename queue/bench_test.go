@@ -14,7 +14,7 @@ import (
 // identity row, River job, commit) on SQLite: the cost of the webhook's
 // answer, dominated by the commit's fsync under synchronous(FULL).
 func BenchmarkAcceptDelivery(b *testing.B) {
-	db := storetest.OpenSQLite(b)
+	db := withRiver(storetest.OpenSQLite)(b)
 	q, err := New(db, Config{InsertOnly: true}, nil, nil, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -35,7 +35,7 @@ func BenchmarkAcceptDelivery(b *testing.B) {
 func BenchmarkAcceptDeliveryParallel(b *testing.B) {
 	for _, be := range storetest.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
-			db := be.Open(b)
+			db := withRiver(be.Open)(b)
 			q, err := New(db, Config{InsertOnly: true}, nil, nil, nil)
 			if err != nil {
 				b.Fatal(err)

@@ -19,8 +19,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/admission"
@@ -375,13 +373,9 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 		}
 	}
 
-	switch db.Backend() {
-	case store.BackendSQLite:
-		q.be, err = newRiverBackend(riversqlite.New(db.SQLDB()), rc, (*store.Tx).SQLTx)
-	case store.BackendPostgres:
-		q.be, err = newRiverBackend(riverpgxv5.New(db.PgxPool()), rc, (*store.Tx).PgxTx)
-	default:
-		err = fmt.Errorf("unknown backend %q", db.Backend())
+	r, err := riverFor(db)
+	if err == nil {
+		q.be, err = r.client(rc)
 	}
 	if err != nil {
 		cancel()

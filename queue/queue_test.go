@@ -193,7 +193,7 @@ func forEachBackend(t *testing.T, test func(t *testing.T, open func(testing.TB) 
 	for _, be := range storetest.Backends() {
 		t.Run(be.Name, func(t *testing.T) {
 			t.Parallel()
-			test(t, be.Open)
+			test(t, withRiver(be.Open))
 		})
 	}
 }
@@ -524,7 +524,7 @@ func TestAlreadyInvitedIsSkipped(t *testing.T) {
 // after Config.StopGrace, and its job handed back with no attempt used.
 func TestStopHandsBackRunningJobs(t *testing.T) {
 	t.Parallel()
-	b := setup(t, storetest.OpenSQLite, func(c *Config) { c.StopGrace = 200 * time.Millisecond })
+	b := setup(t, withRiver(storetest.OpenSQLite), func(c *Config) { c.StopGrace = 200 * time.Millisecond })
 	started := make(chan struct{})
 	var once sync.Once
 	b.inv.InviteFunc = func(ctx context.Context, _ int, ids []string) []inviter.Result {
@@ -558,7 +558,7 @@ func TestStopHandsBackRunningJobs(t *testing.T) {
 
 func TestInsertOnly(t *testing.T) {
 	t.Parallel()
-	db := storetest.OpenSQLite(t)
+	db := withRiver(storetest.OpenSQLite)(t)
 	q, err := New(db, Config{InsertOnly: true}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,9 @@ func TestRetentionPrunesPersonalData(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			db := b.Open(t)
+			if err := queue.Migrate(ctx, db); err != nil {
+				t.Fatal(err)
+			}
 			now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 			err := db.InTx(ctx, func(tx *store.Tx) error {
 				for _, age := range []time.Duration{31 * 24 * time.Hour, 29 * 24 * time.Hour} {

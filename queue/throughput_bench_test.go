@@ -74,7 +74,7 @@ func BenchmarkQueueThroughput(b *testing.B) {
 	for _, be := range storetest.Backends() {
 		for _, waiting := range []int{0, 10_000, 100_000} {
 			b.Run(fmt.Sprintf("%s/waiting=%d", be.Name, waiting), func(b *testing.B) {
-				db := be.Open(b)
+				db := withRiver(be.Open)(b)
 				m := metrics.New(prometheus.NewRegistry())
 				q, err := New(db, Config{BatchSize: 100, BatchWindow: 20 * time.Millisecond, JobTimeout: time.Minute}, &fakeInviter{}, m, nil)
 				if err != nil {
@@ -111,7 +111,7 @@ func BenchmarkBacklogRateLimitStorm(b *testing.B) {
 		for _, backlog := range []int{10_000, 100_000} {
 			b.Run(fmt.Sprintf("%s/backlog=%d", be.Name, backlog), func(b *testing.B) {
 				for b.Loop() {
-					runStorm(b, be.Open, backlog, 5*time.Second)
+					runStorm(b, withRiver(be.Open), backlog, 5*time.Second)
 				}
 			})
 		}

@@ -47,6 +47,9 @@ func setupWith(t *testing.T, b storetest.Backend, opts isctest.Options) *bundle 
 		t.Fatal(err)
 	}
 	db := b.Open(t)
+	if err := queue.Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
 	q, err := queue.New(db, queue.Config{InsertOnly: true}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)

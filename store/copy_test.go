@@ -19,7 +19,7 @@ func TestCopy(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run("sqlite-to-"+b.Name, func(t *testing.T) {
 			t.Parallel()
-			testCopy(t, b.Open)
+			testCopy(t, withRiver(b.Open))
 		})
 	}
 }
@@ -29,7 +29,7 @@ func TestCopy(t *testing.T) {
 func copySource(t *testing.T, n int) (*store.DB, time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	src := storetest.OpenSQLite(t)
+	src := withRiver(storetest.OpenSQLite)(t)
 	cutoff := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 	if err := src.SetMeta(ctx, store.MetaInitialisedAt, cutoff.Format(time.RFC3339)); err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestCopyKeepsTheEarlierCutoffAndLaterIdentity(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	src, _ := copySource(t, 3) // identity 0 invited once, 1 and 2 pending
-	dst := storetest.OpenSQLite(t)
+	dst := withRiver(storetest.OpenSQLite)(t)
 	early := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := dst.SetMeta(ctx, store.MetaInitialisedAt, early.Format(time.RFC3339)); err != nil {
 		t.Fatal(err)

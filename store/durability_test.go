@@ -27,7 +27,7 @@ func TestStoreRecords(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			runRecordsSuite(t, b.Open)
+			runRecordsSuite(t, withRiver(b.Open))
 		})
 	}
 }
@@ -404,7 +404,7 @@ func TestServeLock(t *testing.T) {
 func TestHandBackRunningJobs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.OpenSQLite(t)
+	db := withRiver(storetest.OpenSQLite)(t)
 	running, waiting := insertJob(t, db), insertJob(t, db)
 	setRunning(t, db, running, "dead")
 	if err := db.LockForServe(); err != nil {
@@ -474,7 +474,7 @@ func TestDatabaseFileGone(t *testing.T) {
 func TestReadyDiskFloor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.OpenSQLite(t)
+	db := withRiver(storetest.OpenSQLite)(t)
 	db.SetMinFreeBytes(1 << 62) // more than any disk has free
 	if err := db.Ready(ctx); err == nil || !strings.Contains(err.Error(), "disk nearly full") {
 		t.Errorf("Ready with the floor above the free space = %v, want disk nearly full", err)

@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 )
 
 // MetaInitialisedAt is the inviter_meta key holding the RFC 3339 time of the
@@ -169,12 +165,18 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS inviter_migrations (
 // across replicas starting together ("inviter" in ASCII).
 const pgMigrateLockKey int64 = 0x696e7669746572
 
-// Migrate brings the schema up to date: River's migrations (rivermigrate, on
-// the driver for the backend), then inviter's own versions, each in its own
-// transaction and recorded in inviter_migrations. On the first run it records
+// Migrate brings inviter's own tables up to date: each version in its own
+// transaction, recorded in inviter_migrations. On the first run it records
 // MetaInitialisedAt. It is idempotent, and on PostgreSQL replicas calling it
-// at once take turns (an advisory lock).
-func (db *DB) Migrate(ctx context.Context) error {
+// at once take turns (an advisory lock). River's tables are package queue's:
+// queue.Migrate migrates both.
+func (db *DB) Migrate(ctx context.Context) error { return db.MigrateAfter(ctx, nil) }
+
+// MigrateAfter is Migrate that first runs first (when not nil), the
+// migrations of another schema in the same database, under the same lock:
+// package queue migrates River's tables so. An error of first is returned
+// as is, and inviter's tables are then left alone.
+func (db *DB) MigrateAfter(ctx context.Context, first func(context.Context) error) error {
 	if db.pool != nil {
 		conn, err := db.pool.Acquire(ctx)
 		if err != nil {
@@ -188,31 +190,15 @@ func (db *DB) Migrate(ctx context.Context) error {
 			_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, pgMigrateLockKey)
 		}()
 	}
-	if err := db.migrateRiver(ctx); err != nil {
-		return fmt.Errorf("migrate river: %w", err)
+	if first != nil {
+		if err := first(ctx); err != nil {
+			return err
+		}
 	}
 	if err := db.migrateOwn(ctx); err != nil {
 		return fmt.Errorf("migrate inviter: %w", err)
 	}
 	return nil
-}
-
-func (db *DB) migrateRiver(ctx context.Context) error {
-	cfg := &rivermigrate.Config{Logger: db.logger}
-	if db.pool != nil {
-		m, err := rivermigrate.New(riverpgxv5.New(db.pool), cfg)
-		if err != nil {
-			return err
-		}
-		_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-		return err
-	}
-	m, err := rivermigrate.New(riversqlite.New(db.sqlDB), cfg)
-	if err != nil {
-		return err
-	}
-	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	return err
 }
 
 func (db *DB) migrateOwn(ctx context.Context) error {
@@ -272,33 +258,10 @@ func (db *DB) appliedVersions(ctx context.Context) (map[int]bool, error) {
 	return applied, rs.Err()
 }
 
-// MigrationsApplied reports whether every River and inviter migration has
-// been applied, for a readiness check. A database never migrated reports
-// false and no error.
+// MigrationsApplied reports whether every migration of inviter's own tables
+// has been applied. A database never migrated reports false and no error.
+// queue.MigrationsApplied checks River's tables too.
 func (db *DB) MigrationsApplied(ctx context.Context) (bool, error) {
-	var (
-		res *rivermigrate.ValidateResult
-		err error
-	)
-	if db.pool != nil {
-		m, merr := rivermigrate.New(riverpgxv5.New(db.pool), &rivermigrate.Config{Logger: db.logger})
-		if merr != nil {
-			return false, merr
-		}
-		res, err = m.Validate(ctx, nil)
-	} else {
-		m, merr := rivermigrate.New(riversqlite.New(db.sqlDB), &rivermigrate.Config{Logger: db.logger})
-		if merr != nil {
-			return false, merr
-		}
-		res, err = m.Validate(ctx, nil)
-	}
-	if err != nil {
-		return false, fmt.Errorf("validate river migrations: %w", err)
-	}
-	if !res.OK {
-		return false, nil
-	}
 	exists, err := db.tableExists(ctx, "inviter_migrations")
 	if err != nil || !exists {
 		return false, err

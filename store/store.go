@@ -185,11 +185,15 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.sqlDB.PingContext(ctx)
 }
 
-// SQLDB returns the SQLite connection pool, for River's riversqlite driver;
+// Logger returns the logger given to Open (a discarding one when that was
+// nil), for the other schemas of the database to log their migrations to.
+func (db *DB) Logger() *slog.Logger { return db.logger }
+
+// SQLDB returns the SQLite connection pool, for River's SQLite driver;
 // nil on PostgreSQL.
 func (db *DB) SQLDB() *sql.DB { return db.sqlDB }
 
-// PgxPool returns the PostgreSQL pool, for River's riverpgxv5 driver; nil on
+// PgxPool returns the PostgreSQL pool, for River's pgx driver; nil on
 // SQLite.
 func (db *DB) PgxPool() *pgxpool.Pool { return db.pool }
 
@@ -203,11 +207,11 @@ type Tx struct {
 	q     querier
 }
 
-// SQLTx returns the transaction as River's riversqlite driver takes it; nil
+// SQLTx returns the transaction as River's SQLite driver takes it; nil
 // on PostgreSQL.
 func (tx *Tx) SQLTx() *sql.Tx { return tx.sqlTx }
 
-// PgxTx returns the transaction as River's riverpgxv5 driver takes it; nil on
+// PgxTx returns the transaction as River's pgx driver takes it; nil on
 // SQLite.
 func (tx *Tx) PgxTx() pgx.Tx { return tx.pgxTx }
 

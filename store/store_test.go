@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/store/storetest"
 )
@@ -21,7 +22,7 @@ func TestStore(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			runStoreSuite(t, b.Name, b.Open)
+			runStoreSuite(t, b.Name, withRiver(b.Open))
 		})
 	}
 }
@@ -325,5 +326,18 @@ func TestMigrationsAppliedBeforeMigrate(t *testing.T) {
 				t.Error("InitialisedAt before Migrate succeeded")
 			}
 		})
+	}
+}
+
+// withRiver returns open with River's tables migrated too (queue.Migrate):
+// the store counts, copies and hands back River's jobs.
+func withRiver(open func(testing.TB) *store.DB) func(testing.TB) *store.DB {
+	return func(t testing.TB) *store.DB {
+		t.Helper()
+		db := open(t)
+		if err := queue.Migrate(context.Background(), db); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		return db
 	}
 }

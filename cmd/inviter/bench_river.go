@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/inviter/inviter/internal/redact"
+	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
 )
 
@@ -66,13 +67,13 @@ func (o *benchOptions) runRiverReference(ctx context.Context, backend string) (i
 		if err != nil {
 			return res, err
 		}
-		// River's tables, made by inviter's migrations.
+		// River's tables, made by queue.Migrate.
 		db, err := store.Open(ctx, dsn, nil)
 		if err != nil {
 			cleanup()
 			return res, err
 		}
-		err = db.Migrate(ctx)
+		err = queue.Migrate(ctx, db)
 		db.Close()
 		if err != nil {
 			cleanup()
@@ -183,7 +184,7 @@ func (o *benchOptions) referenceSchema(ctx context.Context) (*pgxpool.Pool, func
 		drop()
 		return nil, nil, err
 	}
-	if err := db.Migrate(ctx); err != nil {
+	if err := queue.Migrate(ctx, db); err != nil {
 		db.Close()
 		drop()
 		return nil, nil, err

@@ -23,6 +23,7 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/internal/redact"
+	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
 )
 
@@ -45,7 +46,7 @@ func openInviteDB(ctx context.Context, flags *pflag.FlagSet, dsn string, logger 
 	if err != nil {
 		return nil, fmt.Errorf("opening the database %s (%s): %w", redact.DSN(dsn), settingName(flags, "db"), err)
 	}
-	if err := db.Migrate(ctx); err != nil {
+	if err := queue.Migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating the database %s: %w", redact.DSN(dsn), err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inviter/inviter/internal/redact"
+	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
 )
 
@@ -26,7 +27,7 @@ func newMigrateCommand(stdout, stderr io.Writer) *cobra.Command {
 				return fmt.Errorf("opening the database (INVITER_DB): %w", err)
 			}
 			defer d.Close()
-			if err := d.Migrate(ctx); err != nil {
+			if err := queue.Migrate(ctx, d); err != nil {
 				return err
 			}
 			at, err := d.InitialisedAt(ctx)

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inviter/inviter/internal/redact"
+	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
 )
@@ -94,7 +95,7 @@ func openExisting(ctx context.Context, dsn string) (*store.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the database (INVITER_DB): %w", err)
 	}
-	ok, err := db.MigrationsApplied(ctx)
+	ok, err := queue.MigrationsApplied(ctx, db)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database %s: checking its schema: %w", name, err)

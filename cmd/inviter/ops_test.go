@@ -46,7 +46,7 @@ func setupOps(t *testing.T, b storetest.Backend) *opsBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
+	if err := queue.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	q, err := queue.New(db, queue.Config{InsertOnly: true}, nil, nil, nil)

@@ -91,7 +91,7 @@ same database) sends them. serve does this on its own every --reconcile-every.`,
 				return fmt.Errorf("opening the database (INVITER_DB): %w", err)
 			}
 			defer d.Close()
-			if err := d.Migrate(ctx); err != nil {
+			if err := queue.Migrate(ctx, d); err != nil {
 				return err
 			}
 			q, err := queue.New(d, queue.Config{InsertOnly: true}, nil, nil, logger)

@@ -1,6 +1,10 @@
 // Package storetest opens throwaway inviter databases for tests: a SQLite
 // file in t.TempDir, and, when INVITER_TEST_POSTGRES_URL is set, a fresh
 // PostgreSQL schema that is dropped when the test ends.
+//
+// "Migrated" here means inviter's own tables (store.DB.Migrate). River's
+// tables belong to package queue: a test that enqueues or reads jobs calls
+// queue.Migrate on the database too (it is idempotent).
 package storetest
 
 import (
@@ -27,7 +31,7 @@ const PostgresURLEnv = "INVITER_TEST_POSTGRES_URL"
 type Backend struct {
 	// Name is store.BackendSQLite or store.BackendPostgres.
 	Name string
-	// Open returns a fresh migrated database closed (and on PostgreSQL
+	// Open returns a fresh database, inviter's tables migrated, closed (and on PostgreSQL
 	// dropped) by t.Cleanup. It skips t when the backend is unavailable.
 	Open func(t testing.TB) *store.DB
 	// DSN returns the INVITER_DB value of a fresh, empty database, removed
@@ -44,7 +48,8 @@ func Backends() []Backend {
 	}
 }
 
-// OpenSQLite opens and migrates a new SQLite file in t.TempDir.
+// OpenSQLite opens a new SQLite file in t.TempDir and migrates inviter's
+// tables.
 func OpenSQLite(t testing.TB) *store.DB {
 	t.Helper()
 	db := OpenSQLiteUnmigrated(t)
@@ -65,8 +70,8 @@ func OpenSQLiteUnmigrated(t testing.TB) *store.DB {
 }
 
 // OpenPostgres creates a schema in the database PostgresURLEnv names, opens
-// it (search_path set to the schema) and migrates it. It skips t when the
-// variable is empty.
+// it (search_path set to the schema) and migrates inviter's tables. It
+// skips t when the variable is empty.
 func OpenPostgres(t testing.TB) *store.DB {
 	t.Helper()
 	db := OpenPostgresUnmigrated(t)
