@@ -5,36 +5,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/inviter/inviter"
-	"github.com/inviter/inviter/internal/redact"
+	"github.com/inviter/inviter/internal/doctor"
+	"github.com/inviter/inviter/internal/subscription"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/store"
 )
-
-// level is how a doctor check came out.
-type level string
-
-const (
-	levelOK   level = "ok"
-	levelWarn level = "warn"
-	levelFail level = "fail"
-	levelSkip level = "skip"
-)
-
-// checkResult is one line of inviter doctor.
-type checkResult struct {
-	Level  level  `json:"level"`
-	Check  string `json:"check"`
-	Detail string `json:"detail"`
-	// Fix says what to do; empty for a check that passed.
-	Fix string `json:"fix,omitempty"`
-}
 
 type doctorOptions struct {
 	tenant tenantSettings
@@ -89,7 +70,7 @@ func (o *doctorOptions) run(ctx context.Context, flags *pflag.FlagSet, stdout, s
 	if err != nil {
 		return err
 	}
-	var targets []subscriptionTarget
+	var targets []subscription.Target
 	if o.url != "" {
 		if targets, err = hookTargets(o.url, pol.HasRules()); err != nil {
 			return err
@@ -98,38 +79,38 @@ func (o *doctorOptions) run(ctx context.Context, flags *pflag.FlagSet, stdout, s
 	logger, _ := o.tenant.logger(stderr)
 	cfg.Logger = logger
 	o.tenant.logCalls(&cfg, logger)
-	d := &doctor{
-		api: string(o.api.api), changes: pol.HasRules(), targets: targets, wait: o.wait,
-		cfg: cfg, emit: o.printer(stdout),
-	}
-	if d.client, err = isc.New(ctx, cfg); err != nil {
+	dc := doctor.Config{ISC: cfg, API: o.api.api, Changes: pol.HasRules(), Targets: targets, Wait: o.wait, Emit: o.printer(stdout)}
+	if dc.Client, err = isc.New(ctx, cfg); err != nil {
 		return &usageError{err}
 	}
+	var results []doctor.Result
 	if db, err := openDoctorDB(ctx, flags, o.db.dsn); err != nil {
-		d.add(levelWarn, "daemon", err.Error(), "point --db at the database of the running inviter serve")
+		r := doctor.Result{Level: doctor.Warn, Check: "daemon", Detail: err.Error(), Fix: "point --db at the database of the running inviter serve"}
+		dc.Emit(r)
+		results = append(results, r)
 	} else if db != nil {
 		defer db.Close()
-		d.db = db
+		dc.DB = db
 	}
-	d.run(ctx)
+	results = append(results, doctor.Run(ctx, dc)...)
 	if o.output.format == "json" {
-		if err := writeJSON(stdout, d.results); err != nil {
+		if err := writeJSON(stdout, results); err != nil {
 			return err
 		}
 	}
-	if n := d.count(levelFail); n > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d checks failed", n, len(d.results))}
+	if n := doctor.Count(results, doctor.Fail); n > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d checks failed", n, len(results))}
 	}
 	return nil
 }
 
 // printer prints each result as it comes (text), or nothing (JSON is
 // written at the end).
-func (o *doctorOptions) printer(w io.Writer) func(checkResult) {
+func (o *doctorOptions) printer(w io.Writer) func(doctor.Result) {
 	if o.output.format == "json" {
-		return func(checkResult) {}
+		return func(doctor.Result) {}
 	}
-	return func(r checkResult) {
+	return func(r doctor.Result) {
 		line := fmt.Sprintf("%-4s  %-31s %s", r.Level, r.Check, r.Detail)
 		if r.Fix != "" {
 			line += " -> " + r.Fix
@@ -148,74 +129,4 @@ func openDoctorDB(ctx context.Context, flags *pflag.FlagSet, dsn string) (*store
 		}
 	}
 	return openExisting(ctx, dsn)
-}
-
-// doctor runs the checks in order; a check that needs what an earlier one
-// found missing is skipped.
-type doctor struct {
-	api     string
-	changes bool // the policy makes Identity Attributes Changed worth having
-	targets []subscriptionTarget
-	wait    time.Duration
-	cfg     isc.Config
-	client  *isc.Client
-	db      *store.DB
-	emit    func(checkResult)
-	results []checkResult
-}
-
-func (d *doctor) add(l level, check, detail, fix string) {
-	r := checkResult{Level: l, Check: check, Detail: detail, Fix: fix}
-	d.results = append(d.results, r)
-	d.emit(r)
-}
-
-func (d *doctor) count(l level) int {
-	n := 0
-	for _, r := range d.results {
-		if r.Level == l {
-			n++
-		}
-	}
-	return n
-}
-
-func (d *doctor) run(ctx context.Context) {
-	p := isc.ProbeToken(ctx, d.cfg, d.cfg.Timeout)
-	if !d.checkReach(p) || !d.checkToken(p) {
-		for _, c := range []string{"rights", "subscriptions", "shared emails", "test event"} {
-			d.add(levelSkip, c, "needs a token", "")
-		}
-		return
-	}
-	d.checkRights(ctx, p)
-	if d.api == "cc" {
-		d.checkCC(ctx)
-	}
-	subsOK := d.checkSubscriptions(ctx)
-	d.checkSharedEmails(ctx)
-	d.checkTestEvent(ctx, subsOK)
-}
-
-func (d *doctor) checkReach(p isc.TokenProbe) bool {
-	base := redact.URL(d.cfg.BaseURL)
-	if !p.Reached {
-		d.add(levelFail, "tenant answers", p.Err.Error(), "check SAIL_BASE_URL (https://TENANT.api.identitynow.com), DNS and the proxy or firewall")
-		return false
-	}
-	d.add(levelOK, "tenant answers", fmt.Sprintf("%s answered POST /oauth/token (%d)", base, p.Status), "")
-	return true
-}
-
-func (d *doctor) checkToken(p isc.TokenProbe) bool {
-	switch {
-	case p.Refused:
-		d.add(levelFail, "credentials", p.Err.Error(), "check SAIL_CLIENT_ID and SAIL_CLIENT_SECRET: the client id and secret of a personal access token of an ORG_ADMIN or HELPDESK user")
-		return false
-	case p.Err != nil:
-		d.add(levelFail, "credentials", p.Err.Error(), "check SAIL_BASE_URL: it must be the tenant's API host")
-		return false
-	}
-	d.add(levelOK, "credentials", fmt.Sprintf("token issued (scopes: %s)", dash(strings.Join(p.Scopes, " "))), "")
-	return true
 }

@@ -2,23 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/inviter/inviter/internal/redact"
+	"github.com/inviter/inviter/internal/subscription"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/web"
-)
-
-// hook paths of the daemon's webhook, one per trigger.
-const (
-	hookCreated = "/hooks/identity-created"
-	hookChanged = "/hooks/identity-attributes-changed"
 )
 
 type subscribeOptions struct {
@@ -71,12 +64,6 @@ inviter doctor show it arriving.`,
 	return cmd
 }
 
-// subscriptionTarget is one trigger and the URL its events go to.
-type subscriptionTarget struct {
-	trigger string
-	url     string
-}
-
 func (o *subscribeOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	n := 0
 	for _, b := range []bool{o.list, o.remove, o.test} {
@@ -96,7 +83,7 @@ func (o *subscribeOptions) run(ctx context.Context, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	var targets []subscriptionTarget
+	var targets []subscription.Target
 	if o.url != "" {
 		if targets, err = hookTargets(o.url, pol.HasRules()); err != nil {
 			return err
@@ -106,233 +93,79 @@ func (o *subscribeOptions) run(ctx context.Context, stdout, stderr io.Writer) er
 		if err := o.auth.Validate(); err != nil {
 			return &usageError{err}
 		}
-		if w := plainHTTPWarning(targets[0].url); w != "" {
+		if w := subscription.PlainHTTPWarning(targets[0].URL); w != "" {
 			fmt.Fprintln(stderr, "warning:", w)
 		}
 	}
-	client, err := o.client(ctx, stderr)
+	client, err := tenantClient(ctx, &o.tenant, 3, stderr)
 	if err != nil {
 		return err
-	}
-	triggers := []string{isc.TriggerIdentityCreated}
-	if pol.HasRules() {
-		triggers = append(triggers, isc.TriggerIdentityAttributesChanged)
 	}
 	switch {
 	case o.list:
 		return o.printList(ctx, client, stdout)
 	case o.test:
-		return testSubscriptions(ctx, client, triggers, stdout)
+		sent, err := subscription.Test(ctx, client, subscription.Triggers(pol.HasRules()))
+		for _, t := range sent {
+			fmt.Fprintf(stdout, "ISC is sending a test %s event to its subscribers; the daemon records it as a test delivery (inviter status, the status page)\n", subscription.Label(t))
+		}
+		return err
 	case o.remove:
-		return removeSubscriptions(ctx, client, targets, stdout)
+		changes, err := subscription.Remove(ctx, client, targets)
+		printChanges(stdout, changes)
+		if err == nil && len(changes) == 0 {
+			fmt.Fprintf(stdout, "no subscriptions to %s\n", targets[0].URL)
+		}
+		return err
 	}
-	return o.upsert(ctx, client, targets, stdout)
+	res, err := subscription.Upsert(ctx, client, o.name, o.auth, targets)
+	printChanges(stdout, res.Changes)
+	for _, s := range res.Elsewhere {
+		fmt.Fprintf(stdout, "warning: subscription %s (%q) also sends %s to %s: ISC delivers every event to each; if that is an old address, remove it with: inviter subscribe --remove --url %s\n",
+			s.ID, s.Name, subscription.Label(s.TriggerID), s.HTTPConfig.URL, s.HTTPConfig.URL)
+	}
+	return err
 }
 
-func (o *subscribeOptions) client(ctx context.Context, stderr io.Writer) (*isc.Client, error) {
-	cfg, err := o.tenant.clientConfig(nil, 3)
+// tenantClient is the ISC client of the tenant settings, logging to
+// stderr.
+func tenantClient(ctx context.Context, t *tenantSettings, retries int, stderr io.Writer) (*isc.Client, error) {
+	cfg, err := t.clientConfig(nil, retries)
 	if err != nil {
 		return nil, err
 	}
-	logger, _ := o.tenant.logger(stderr)
+	logger, _ := t.logger(stderr)
 	cfg.Logger = logger
-	o.tenant.logCalls(&cfg, logger)
+	t.logCalls(&cfg, logger)
 	return isc.New(ctx, cfg)
 }
 
-// hookTargets returns the subscriptions a public URL stands for: Identity
-// Created at .../hooks/identity-created, and Identity Attributes Changed
-// next to it when changes is set. u may be the hook's URL or the bare
-// https://HOST[/PREFIX] the daemon is served under.
-func hookTargets(u string, changes bool) ([]subscriptionTarget, error) {
-	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-		return nil, usagef("--url %q: want the daemon's public URL, e.g. https://inviter.example.com/hooks/identity-created", redact.URL(u))
-	}
-	if p.User != nil {
-		return nil, usagef("--url must not hold a user or password: the webhook's credentials are --webhook-token or --webhook-user/--webhook-password")
-	}
-	base := strings.TrimRight(p.Path, "/")
-	base = strings.TrimSuffix(strings.TrimSuffix(base, hookCreated), hookChanged)
-	at := func(path string) string {
-		q := *p
-		q.Path = base + path
-		return q.String()
-	}
-	out := []subscriptionTarget{{isc.TriggerIdentityCreated, at(hookCreated)}}
-	if changes {
-		out = append(out, subscriptionTarget{isc.TriggerIdentityAttributesChanged, at(hookChanged)})
-	}
-	return out, nil
-}
-
-// triggerLabel is a trigger's name for people.
-func triggerLabel(id string) string {
-	switch id {
-	case isc.TriggerIdentityCreated:
-		return "Identity Created"
-	case isc.TriggerIdentityAttributesChanged:
-		return "Identity Attributes Changed"
-	}
-	return id
-}
-
-// subscription is what inviter subscribes for target.
-func (o *subscribeOptions) subscription(t subscriptionTarget) isc.Subscription {
-	hc := &isc.HTTPConfig{URL: t.url, HTTPDispatchMode: "SYNC", HTTPAuthenticationType: "NO_AUTH"}
+// hookTargets is subscription.Targets with a usage error naming --url.
+func hookTargets(u string, changes bool) ([]subscription.Target, error) {
+	targets, err := subscription.Targets(u, changes)
 	switch {
-	case o.auth.BearerToken != "":
-		hc.HTTPAuthenticationType = "BEARER_TOKEN"
-		hc.BearerTokenAuthConfig = &isc.BearerConfig{BearerToken: strings.TrimSpace(o.auth.BearerToken)}
-	case o.auth.BasicUser != "":
-		hc.HTTPAuthenticationType = "BASIC_AUTH"
-		hc.BasicAuthConfig = &isc.BasicAuthConfig{UserName: o.auth.BasicUser, Password: strings.TrimSpace(o.auth.BasicPassword)}
+	case errors.Is(err, subscription.ErrURLUser):
+		return nil, usagef("--url must not hold a user or password: the webhook's credentials are --webhook-token or --webhook-user/--webhook-password")
+	case err != nil:
+		return nil, usagef("--url %v", err)
 	}
-	return isc.Subscription{
-		Name:        o.name + ": " + triggerLabel(t.trigger),
-		Description: "inviter invites new identities to register",
-		TriggerID:   t.trigger, Type: "HTTP", Enabled: true, HTTPConfig: hc,
-	}
+	return targets, nil
 }
 
-// upsert creates each target's subscription, or updates the one that
-// already sends that trigger to that URL (and removes any further copies).
-func (o *subscribeOptions) upsert(ctx context.Context, c *isc.Client, targets []subscriptionTarget, w io.Writer) error {
-	subs, err := c.ListSubscriptions(ctx)
-	if err != nil {
-		return fmt.Errorf("listing the trigger subscriptions: %w", err)
-	}
-	for _, t := range targets {
-		want := o.subscription(t)
-		same := matching(subs, t)
-		if len(same) == 0 {
-			got, err := c.CreateSubscription(ctx, want)
-			if err != nil {
-				return fmt.Errorf("subscribing to %s: %w", triggerLabel(t.trigger), err)
-			}
-			fmt.Fprintf(w, "created subscription %s: %s -> %s\n", got.ID, triggerLabel(t.trigger), t.url)
+func printChanges(w io.Writer, changes []subscription.Change) {
+	for _, c := range changes {
+		if c.Action == subscription.RemovedDuplicate {
+			fmt.Fprintf(w, "removed duplicate subscription %s\n", c.ID)
 			continue
 		}
-		got, err := c.UpdateSubscription(ctx, same[0].ID, want)
-		if err != nil {
-			return fmt.Errorf("updating subscription %s: %w", same[0].ID, err)
-		}
-		fmt.Fprintf(w, "updated subscription %s: %s -> %s\n", got.ID, triggerLabel(t.trigger), t.url)
-		for _, extra := range same[1:] {
-			if err := c.DeleteSubscription(ctx, extra.ID); err != nil {
-				return fmt.Errorf("removing the duplicate subscription %s: %w", extra.ID, err)
-			}
-			fmt.Fprintf(w, "removed duplicate subscription %s\n", extra.ID)
-		}
+		fmt.Fprintf(w, "%s subscription %s: %s -> %s\n", c.Action, c.ID, subscription.Label(c.Trigger), c.URL)
 	}
-	warnOtherTargets(subs, targets, w)
-	return nil
-}
-
-// warnOtherTargets says which other subscriptions send the same triggers
-// elsewhere: ISC delivers each event to every one of them, so a second
-// daemon on another database would invite the same people again.
-func warnOtherTargets(subs []isc.Subscription, targets []subscriptionTarget, w io.Writer) {
-	for _, t := range targets {
-		for _, s := range subs {
-			if s.TriggerID != t.trigger || s.HTTPConfig == nil || sameURL(s.HTTPConfig.URL, t.url) {
-				continue
-			}
-			fmt.Fprintf(w, "warning: subscription %s (%q) also sends %s to %s: ISC delivers every event to each; if that is an old address, remove it with: inviter subscribe --remove --url %s\n",
-				s.ID, s.Name, triggerLabel(t.trigger), s.HTTPConfig.URL, s.HTTPConfig.URL)
-		}
-	}
-}
-
-// matching returns the subscriptions that send t's trigger to t's URL.
-func matching(subs []isc.Subscription, t subscriptionTarget) []isc.Subscription {
-	var out []isc.Subscription
-	for _, s := range subs {
-		if s.TriggerID == t.trigger && s.HTTPConfig != nil && sameURL(s.HTTPConfig.URL, t.url) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// sameURL compares two webhook URLs, ignoring a trailing slash and the
-// case of scheme and host.
-func sameURL(a, b string) bool {
-	norm := func(s string) string {
-		p, err := url.Parse(strings.TrimSpace(s))
-		if err != nil {
-			return s
-		}
-		p.Scheme, p.Host = strings.ToLower(p.Scheme), strings.ToLower(p.Host)
-		p.Path = strings.TrimRight(p.Path, "/")
-		return p.String()
-	}
-	return norm(a) == norm(b)
-}
-
-func removeSubscriptions(ctx context.Context, c *isc.Client, targets []subscriptionTarget, w io.Writer) error {
-	subs, err := c.ListSubscriptions(ctx)
-	if err != nil {
-		return fmt.Errorf("listing the trigger subscriptions: %w", err)
-	}
-	// Remove both triggers' subscriptions, whatever the policy says now.
-	if len(targets) == 1 {
-		all, _ := hookTargets(targets[0].url, true)
-		targets = all
-	}
-	n := 0
-	for _, t := range targets {
-		for _, s := range matching(subs, t) {
-			if err := c.DeleteSubscription(ctx, s.ID); err != nil {
-				return fmt.Errorf("removing subscription %s: %w", s.ID, err)
-			}
-			fmt.Fprintf(w, "removed subscription %s: %s -> %s\n", s.ID, triggerLabel(s.TriggerID), t.url)
-			n++
-		}
-	}
-	if n == 0 {
-		fmt.Fprintf(w, "no subscriptions to %s\n", targets[0].url)
-	}
-	return nil
-}
-
-func testSubscriptions(ctx context.Context, c *isc.Client, triggers []string, w io.Writer) error {
-	for _, t := range triggers {
-		if err := c.TestInvocation(ctx, t, nil); err != nil {
-			return fmt.Errorf("asking ISC for a test %s event: %w", triggerLabel(t), err)
-		}
-		fmt.Fprintf(w, "ISC is sending a test %s event to its subscribers; the daemon records it as a test delivery (inviter status, the status page)\n", triggerLabel(t))
-	}
-	return nil
-}
-
-// subscriptionRecord is a subscription as JSON shows it (no secrets: ISC
-// never returns them).
-type subscriptionRecord struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Trigger  string `json:"trigger"`
-	Enabled  bool   `json:"enabled"`
-	URL      string `json:"url"`
-	Dispatch string `json:"dispatch"`
-	Auth     string `json:"auth"`
 }
 
 func (o *subscribeOptions) printList(ctx context.Context, c *isc.Client, w io.Writer) error {
-	subs, err := c.ListSubscriptions(ctx)
+	recs, err := subscription.List(ctx, c)
 	if err != nil {
-		return fmt.Errorf("listing the trigger subscriptions: %w", err)
-	}
-	recs := []subscriptionRecord{}
-	for _, s := range subs {
-		if s.TriggerID != isc.TriggerIdentityCreated && s.TriggerID != isc.TriggerIdentityAttributesChanged {
-			continue
-		}
-		r := subscriptionRecord{ID: s.ID, Name: s.Name, Trigger: s.TriggerID, Enabled: s.Enabled}
-		if hc := s.HTTPConfig; hc != nil {
-			r.URL, r.Dispatch, r.Auth = hc.URL, hc.HTTPDispatchMode, hc.HTTPAuthenticationType
-		}
-		recs = append(recs, r)
+		return err
 	}
 	if o.output.format == "json" {
 		return writeJSON(w, recs)
@@ -344,21 +177,7 @@ func (o *subscribeOptions) printList(ctx context.Context, c *isc.Client, w io.Wr
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTRIGGER\tENABLED\tURL\tDISPATCH\tAUTH\tNAME")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\t%s\n", r.ID, triggerLabel(r.Trigger), r.Enabled, dash(r.URL), dash(r.Dispatch), dash(r.Auth), r.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\t%s\n", r.ID, subscription.Label(r.Trigger), r.Enabled, dash(r.URL), dash(r.Dispatch), dash(r.Auth), r.Name)
 	}
 	return tw.Flush()
-}
-
-// plainHTTPWarning says why an http:// URL other than the loopback will not
-// receive ISC's events; "" for https and local URLs.
-func plainHTTPWarning(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.Scheme != "http" {
-		return ""
-	}
-	switch h := p.Hostname(); {
-	case h == "localhost", strings.HasPrefix(h, "127."), h == "::1":
-		return ""
-	}
-	return "ISC delivers events over HTTPS only: " + u + " is plain http (put the daemon behind a TLS proxy, docs/deploy.md)"
 }
