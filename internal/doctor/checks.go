@@ -113,7 +113,7 @@ func (d *doctor) checkSubscriptions(ctx context.Context) bool {
 		return false
 	}
 	triggers := subscription.Triggers(d.cfg.Changes)
-		ok := true
+	ok := true
 	for _, t := range triggers {
 		check := "subscription: " + subscription.Label(t)
 		fix := "run inviter subscribe --url https://HOST/hooks/identity-created"
