@@ -29,6 +29,17 @@ var IdentityStatuses = []string{
 // validStatus reports whether st is a value of the identityStatus enum.
 func validStatus(st string) bool { return slices.Contains(IdentityStatuses, st) }
 
+// CheckStatuses returns an error naming the first of statuses that is not
+// a value of IdentityStatuses; nil when every one is.
+func CheckStatuses(statuses []string) error {
+	for _, st := range statuses {
+		if !validStatus(st) {
+			return fmt.Errorf("unknown status %q (want one of %s)", st, strings.Join(IdentityStatuses, ", "))
+		}
+	}
+	return nil
+}
+
 // NewIdentity describes an identity to create with CreateIdentity.
 type NewIdentity struct {
 	// Name is the display name, e.g. "John Doe". Default "User <cc id>".

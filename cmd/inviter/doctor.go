@@ -83,16 +83,13 @@ func (o *doctorOptions) run(ctx context.Context, flags *pflag.FlagSet, stdout, s
 	if dc.Client, err = isc.New(ctx, cfg); err != nil {
 		return &usageError{err}
 	}
-	var results []doctor.Result
 	if db, err := openDoctorDB(ctx, flags, o.db.dsn); err != nil {
-		r := doctor.Result{Level: doctor.Warn, Check: "daemon", Detail: err.Error(), Fix: "point --db at the database of the running inviter serve"}
-		dc.Emit(r)
-		results = append(results, r)
+		dc.DBErr = err
 	} else if db != nil {
 		defer db.Close()
 		dc.DB = db
 	}
-	results = append(results, doctor.Run(ctx, dc)...)
+	results := doctor.Run(ctx, dc)
 	if o.output.format == "json" {
 		if err := writeJSON(stdout, results); err != nil {
 			return err

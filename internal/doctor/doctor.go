@@ -63,6 +63,9 @@ type Config struct {
 	Targets []subscription.Target
 	// DB is the running daemon's database; nil skips the test event.
 	DB Deliveries
+	// DBErr, when set, says why the daemon's database could not be
+	// opened; Run reports it first, as a warning.
+	DBErr error
 	// Wait is how long to wait for the test event to reach DB.
 	Wait time.Duration
 	// Emit, when set, is called with each result as it comes.
@@ -73,6 +76,9 @@ type Config struct {
 // needs what an earlier one found missing is skipped.
 func Run(ctx context.Context, cfg Config) []Result {
 	d := &doctor{cfg: cfg}
+	if cfg.DBErr != nil {
+		d.add(Warn, "daemon", cfg.DBErr.Error(), "point --db at the database of the running inviter serve")
+	}
 	d.run(ctx)
 	return d.results
 }
