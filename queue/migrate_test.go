@@ -64,3 +64,32 @@ func TestMigrate(t *testing.T) {
 		})
 	}
 }
+
+// TestBareInsert: River's bare InsertTx inserts jobs of any kind, each in
+// a transaction of its own, on either backend.
+func TestBareInsert(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		ctx := context.Background()
+		db := open(t)
+		insert, err := NewBareInsert(db.SQLDB(), db.PgxPool())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if err := insert(ctx, otherArgs{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q, err := New(db, Config{InsertOnly: true}, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := q.ListJobs(ctx, "available", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) != 3 || jobs[0].Kind != "other" {
+			t.Errorf("jobs = %+v, want 3 of kind other", jobs)
+		}
+	})
+}

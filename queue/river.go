@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -24,6 +25,9 @@ type riverDB interface {
 	client(cfg *river.Config) (backend, error)
 	// migrator returns River's migrations on the database.
 	migrator(cfg *rivermigrate.Config) (riverMigrator, error)
+	// bareInserter returns River's InsertTx of one job, in a transaction
+	// of its own on the pool, with a client made of cfg.
+	bareInserter(cfg *river.Config) (BareInsert, error)
 }
 
 // riverMigrator is rivermigrate.Migrator with its transaction type hidden.
@@ -34,13 +38,31 @@ type riverMigrator interface {
 
 // riverFor returns River on db, with the driver for db's backend.
 func riverFor(db *store.DB) (riverDB, error) {
-	switch db.Backend() {
+	return riverOver(db.Backend(), db.SQLDB(), db.PgxPool())
+}
+
+// riverOver returns River on sqlDB (store.BackendSQLite) or pool
+// (store.BackendPostgres).
+func riverOver(backend string, sqlDB *sql.DB, pool *pgxpool.Pool) (riverDB, error) {
+	switch backend {
 	case store.BackendSQLite:
-		return &riverOn[*sql.Tx]{driver: riversqlite.New(db.SQLDB()), txOf: (*store.Tx).SQLTx}, nil
+		return &riverOn[*sql.Tx]{driver: riversqlite.New(sqlDB), txOf: (*store.Tx).SQLTx,
+			inTx: func(ctx context.Context, fn func(*sql.Tx) error) error {
+				tx, err := sqlDB.BeginTx(ctx, nil)
+				if err != nil {
+					return err
+				}
+				if err := fn(tx); err != nil {
+					_ = tx.Rollback()
+					return err
+				}
+				return tx.Commit()
+			}}, nil
 	case store.BackendPostgres:
-		return &riverOn[pgx.Tx]{driver: riverpgxv5.New(db.PgxPool()), txOf: (*store.Tx).PgxTx}, nil
+		return &riverOn[pgx.Tx]{driver: riverpgxv5.New(pool), txOf: (*store.Tx).PgxTx,
+			inTx: func(ctx context.Context, fn func(pgx.Tx) error) error { return pgx.BeginFunc(ctx, pool, fn) }}, nil
 	}
-	return nil, fmt.Errorf("unknown backend %q", db.Backend())
+	return nil, fmt.Errorf("unknown backend %q", backend)
 }
 
 // riverOn is riverDB for one driver; TTx is *sql.Tx for riversqlite and
@@ -48,10 +70,26 @@ func riverFor(db *store.DB) (riverDB, error) {
 type riverOn[TTx any] struct {
 	driver riverdriver.Driver[TTx]
 	txOf   func(*store.Tx) TTx // the store transaction as River's type
+	// inTx runs fn in a transaction of the driver's pool, committed when
+	// fn returns nil.
+	inTx func(ctx context.Context, fn func(TTx) error) error
 }
 
 func (r *riverOn[TTx]) client(cfg *river.Config) (backend, error) {
 	return newRiverBackend(r.driver, cfg, r.txOf)
+}
+
+func (r *riverOn[TTx]) bareInserter(cfg *river.Config) (BareInsert, error) {
+	client, err := river.NewClient(r.driver, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, args river.JobArgs) error {
+		return r.inTx(ctx, func(tx TTx) error {
+			_, err := client.InsertTx(ctx, tx, args, nil)
+			return err
+		})
+	}, nil
 }
 
 func (r *riverOn[TTx]) migrator(cfg *rivermigrate.Config) (riverMigrator, error) {
@@ -104,4 +142,25 @@ func MigrationsApplied(ctx context.Context, db *store.DB) (bool, error) {
 		return false, nil
 	}
 	return db.MigrationsApplied(ctx)
+}
+
+// BareInsert inserts a job of args' kind with River's InsertTx and default
+// options, in a transaction of its own. It is safe for concurrent use.
+type BareInsert func(ctx context.Context, args river.JobArgs) error
+
+// NewBareInsert returns River's bare InsertTx over sqlDB (when not nil, a
+// SQLite database) or pool (PostgreSQL), outside inviter's store: the
+// reference that inviter's intake is measured against. The database must
+// have River's tables (Migrate); jobs of any kind are accepted, and none is
+// worked.
+func NewBareInsert(sqlDB *sql.DB, pool *pgxpool.Pool) (BareInsert, error) {
+	backend := store.BackendPostgres
+	if sqlDB != nil {
+		backend = store.BackendSQLite
+	}
+	r, err := riverOver(backend, sqlDB, pool)
+	if err != nil {
+		return nil, err
+	}
+	return r.bareInserter(&river.Config{SkipUnknownJobCheck: true})
 }

@@ -13,9 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/queue"
@@ -51,16 +48,13 @@ func (o *benchOptions) runRiverReference(ctx context.Context, backend string) (i
 			return res, err
 		}
 		done = drop
-		client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
+		bare, err := queue.NewBareInsert(nil, pool)
 		if err != nil {
 			done()
 			return res, err
 		}
 		insert = func(ctx context.Context, i int) error {
-			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-				_, err := client.InsertTx(ctx, tx, riverRefArgs{IdentityID: fmt.Sprintf("ref%031d", i)}, nil)
-				return err
-			})
+			return bare(ctx, riverRefArgs{IdentityID: fmt.Sprintf("ref%031d", i)})
 		}
 	} else {
 		dsn, cleanup, err := o.freshSQLite()
@@ -87,21 +81,13 @@ func (o *benchOptions) runRiverReference(ctx context.Context, backend string) (i
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
 		done = func() { sqlDB.Close(); cleanup() }
-		client, err := river.NewClient(riversqlite.New(sqlDB), &river.Config{SkipUnknownJobCheck: true})
+		bare, err := queue.NewBareInsert(sqlDB, nil)
 		if err != nil {
 			done()
 			return res, err
 		}
 		insert = func(ctx context.Context, i int) error {
-			tx, err := sqlDB.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			if _, err := client.InsertTx(ctx, tx, riverRefArgs{IdentityID: fmt.Sprintf("ref%031d", i)}, nil); err != nil {
-				tx.Rollback()
-				return err
-			}
-			return tx.Commit()
+			return bare(ctx, riverRefArgs{IdentityID: fmt.Sprintf("ref%031d", i)})
 		}
 	}
 	defer done()
