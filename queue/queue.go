@@ -5,7 +5,9 @@
 //
 // The same code serves SQLite (riversqlite over database/sql) and PostgreSQL
 // (riverpgxv5 over pgxpool); River's generic transaction type stays inside
-// this package.
+// this package, which alone picks the driver (river.go). It also owns River's
+// tables: Migrate migrates them with inviter's own, and Copy moves the
+// unfinished invite jobs from one database to another.
 package queue
 
 import (
