@@ -13,7 +13,6 @@ import (
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/internal/doctor"
 	"github.com/inviter/inviter/internal/subscription"
-	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/store"
 )
 
@@ -62,7 +61,7 @@ never invites anyone.`,
 }
 
 func (o *doctorOptions) run(ctx context.Context, flags *pflag.FlagSet, stdout, stderr io.Writer) error {
-	cfg, err := o.tenant.clientConfig(nil, 1)
+	cfg, client, err := tenantClient(ctx, &o.tenant, 1, stderr)
 	if err != nil {
 		return err
 	}
@@ -76,13 +75,7 @@ func (o *doctorOptions) run(ctx context.Context, flags *pflag.FlagSet, stdout, s
 			return err
 		}
 	}
-	logger, _ := o.tenant.logger(stderr)
-	cfg.Logger = logger
-	o.tenant.logCalls(&cfg, logger)
-	dc := doctor.Config{ISC: cfg, API: o.api.api, Changes: pol.HasRules(), Targets: targets, Wait: o.wait, Emit: o.printer(stdout)}
-	if dc.Client, err = isc.New(ctx, cfg); err != nil {
-		return &usageError{err}
-	}
+	dc := doctor.Config{ISC: cfg, Client: client, API: o.api.api, Changes: pol.HasRules(), Targets: targets, Wait: o.wait, Emit: o.printer(stdout)}
 	if db, err := openDoctorDB(ctx, flags, o.db.dsn); err != nil {
 		dc.DBErr = err
 	} else if db != nil {

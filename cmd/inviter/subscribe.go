@@ -97,7 +97,7 @@ func (o *subscribeOptions) run(ctx context.Context, stdout, stderr io.Writer) er
 			fmt.Fprintln(stderr, "warning:", w)
 		}
 	}
-	client, err := tenantClient(ctx, &o.tenant, 3, stderr)
+	_, client, err := tenantClient(ctx, &o.tenant, 3, stderr)
 	if err != nil {
 		return err
 	}
@@ -127,17 +127,18 @@ func (o *subscribeOptions) run(ctx context.Context, stdout, stderr io.Writer) er
 	return err
 }
 
-// tenantClient is the ISC client of the tenant settings, logging to
-// stderr.
-func tenantClient(ctx context.Context, t *tenantSettings, retries int, stderr io.Writer) (*isc.Client, error) {
+// tenantClient returns the validated isc.Config of the tenant settings,
+// logging to stderr, and a client of it.
+func tenantClient(ctx context.Context, t *tenantSettings, retries int, stderr io.Writer) (isc.Config, *isc.Client, error) {
 	cfg, err := t.clientConfig(nil, retries)
 	if err != nil {
-		return nil, err
+		return cfg, nil, err
 	}
 	logger, _ := t.logger(stderr)
 	cfg.Logger = logger
 	t.logCalls(&cfg, logger)
-	return isc.New(ctx, cfg)
+	c, err := isc.New(ctx, cfg)
+	return cfg, c, err
 }
 
 // hookTargets is subscription.Targets with a usage error naming --url.
