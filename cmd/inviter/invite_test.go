@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,52 +11,28 @@ import (
 	"github.com/inviter/inviter/isctest"
 )
 
-func TestInviteBothPathsWithFaults(t *testing.T) {
+// TestInviteUnknownIdentityJSON: an identity ISC does not know is a
+// not_found result in the JSON output and exit status 1; the others are
+// still invited.
+func TestInviteUnknownIdentityJSON(t *testing.T) {
 	t.Parallel()
-	for _, api := range []string{"public", "cc"} {
-		t.Run(api, func(t *testing.T) {
-			t.Parallel()
-			tenant := isctest.NewServer(isctest.Options{Users: 600})
-			t.Cleanup(tenant.Close)
-			fresh := tenant.CreateIdentities(40, nil)
-			registered := tenant.CreateIdentity(isctest.NewIdentity{Registered: true})
-			tenant.SetFaults(isctest.Faults{ErrorRate: 0.2, ResetRate: 0.1, Seed: 3})
-
-			args := []string{"invite", "--api", api, "--batch-size", "10", "-o", "json"}
-			for _, id := range fresh {
-				args = append(args, id.ID)
-			}
-			args = append(args, registered.ID, "2c9180000000000000000000000dead0")
-			res := runInviter(t, testContext(t), tenantEnv(tenant), args...)
-			if res.err == nil || exitCode(res.err) != 1 {
-				t.Fatalf("exit: %v, want status 1 for the unknown id; stderr:\n%s", res.err, res.stderr)
-			}
-			var results []inviter.Result
-			if err := json.Unmarshal([]byte(res.stdout), &results); err != nil {
-				t.Fatalf("output is not JSON: %v\n%s", err, res.stdout)
-			}
-			byID := map[string]inviter.Result{}
-			for _, r := range results {
-				byID[r.IdentityID] = r
-			}
-			for _, id := range fresh {
-				if r := byID[id.ID]; r.Outcome != inviter.OutcomeInvited {
-					t.Errorf("%s: %s %s", id.ID, r.Outcome, r.Reason)
-				}
-				if n := tenant.InviteCount(id.ID); n != 1 {
-					t.Errorf("%s mailed %d times, want 1", id.ID, n)
-				}
-			}
-			if r := byID[registered.ID]; r.Outcome != inviter.OutcomeAlreadyRegistered {
-				t.Errorf("registered identity: %s %s", r.Outcome, r.Reason)
-			}
-			if r := byID["2c9180000000000000000000000dead0"]; r.Outcome != inviter.OutcomeNotFound {
-				t.Errorf("unknown identity: %s %s", r.Outcome, r.Reason)
-			}
-			if got := len(tenant.Invites()); got != len(fresh) {
-				t.Errorf("tenant mailed %d invitations, want %d", got, len(fresh))
-			}
-		})
+	tenant := isctest.NewServer(isctest.Options{Users: 20})
+	t.Cleanup(tenant.Close)
+	id := tenant.CreateIdentity(isctest.NewIdentity{})
+	const unknown = "2c9180000000000000000000000dead0"
+	res := runInviter(t, testContext(t), tenantEnv(tenant), "invite", "-o", "json", id.ID, unknown)
+	if exitCode(res.err) != 1 || !strings.Contains(res.err.Error(), "1 of 2 identities could not be invited") {
+		t.Fatalf("exit %d (%v), want 1; stderr:\n%s", exitCode(res.err), res.err, res.stderr)
+	}
+	var results []inviter.Result
+	if err := json.Unmarshal([]byte(res.stdout), &results); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, res.stdout)
+	}
+	if len(results) != 2 || results[0].Outcome != inviter.OutcomeInvited || results[1].Outcome != inviter.OutcomeNotFound {
+		t.Errorf("results %+v, want invited then not_found", results)
+	}
+	if !strings.Contains(res.stderr, "1 invited, 0 already registered, 0 skipped, 1 not found, 0 failed (2 identities)") {
+		t.Errorf("the summary is not on stderr with -o json:\n%s", res.stderr)
 	}
 }
 
@@ -84,45 +61,38 @@ func TestInviteOneIdentityText(t *testing.T) {
 	}
 }
 
-func TestInviteUnregistered(t *testing.T) {
+// TestInviteUnregisteredFlags: --created-after (RFC 3339) and --limit
+// narrow the list; --dry-run prints it and mails nobody.
+func TestInviteUnregisteredFlags(t *testing.T) {
 	t.Parallel()
 	tenant := isctest.NewServer(isctest.Options{Users: 400}) // 40 old unregistered ones
 	t.Cleanup(tenant.Close)
-	cutoff := time.Now().Add(-time.Hour)
+	cutoff := time.Now().Add(-time.Hour).Format(time.RFC3339)
 	fresh := tenant.CreateIdentities(12, nil)
 	env := tenantEnv(tenant)
 
-	res := runInviter(t, testContext(t), env, "invite", "--unregistered", "--created-after", cutoff.Format(time.RFC3339), "--dry-run")
+	res := runInviter(t, testContext(t), env, "invite", "--unregistered", "--created-after", cutoff, "--dry-run")
 	if res.err != nil {
 		t.Fatalf("dry run: %v\n%s", res.err, res.stderr)
 	}
-	if got := strings.Count(res.stdout, "would invite"); got != 12 {
-		t.Errorf("dry run lists %d identities, want 12:\n%s", got, res.stdout)
+	if got := strings.Count(res.stdout, "would invite"); got != 12 || len(tenant.Invites()) != 0 {
+		t.Errorf("dry run lists %d identities (want 12) and mailed %d:\n%s", got, len(tenant.Invites()), res.stdout)
 	}
-	if n := len(tenant.Invites()); n != 0 {
-		t.Fatalf("dry run mailed %d invitations", n)
-	}
-	for _, c := range tenant.Calls() {
-		if c.Method != "GET" && c.Endpoint != "POST /oauth/token" {
-			t.Errorf("dry run called %s", c.Endpoint)
-		}
-	}
-
-	res = runInviter(t, testContext(t), env, "invite", "--unregistered", "--created-after", cutoff.Format(time.RFC3339), "--limit", "5")
+	res = runInviter(t, testContext(t), env, "invite", "--unregistered", "--created-after", cutoff, "--limit", "5")
 	if res.err != nil {
 		t.Fatalf("invite: %v\n%s", res.err, res.stderr)
 	}
-	if n := len(tenant.Invites()); n != 5 {
-		t.Errorf("mailed %d invitations, want 5 (--limit)", n)
+	if n := len(tenant.Invites()); n != 5 || !strings.Contains(res.stdout, "5 invited") {
+		t.Errorf("mailed %d invitations, want 5 (--limit):\n%s", n, res.stdout)
 	}
 	for _, inv := range tenant.Invites() {
-		found := false
-		for _, f := range fresh {
-			found = found || f.ID == inv.IdentityID
-		}
-		if !found {
+		if !slices.ContainsFunc(fresh, func(f isctest.Identity) bool { return f.ID == inv.IdentityID }) {
 			t.Errorf("mailed %s, created before --created-after", inv.IdentityID)
 		}
+	}
+	res = runInviter(t, testContext(t), env, "invite", "--unregistered", "--created-after", "2099-01-01")
+	if res.err != nil || !strings.Contains(res.stderr, "no unregistered identities match") {
+		t.Errorf("nothing after the cut-off: %v\n%s", res.err, res.stderr)
 	}
 }
 
@@ -181,5 +151,22 @@ func TestDebugNeverPrintsSecrets(t *testing.T) {
 		if strings.Contains(all, s) {
 			t.Errorf("output contains %q", s)
 		}
+	}
+}
+
+// TestInviteDryRunCCAndPolicyNote: a /cc dry run names the cc id it would
+// invite; a policy with named ids says it does not apply to them.
+func TestInviteDryRunCCAndPolicyNote(t *testing.T) {
+	t.Parallel()
+	tenant := isctest.NewServer(isctest.Options{Users: 20})
+	t.Cleanup(tenant.Close)
+	id := tenant.CreateIdentity(isctest.NewIdentity{Department: "Contractors"})
+	res := runInviter(t, testContext(t), tenantEnv(tenant), "invite", "--api", "cc", "--dry-run", id.ID)
+	if res.err != nil || !strings.Contains(res.stdout, "would invite (cc id "+id.CCID+")") {
+		t.Errorf("cc dry run: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	res = runInviter(t, testContext(t), tenantEnv(tenant), "invite", "--policy", "department != Contractors", id.ID)
+	if res.err != nil || !strings.Contains(res.stderr, "note: the policy applies to --unregistered") || tenant.InviteCount(id.ID) != 1 {
+		t.Errorf("policy with a named id: %v, mailed %d times\n%s", res.err, tenant.InviteCount(id.ID), res.stderr)
 	}
 }
