@@ -50,7 +50,7 @@ type InviteConfig struct {
 	// postgres:// URL, created and migrated when missing; "": none, and
 	// Invite works from ISC's answers alone. With one, identities it holds
 	// as invited or queued are skipped (unless Force) and every invite
-	// result is recorded with its audit entry, source queue.SourceCLI.
+	// result is recorded with its audit entry, source inviter.SourceCLI.
 	DB string
 	// DBSetting names the setting DB came from in errors; "": "--db".
 	DBSetting string
@@ -278,12 +278,12 @@ func skipKnown(ctx context.Context, db *store.DB, ids []string, api inviter.API)
 		}
 		var reason string
 		switch ident.State {
-		case store.StateInvited:
+		case inviter.StateInvited:
 			reason = "already invited by inviter"
 			if !ident.InvitedAt.IsZero() {
 				reason += " on " + ident.InvitedAt.UTC().Format(time.DateOnly)
 			}
-		case store.StatePending:
+		case inviter.StatePending:
 			reason = "queued in the daemon (inviter status)"
 		default:
 			keep = append(keep, id)
@@ -368,23 +368,23 @@ func inviteInChunks(ctx context.Context, inv *isc.Inviter, ids []string, batch i
 }
 
 // recordResults writes each result of an invite call to the audit trail,
-// with the identity's new state, source queue.SourceCLI.
+// with the identity's new state, source inviter.SourceCLI.
 func recordResults(ctx context.Context, db *store.DB, results []inviter.Result) error {
 	for _, r := range results {
-		var state store.State
+		var state inviter.InviteState
 		switch r.Outcome {
 		case inviter.OutcomeInvited:
-			state = store.StateInvited
+			state = inviter.StateInvited
 		case inviter.OutcomeAlreadyRegistered:
-			state = store.StateSkipped
+			state = inviter.StateSkipped
 		case inviter.OutcomeFailed, inviter.OutcomeNotFound:
-			state = store.StateFailed
+			state = inviter.StateFailed
 		default:
 			continue
 		}
 		d := store.Decision{State: state, AuditEntry: store.AuditEntry{
 			IdentityID: r.IdentityID, Outcome: r.Outcome, Reason: r.Reason, API: r.API, CCID: r.CCID,
-			TaskID: r.TaskID, Source: queue.SourceCLI, Attempt: 1,
+			TaskID: r.TaskID, Source: string(inviter.SourceCLI), Attempt: 1,
 		}}
 		if err := db.Record(ctx, d); err != nil {
 			return fmt.Errorf("recording the outcome of %s: %w", r.IdentityID, err)

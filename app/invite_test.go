@@ -56,7 +56,7 @@ func TestInviteSkipsWhatTheDatabaseKnows(t *testing.T) {
 			queued := tenant.CreateIdentity(isctest.NewIdentity{Name: "Alan Turing"})
 			dsn := b.DSN(t)
 			db := openDSN(t, dsn)
-			if err := db.Migrate(ctx); err != nil {
+			if err := queue.Migrate(ctx, db); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := db.EnsureIdentity(ctx, queued.ID, time.Time{}, time.Now()); err != nil {
@@ -94,7 +94,7 @@ func TestInviteSkipsWhatTheDatabaseKnows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(entries) != 1 || entries[0].Outcome != inviter.OutcomeInvited || entries[0].Source != queue.SourceCLI {
+			if len(entries) != 1 || entries[0].Outcome != inviter.OutcomeInvited || entries[0].Source != string(inviter.SourceCLI) {
 				t.Errorf("audit trail: %+v, want one invited entry from the cli", entries)
 			}
 
