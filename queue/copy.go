@@ -93,17 +93,13 @@ func Copy(ctx context.Context, dst, src *store.DB, now time.Time, logger *slog.L
 		return CopyResult{}, err
 	}
 	r, err := riverFor(dst)
-	if err == nil {
-		var dstRiver backend
-		dstRiver, err = r.client(&river.Config{Logger: logger})
-		if err == nil {
-			return copyWith(ctx, dst, src, dstRiver, jobs, others, now)
-		}
+	if err != nil {
+		return CopyResult{}, err
 	}
-	return CopyResult{}, fmt.Errorf("river client for the destination: %w", err)
-}
-
-func copyWith(ctx context.Context, dst, src *store.DB, dstRiver backend, jobs []*rivertype.JobRow, others int, now time.Time) (CopyResult, error) {
+	dstRiver, err := r.client(&river.Config{Logger: logger})
+	if err != nil {
+		return CopyResult{}, fmt.Errorf("river client for the destination: %w", err)
+	}
 	var out CopyResult
 	res, err := store.Copy(ctx, dst, src, store.CopyOptions{
 		Jobs: func(ctx context.Context, tx *store.Tx, deliveryID func(int64) int64) (map[int64]int64, error) {
