@@ -118,13 +118,6 @@ func (o *inviteOptions) run(ctx context.Context, flags *pflag.FlagSet, args []st
 	if cfg.ISC, err = o.tenant.clientConfig(nil, 5); err != nil {
 		return err
 	}
-	if cfg.Policy, err = o.policy.build(); err != nil {
-		return err
-	}
-	cfg.API, cfg.Progress = o.api.api, progressBar(stderr, cfg.BatchSize)
-	cfg.Logger, _ = o.tenant.logger(stderr)
-	cfg.ISC.Logger = cfg.Logger
-	o.tenant.logCalls(&cfg.ISC, cfg.Logger)
 	// The database is the one --db or INVITER_DB names, or the default file
 	// when it exists; without one invite works from ISC's answers alone.
 	f := flags.Lookup("db")
@@ -134,6 +127,13 @@ func (o *inviteOptions) run(ctx context.Context, flags *pflag.FlagSet, args []st
 			return err
 		}
 	}
+	if cfg.Policy, err = o.policy.build(); err != nil {
+		return err
+	}
+	cfg.API, cfg.Progress = o.api.api, progressBar(stderr, cfg.BatchSize)
+	cfg.Logger, _ = o.tenant.logger(stderr)
+	cfg.ISC.Logger = cfg.Logger
+	o.tenant.logCalls(&cfg.ISC, cfg.Logger)
 	if cfg.Unregistered && o.createdAfter == "" && !o.yes {
 		cfg.Confirm = func(n int) error { return confirmAll(stdin, stderr, n) }
 	}
