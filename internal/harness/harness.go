@@ -202,7 +202,7 @@ func Start(ctx context.Context, o Options) (_ *Rig, err error) {
 		r.cleanup = append(r.cleanup, r.Tenant.Close)
 	}
 	if o.DB == "" {
-		dir, err := os.MkdirTemp("", "inviter-harness-")
+		dir, err := os.MkdirTemp("", "inviter-")
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -153,7 +154,10 @@ func (r *Rig) WaitInvited(ctx context.Context, w *Wave, o WaitOptions) (last tim
 		case <-deadline:
 			return last, &TimeoutError{Timeout: o.Timeout, Invited: len(seen), Total: len(w.Created)}
 		case <-r.Done():
-			return last, fmt.Errorf("the daemon stopped: %w", r.Stop())
+			if err := r.Stop(); err != nil {
+				return last, fmt.Errorf("the daemon stopped: %w", err)
+			}
+			return last, errors.New("the daemon stopped")
 		case <-ctx.Done():
 			return last, ctx.Err()
 		}
