@@ -74,7 +74,7 @@ func (o *demoOptions) run(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 	r, err := harness.Start(ctx, harness.Options{
-		Users: o.users, API: o.api.api, DB: o.db, Listen: o.listen, AdminListen: "127.0.0.1:0",
+		Users: o.users, API: o.api.api, DB: o.db, TempPrefix: "inviter-demo-", Listen: o.listen, AdminListen: "127.0.0.1:0",
 		VisibilityDelay: time.Minute, DirectoryRefresh: time.Second, JobTimeout: time.Minute, RescueAfter: 2 * time.Minute,
 		UserAgent: "inviter/" + version, Version: version,
 		OnDelivery: func(ev inviter.IdentityCreated, _ bool) {

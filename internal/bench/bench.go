@@ -176,7 +176,7 @@ func (c Config) rigOptions(api inviter.API, users int) harness.Options {
 		Users: users, API: api, DB: c.DB, RateLimit: c.RateLimit, RateWindow: c.RateWindow,
 		BatchSize: c.BatchSize, BatchWindow: c.BatchWindow, DirectoryRefresh: c.DirectoryRefresh,
 		VisibilityDelay: 10 * time.Minute, JobTimeout: 2 * time.Minute, RescueAfter: 5 * time.Minute,
-		ShutdownWait: 10 * time.Second, UserAgent: "inviter-bench/" + c.Version, Version: c.Version,
+		ShutdownWait: 10 * time.Second, UserAgent: "inviter-bench/" + c.Version, Version: c.Version, TempPrefix: "inviter-bench-",
 	}
 }
 

@@ -127,7 +127,7 @@ func Scale(ctx context.Context, cfg Config, progress io.Writer) ([]ScaleCell, er
 func scaleCell(ctx context.Context, cfg Config, cell ScaleCell, progress io.Writer) (ScaleCell, error) {
 	t0 := time.Now()
 	o := cfg.rigOptions(cell.API, cell.Users)
-	o.DB = "" // a fresh SQLite file, measured after the run
+	o.DB, o.TempPrefix = "", "inviter-bench-scale-" // a fresh SQLite file, measured after the run
 	tenant := harness.NewTenant(o)
 	defer tenant.Close()
 	fmt.Fprintf(progress, "  tenant of %d users built in %.1fs\n", cell.Users, time.Since(t0).Seconds())

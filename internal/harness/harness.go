@@ -8,6 +8,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -40,6 +41,9 @@ type Options struct {
 	// DB is the database: a SQLite file path or a postgres:// URL. Default:
 	// a SQLite file in a new temporary directory, which Close removes.
 	DB string
+	// TempPrefix begins the name of that temporary directory. Default
+	// "inviter-".
+	TempPrefix string
 	// Listen is the webhook's address. Default "127.0.0.1:0": a free
 	// loopback port, which Rig.Addr reports.
 	Listen string
@@ -202,7 +206,7 @@ func Start(ctx context.Context, o Options) (_ *Rig, err error) {
 		r.cleanup = append(r.cleanup, r.Tenant.Close)
 	}
 	if o.DB == "" {
-		dir, err := os.MkdirTemp("", "inviter-")
+		dir, err := os.MkdirTemp("", cmp.Or(o.TempPrefix, "inviter-"))
 		if err != nil {
 			return nil, err
 		}
