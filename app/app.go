@@ -292,7 +292,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		Auth:   cfg.Auth,
 		Intake: intake{q: q, policy: cfg.Policy, logger: logger, onDelivery: cfg.OnDelivery},
 		Ready:  readiness{db: db},
-		Status: statusView{db: db, q: q, api: cfg.API, started: started, health: health,
+		Status: statusView{db: db, api: cfg.API, started: started, health: health,
 			configProblem: func() string { t, _ := q.ConfigProblem(); return t },
 			cutOff:        cfg.BackfillSince, retry: cfg.RetryCommand, version: cfg.Version},
 		Metrics:  m,

@@ -3,22 +3,97 @@ package app
 import (
 	"bytes"
 	"context"
-	"errors"
 	"time"
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/internal/redact"
-	"github.com/inviter/inviter/queue"
+	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/web"
 )
 
-// statusView gives the status page its figures: the counts, ISC's health,
-// reconcile's last run, the current failures and recent invites with
-// names, the test deliveries, and the command that retries failures.
+// StatusQuery says how many of the latest rows ReadStatus returns; a zero
+// count reads none.
+type StatusQuery struct {
+	// Errors is how many current errors (one per identity).
+	Errors int
+	// Invites is how many recent invites.
+	Invites int
+	// TestDeliveries is how many recent test deliveries.
+	TestDeliveries int
+}
+
+// Status is what inviter has done, as its database records it: what the
+// status page and inviter status show.
+type Status struct {
+	// Backend names the database backend (store.BackendSQLite or
+	// store.BackendPostgres).
+	Backend string
+	// InitialisedAt is when the database was first migrated, the default
+	// reconcile cut-off; zero when it is not recorded.
+	InitialisedAt time.Time
+	// ReconcileRun is the latest reconciliation; nil before the first.
+	ReconcileRun *store.ReconcileRun
+	// ReconcileLastRun is the time reconcile last ran as it records it
+	// (reconcile.MetaLastRun); empty when it never ran.
+	ReconcileLastRun string
+	// Identities counts identities by invite state; every state is present.
+	Identities map[store.State]int64
+	// Deliveries is the number of deliveries stored.
+	Deliveries int64
+	// Jobs counts River jobs by River state.
+	Jobs map[string]int64
+	// Errors are the errors that still matter: of identities neither
+	// invited nor skipped since, newest first, one per identity, with the
+	// identity's name and state.
+	Errors []store.CurrentError
+	// Invites are the latest invites with the identities' names, newest
+	// first.
+	Invites []store.NamedAuditEntry
+	// TestDeliveries are the latest test deliveries, newest first.
+	TestDeliveries []store.Delivery
+}
+
+// ReadStatus reads the status of the database db in a constant number of
+// queries: one for the metadata, one for the counts, and one for each kind
+// of rows q asks for.
+func ReadStatus(ctx context.Context, db *store.DB, q StatusQuery) (Status, error) {
+	st := Status{Backend: db.Backend()}
+	meta, err := db.StatusMeta(ctx, reconcile.MetaLastRun)
+	if err != nil {
+		return st, err
+	}
+	st.InitialisedAt, st.ReconcileRun, st.ReconcileLastRun = meta.InitialisedAt, meta.ReconcileRun, meta.Values[reconcile.MetaLastRun]
+	c, err := db.Counts(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Identities, st.Deliveries, st.Jobs = c.Identities, c.Deliveries, c.Jobs
+	if q.Errors > 0 {
+		if st.Errors, err = db.CurrentErrors(ctx, q.Errors); err != nil {
+			return st, err
+		}
+	}
+	if q.Invites > 0 {
+		if st.Invites, err = db.AuditNamed(ctx, "", []inviter.Outcome{inviter.OutcomeInvited}, q.Invites); err != nil {
+			return st, err
+		}
+	}
+	if q.TestDeliveries > 0 {
+		if st.TestDeliveries, err = db.RecentTestDeliveries(ctx, q.TestDeliveries); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// statusPage is how many of the latest rows the status page shows.
+var statusPage = StatusQuery{Errors: 10, Invites: 10, TestDeliveries: 5}
+
+// statusView gives the status page its figures: ReadStatus's, ISC's
+// health, and the command that retries failures.
 type statusView struct {
 	db      *store.DB
-	q       *queue.Queue
 	api     inviter.API
 	started time.Time
 	health  *iscHealth
@@ -36,12 +111,9 @@ type statusView struct {
 
 // Status implements web.StatusSource.
 func (s statusView) Status(ctx context.Context) (web.Status, error) {
-	st, err := s.q.Stats(ctx)
-	if err != nil {
-		return web.Status{}, err
-	}
+	st, err := ReadStatus(ctx, s.db, statusPage) // on an error, what was read
 	out := web.Status{
-		Version: s.version, StartedAt: s.started, Backend: s.db.Backend(), API: s.api,
+		Version: s.version, StartedAt: s.started, Backend: st.Backend, API: s.api,
 		Identities: web.IdentityCounts{
 			Pending: int(st.Identities[store.StatePending]),
 			Invited: int(st.Identities[store.StateInvited]),
@@ -52,17 +124,21 @@ func (s statusView) Status(ctx context.Context) (web.Status, error) {
 		Jobs:         jobCounts(st.Jobs),
 		RetryCommand: s.retry,
 		ISC:          s.iscHealth(),
+		Reconcile:    s.reconcile(st),
 	}
-	if out.Reconcile, err = s.reconcile(ctx); err != nil {
-		return out, err
+	for _, a := range st.Invites {
+		out.RecentInvites = append(out.RecentInvites, web.RecentInvite{IdentityID: a.IdentityID, Name: a.Name, API: a.API, TaskID: a.TaskID, At: a.At})
 	}
-	if out.RecentInvites, err = s.recentInvites(ctx); err != nil {
-		return out, err
+	for _, a := range st.Errors {
+		out.LastErrors = append(out.LastErrors, web.Failure{IdentityID: a.IdentityID, Name: a.Name, Reason: a.Reason, At: a.At})
 	}
-	if out.LastErrors, err = s.failures(ctx); err != nil {
-		return out, err
+	for _, d := range st.TestDeliveries {
+		event := "identity-created"
+		if bytes.Contains(d.Payload, []byte(`"changes"`)) {
+			event = "identity-attributes-changed"
+		}
+		out.TestDeliveries = append(out.TestDeliveries, web.TestDelivery{IdentityID: d.IdentityID, Name: d.IdentityName, Event: event, At: d.ReceivedAt})
 	}
-	out.TestDeliveries, err = s.testDeliveries(ctx)
 	return out, err
 }
 
@@ -97,63 +173,17 @@ func (s statusView) iscHealth() web.ISCHealth {
 	return out
 }
 
-func (s statusView) reconcile(ctx context.Context) (web.ReconcileRun, error) {
-	r, err := s.db.ReconcileRun(ctx)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		cut := s.cutOff
-		if cut.IsZero() {
-			if at, err := s.db.InitialisedAt(ctx); err == nil {
-				cut = at
-			}
-		}
-		return web.ReconcileRun{CutOff: cut}, nil
-	case err != nil:
-		return web.ReconcileRun{}, err
+// reconcile is reconcile's latest run; before the first, the cut-off it
+// will use.
+func (s statusView) reconcile(st Status) web.ReconcileRun {
+	if r := st.ReconcileRun; r != nil {
+		return web.ReconcileRun{LastRun: r.At, CutOff: r.CutOff, Enqueued: r.Enqueued, Err: r.Err}
 	}
-	return web.ReconcileRun{LastRun: r.At, CutOff: r.CutOff, Enqueued: r.Enqueued, Err: r.Err}, nil
-}
-
-func (s statusView) recentInvites(ctx context.Context) ([]web.RecentInvite, error) {
-	rows, err := s.db.AuditNamed(ctx, "", []inviter.Outcome{inviter.OutcomeInvited}, 10)
-	if err != nil {
-		return nil, err
+	cut := s.cutOff
+	if cut.IsZero() {
+		cut = st.InitialisedAt
 	}
-	out := make([]web.RecentInvite, 0, len(rows))
-	for _, a := range rows {
-		out = append(out, web.RecentInvite{IdentityID: a.IdentityID, Name: a.Name, API: a.API, TaskID: a.TaskID, At: a.At})
-	}
-	return out, nil
-}
-
-// failures are the errors that still matter: of identities neither
-// invited nor skipped since, newest first, one per identity.
-func (s statusView) failures(ctx context.Context) ([]web.Failure, error) {
-	rows, err := s.db.CurrentErrors(ctx, 10)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]web.Failure, 0, len(rows))
-	for _, a := range rows {
-		out = append(out, web.Failure{IdentityID: a.IdentityID, Name: a.Name, Reason: a.Reason, At: a.At})
-	}
-	return out, nil
-}
-
-func (s statusView) testDeliveries(ctx context.Context) ([]web.TestDelivery, error) {
-	ds, err := s.db.RecentTestDeliveries(ctx, 5)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]web.TestDelivery, 0, len(ds))
-	for _, d := range ds {
-		event := "identity-created"
-		if bytes.Contains(d.Payload, []byte(`"changes"`)) {
-			event = "identity-attributes-changed"
-		}
-		out = append(out, web.TestDelivery{IdentityID: d.IdentityID, Name: d.IdentityName, Event: event, At: d.ReceivedAt})
-	}
-	return out, nil
+	return web.ReconcileRun{CutOff: cut}
 }
 
 // RetryCommand is the command that retries the failed invites of the

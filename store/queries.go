@@ -67,13 +67,17 @@ type NamedAuditEntry struct {
 	Name string
 }
 
-// namedAuditCols selects a NamedAuditEntry from inviter_audit a, the name
-// coming from a correlated lookup (index inviter_deliveries_identity_id).
-const namedAuditCols = `SELECT a.id, a.identity_id, a.at, a.outcome, a.reason, a.api, a.cc_id, a.task_id,
+// namedAuditFields are the columns of a NamedAuditEntry of inviter_audit
+// a, the name coming from a correlated lookup (index
+// inviter_deliveries_identity_id); namedAuditCols selects them.
+const (
+	namedAuditFields = `SELECT a.id, a.identity_id, a.at, a.outcome, a.reason, a.api, a.cc_id, a.task_id,
 	a.batch_id, a.attempt, a.source, a.completion_status, a.error_kind,
 	COALESCE((SELECT d.identity_name FROM inviter_deliveries d
-		WHERE d.identity_id = a.identity_id AND d.identity_name <> '' ORDER BY d.id DESC LIMIT 1), '')
+		WHERE d.identity_id = a.identity_id AND d.identity_name <> '' ORDER BY d.id DESC LIMIT 1), '')`
+	namedAuditCols = namedAuditFields + `
 	FROM inviter_audit a`
+)
 
 // AuditNamed is Audit with each row's identity name, in one query; outcomes,
 // when given, keeps only rows with one of them.
@@ -109,15 +113,25 @@ func (db *DB) AuditNamed(ctx context.Context, identityID string, outcomes []invi
 	return scanNamedAudit(rs)
 }
 
+// CurrentError is an identity's latest error that still matters, with its
+// name and its invite state now.
+type CurrentError struct {
+	NamedAuditEntry
+	// State is the identity's invite state now: a not_found that was
+	// retried and is pending reads "pending".
+	State State
+}
+
 // CurrentErrors returns, for each identity neither invited nor skipped, its
-// latest failed, not_found or retrying audit row with its name, newest first, at most
-// limit (100 when limit <= 0): the errors that still matter, in one query.
-func (db *DB) CurrentErrors(ctx context.Context, limit int) ([]NamedAuditEntry, error) {
+// latest failed, not_found or retrying audit row with its name and state,
+// newest first, at most limit (100 when limit <= 0): the errors that still
+// matter, in one query.
+func (db *DB) CurrentErrors(ctx context.Context, limit int) ([]CurrentError, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rs, err := db.q.query(ctx, namedAuditCols+`
-		JOIN inviter_identities i ON i.identity_id = a.identity_id
+	rs, err := db.q.query(ctx, namedAuditFields+`, i.state
+		FROM inviter_audit a JOIN inviter_identities i ON i.identity_id = a.identity_id
 		WHERE a.outcome IN ($1, $2, $6) AND i.state NOT IN ($3, $4)
 		AND a.id = (SELECT max(b.id) FROM inviter_audit b WHERE b.identity_id = a.identity_id AND b.outcome IN ($1, $2, $6))
 		ORDER BY a.id DESC LIMIT $5`,
@@ -125,30 +139,54 @@ func (db *DB) CurrentErrors(ctx context.Context, limit int) ([]NamedAuditEntry, 
 	if err != nil {
 		return nil, fmt.Errorf("list current errors: %w", err)
 	}
-	return scanNamedAudit(rs)
+	defer rs.Close()
+	var out []CurrentError
+	for rs.Next() {
+		var (
+			e     CurrentError
+			state string
+		)
+		if err := scanNamedAuditRow(rs, &e.NamedAuditEntry, &state); err != nil {
+			return nil, fmt.Errorf("list current errors: %w", err)
+		}
+		e.State = State(state)
+		out = append(out, e)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("list current errors: %w", err)
+	}
+	return out, nil
 }
 
 func scanNamedAudit(rs rows) ([]NamedAuditEntry, error) {
 	defer rs.Close()
 	var out []NamedAuditEntry
 	for rs.Next() {
-		var (
-			e                     NamedAuditEntry
-			outcome, api, errKind string
-		)
-		if err := rs.Scan(&e.ID, &e.IdentityID, &e.At, &outcome, &e.Reason, &api, &e.CCID, &e.TaskID,
-			&e.BatchID, &e.Attempt, &e.Source, &e.CompletionStatus, &errKind, &e.Name); err != nil {
+		var e NamedAuditEntry
+		if err := scanNamedAuditRow(rs, &e); err != nil {
 			return nil, fmt.Errorf("list audit: %w", err)
 		}
-		e.Outcome = inviter.Outcome(outcome)
-		e.API = inviter.API(api)
-		e.ErrorKind = ErrorKind(errKind)
 		out = append(out, e)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	return out, nil
+}
+
+// scanNamedAuditRow scans a row of namedAuditCols into e, and the columns
+// after them into extra.
+func scanNamedAuditRow(s scanner, e *NamedAuditEntry, extra ...any) error {
+	var outcome, api, errKind string
+	dest := append([]any{&e.ID, &e.IdentityID, &e.At, &outcome, &e.Reason, &api, &e.CCID, &e.TaskID,
+		&e.BatchID, &e.Attempt, &e.Source, &e.CompletionStatus, &errKind, &e.Name}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return err
+	}
+	e.Outcome = inviter.Outcome(outcome)
+	e.API = inviter.API(api)
+	e.ErrorKind = ErrorKind(errKind)
+	return nil
 }
 
 // MetaReconcileRun is the inviter_meta key holding the latest reconcile run

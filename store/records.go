@@ -485,25 +485,40 @@ type Counts struct {
 	Jobs map[string]int64
 }
 
-// Counts returns the totals a status page shows.
+// Counts returns the totals a status page shows, in one query.
 func (db *DB) Counts(ctx context.Context) (Counts, error) {
 	c := Counts{Identities: map[State]int64{}, Jobs: map[string]int64{}}
 	for _, s := range States {
 		c.Identities[s] = 0
 	}
-	if err := countBy(ctx, db.q, `SELECT state, count(*) FROM inviter_identities GROUP BY state`, func(k string, n int64) {
-		c.Identities[State(k)] = n
-	}); err != nil {
-		return Counts{}, fmt.Errorf("count identities: %w", err)
-	}
-	if err := db.q.queryRow(ctx, `SELECT count(*) FROM inviter_deliveries`).Scan(&c.Deliveries); err != nil {
-		return Counts{}, fmt.Errorf("count deliveries: %w", err)
-	}
-	jobs, err := db.CountJobs(ctx)
+	// river_job's state column is River's public schema on both backends.
+	rs, err := db.q.query(ctx, `SELECT 'i', state, count(*) FROM inviter_identities GROUP BY state
+		UNION ALL SELECT 'd', '', count(*) FROM inviter_deliveries
+		UNION ALL SELECT 'j', CAST(state AS TEXT), count(*) FROM river_job GROUP BY state`)
 	if err != nil {
-		return Counts{}, err
+		return Counts{}, fmt.Errorf("count identities, deliveries and jobs: %w", err)
 	}
-	c.Jobs = jobs
+	defer rs.Close()
+	for rs.Next() {
+		var (
+			table, k string
+			n        int64
+		)
+		if err := rs.Scan(&table, &k, &n); err != nil {
+			return Counts{}, fmt.Errorf("count identities, deliveries and jobs: %w", err)
+		}
+		switch table {
+		case "i":
+			c.Identities[State(k)] = n
+		case "d":
+			c.Deliveries = n
+		case "j":
+			c.Jobs[k] = n
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return Counts{}, fmt.Errorf("count identities, deliveries and jobs: %w", err)
+	}
 	return c, nil
 }
 

@@ -22,15 +22,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inviter/inviter/app"
 	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/queue"
-	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
 )
-
-// metaReconcileLastRun is the inviter_meta key under which reconcile records
-// the RFC 3339 time of its last run.
-const metaReconcileLastRun = reconcile.MetaLastRun
 
 // statusErrors is how many recent errors inviter status shows.
 const statusErrors = 5
@@ -270,7 +266,11 @@ Works while inviter serve runs, on SQLite and PostgreSQL alike.`,
 				return err
 			}
 			defer d.Close()
-			rep, err := readStatus(ctx, d, redact.DSN(db.dsn))
+			st, err := app.ReadStatus(ctx, d, app.StatusQuery{Errors: statusErrors})
+			if err != nil {
+				return err
+			}
+			rep, err := newStatusReport(st, redact.DSN(db.dsn))
 			if err != nil {
 				return err
 			}
@@ -285,42 +285,36 @@ Works while inviter serve runs, on SQLite and PostgreSQL alike.`,
 	return cmd
 }
 
-func readStatus(ctx context.Context, d *store.DB, name string) (statusReport, error) {
-	rep := statusReport{Database: name, Backend: d.Backend(), Identities: map[string]int64{}, Jobs: map[string]int64{}, LastErrors: []auditRecord{}}
-	at, err := d.InitialisedAt(ctx)
-	if err != nil {
-		return rep, fmt.Errorf("reading when the database was initialised: %w", err)
+// newStatusReport is st as inviter status shows it; name is the database.
+func newStatusReport(st app.Status, name string) (statusReport, error) {
+	rep := statusReport{Database: name, Backend: st.Backend, Identities: map[string]int64{}, Jobs: map[string]int64{}, LastErrors: []auditRecord{}}
+	if st.InitialisedAt.IsZero() {
+		return rep, fmt.Errorf("reading when the database was initialised: meta %q: %w", store.MetaInitialisedAt, store.ErrNotFound)
 	}
-	rep.InitialisedAt = at.UTC()
-	if err := readReconcileRun(ctx, d, &rep); err != nil {
-		return rep, err
+	rep.InitialisedAt = st.InitialisedAt.UTC()
+	if run := st.ReconcileRun; run != nil {
+		at := run.At.UTC().Format(time.RFC3339Nano)
+		cut, n := run.CutOff.UTC(), run.Enqueued
+		rep.ReconcileLastRun, rep.ReconcileCutOff, rep.ReconcileEnqueued = &at, &cut, &n
+	} else if v := st.ReconcileLastRun; v != "" {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			v = t.UTC().Format(time.RFC3339Nano)
+		}
+		rep.ReconcileLastRun = &v
 	}
-	c, err := d.Counts(ctx)
-	if err != nil {
-		return rep, err
-	}
-	for s, n := range c.Identities {
+	for s, n := range st.Identities {
 		rep.Identities[string(s)] = n
 	}
-	rep.Deliveries = c.Deliveries
+	rep.Deliveries = st.Deliveries
 	for _, s := range jobStates {
 		rep.Jobs[s] = 0
 	}
-	for s, n := range c.Jobs {
+	for s, n := range st.Jobs {
 		rep.Jobs[jobState(s)] += n
 	}
-	errs, err := d.CurrentErrors(ctx, statusErrors)
-	if err != nil {
-		return rep, err
-	}
-	for _, e := range errs {
+	for _, e := range st.Errors {
 		r := newAuditRecord(e.AuditEntry)
-		r.Name = e.Name
-		if id, err := d.Identity(ctx, e.IdentityID); err == nil {
-			r.IdentityState = string(id.State)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return rep, err
-		}
+		r.Name, r.IdentityState = e.Name, string(e.State)
 		rep.LastErrors = append(rep.LastErrors, r)
 	}
 	return rep, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/queue"
+	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/store/storetest"
 )
@@ -152,7 +153,7 @@ func TestOpsCommands(t *testing.T) {
 				}
 
 				last := time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
-				if err := o.db.SetMeta(t.Context(), metaReconcileLastRun, last.Format(time.RFC3339)); err != nil {
+				if err := o.db.SetMeta(t.Context(), reconcile.MetaLastRun, last.Format(time.RFC3339)); err != nil {
 					t.Fatal(err)
 				}
 				rep = decodeJSON[statusReport](t, o.ops(t, "status", "-o", "json"))
