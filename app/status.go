@@ -7,6 +7,7 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/internal/redact"
+	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/web"
@@ -147,10 +148,9 @@ func (s statusView) Status(ctx context.Context) (web.Status, error) {
 func jobCounts(jobs map[string]int64) map[string]int {
 	out := map[string]int{}
 	for k, v := range jobs {
-		switch k {
-		case "cancelled", "discarded":
-			out["failed"] += int(v)
-		default:
+		if queue.Failed(k) {
+			out[queue.StateFailed] += int(v)
+		} else {
 			out[k] = int(v)
 		}
 	}

@@ -37,15 +37,12 @@ const timeLayout = "2006-01-02 15:04:05Z"
 // jobStates are the job states in the order the commands show them:
 // River's, except that a job that gave up (River's cancelled or discarded)
 // is "failed", as the identity is.
-var jobStates = []string{"available", "scheduled", "running", "retryable", "completed", "failed", "pending"}
-
-// failedStates are River's states of a job that gave up: "failed".
-var failedStates = []string{"cancelled", "discarded"}
+var jobStates = []string{"available", "scheduled", "running", "retryable", "completed", queue.StateFailed, "pending"}
 
 // jobState is the state the commands show for River's state s.
 func jobState(s string) string {
-	if slices.Contains(failedStates, s) {
-		return "failed"
+	if queue.Failed(s) {
+		return queue.StateFailed
 	}
 	return s
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,7 +101,7 @@ func newJobsListCommand(stdout io.Writer) *cobra.Command {
   inviter jobs list --state retryable -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if state != "" && state != "failed" && !slices.Contains(rivertype.JobStates(), rivertype.JobState(state)) {
+			if state != "" && state != queue.StateFailed && !slices.Contains(rivertype.JobStates(), rivertype.JobState(state)) {
 				return usagef("--state %q: want one of %s", state, strings.Join(jobStates, ", "))
 			}
 			if limit < 1 || limit > 10000 {
@@ -114,7 +113,12 @@ func newJobsListCommand(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			defer d.Close()
-			jobs, err := listJobs(ctx, q, state, limit)
+			var jobs []queue.Job
+			if state == queue.StateFailed {
+				jobs, err = q.ListFailed(ctx, limit)
+			} else {
+				jobs, err = q.ListJobs(ctx, state, limit)
+			}
 			if err != nil {
 				return err
 			}
@@ -208,13 +212,18 @@ identity invited in the meantime is not invited twice.`,
 				return err
 			}
 			defer d.Close()
-			var retried []retryRecord
+			var retried []queue.Retried
 			if allFailed {
-				retried, err = retryDeadLetters(ctx, q)
+				retried, err = q.RetryFailed(ctx)
 			} else {
-				var r retryRecord
-				r, err = retryOne(ctx, q, id)
-				if err == nil {
+				var r queue.Retried
+				r, err = q.Retry(ctx, id)
+				switch {
+				case errors.Is(err, rivertype.ErrNotFound):
+					return fmt.Errorf("no job with id %d (see inviter jobs list)", id)
+				case errors.Is(err, queue.ErrJobRunning):
+					return fmt.Errorf("job %d is running; it was not retried", id)
+				case err == nil:
 					retried = append(retried, r)
 				}
 			}
@@ -234,67 +243,13 @@ identity invited in the meantime is not invited twice.`,
 	return cmd
 }
 
-// retryOne retries job id; an unknown id and a running job are errors.
-func retryOne(ctx context.Context, q *queue.Queue, id int64) (retryRecord, error) {
-	before, err := q.Job(ctx, id)
-	if errors.Is(err, rivertype.ErrNotFound) {
-		return retryRecord{}, fmt.Errorf("no job with id %d (see inviter jobs list)", id)
-	}
-	if err != nil {
-		return retryRecord{}, err
-	}
-	if before.State == string(rivertype.JobStateRunning) {
-		return retryRecord{}, fmt.Errorf("job %d is running; it was not retried", id)
-	}
-	after, err := q.RetryJob(ctx, id)
-	if errors.Is(err, rivertype.ErrNotFound) {
-		return retryRecord{}, fmt.Errorf("no job with id %d (see inviter jobs list)", id)
-	}
-	if err != nil {
-		return retryRecord{}, err
-	}
-	return retryRecord{jobRecord: newJobRecord(after), PreviousState: before.State}, nil
-}
-
-// retryDeadLetters retries every failed invite job (River's cancelled or
-// discarded) and returns those it retried, also when it stops at an error.
-func retryDeadLetters(ctx context.Context, q *queue.Queue) ([]retryRecord, error) {
-	const page = 1000
-	var out []retryRecord
-	for _, state := range []string{string(rivertype.JobStateCancelled), string(rivertype.JobStateDiscarded)} {
-		for {
-			jobs, err := q.ListJobs(ctx, state, page)
-			if err != nil {
-				return out, err
-			}
-			n := 0
-			for _, j := range jobs {
-				if j.Kind != queue.KindInvite {
-					continue
-				}
-				after, err := q.RetryJob(ctx, j.ID)
-				if err != nil {
-					return out, err
-				}
-				out = append(out, retryRecord{jobRecord: newJobRecord(after), PreviousState: j.State})
-				n++
-			}
-			// Retried jobs leave the state, so the next page is new ones;
-			// stop when a page was short or held nothing to retry.
-			if len(jobs) < page || n == 0 {
-				break
-			}
-		}
-	}
-	return out, nil
-}
-
-func printRetried(w io.Writer, format string, retried []retryRecord) error {
+func printRetried(w io.Writer, format string, retried []queue.Retried) error {
 	if format == "json" {
-		if retried == nil {
-			retried = []retryRecord{}
+		recs := make([]retryRecord, 0, len(retried))
+		for _, r := range retried {
+			recs = append(recs, retryRecord{jobRecord: newJobRecord(r.Job), PreviousState: r.PreviousState})
 		}
-		return writeJSON(w, retried)
+		return writeJSON(w, recs)
 	}
 	if len(retried) == 0 {
 		_, err := fmt.Fprintln(w, "no failed invite jobs to retry")
@@ -315,27 +270,6 @@ func printRetried(w io.Writer, format string, retried []retryRecord) error {
 	}
 	_, err := fmt.Fprintf(w, "retried %d %s; a running inviter serve on this database works them now\n", len(retried), noun)
 	return err
-}
-
-// listJobs lists jobs in state, newest first; "failed" is River's
-// cancelled and discarded together.
-func listJobs(ctx context.Context, q *queue.Queue, state string, limit int) ([]queue.Job, error) {
-	if state != "failed" {
-		return q.ListJobs(ctx, state, limit)
-	}
-	var out []queue.Job
-	for _, s := range failedStates {
-		jobs, err := q.ListJobs(ctx, s, limit)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, jobs...)
-	}
-	slices.SortFunc(out, func(a, b queue.Job) int { return cmp.Compare(b.ID, a.ID) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
 }
 
 // shownState is River's state s for people: "failed (cancelled)" for a job

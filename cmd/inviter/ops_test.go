@@ -384,7 +384,11 @@ func TestOpsJobStatesAreRivers(t *testing.T) {
 	}
 	// "failed" stands for River's states of a job that gave up.
 	ours := slices.DeleteFunc(slices.Clone(jobStates), func(s string) bool { return s == "failed" })
-	ours = append(ours, failedStates...)
+	for _, s := range river {
+		if queue.Failed(s) {
+			ours = append(ours, s)
+		}
+	}
 	slices.Sort(river)
 	slices.Sort(ours)
 	if !slices.Equal(ours, river) {
