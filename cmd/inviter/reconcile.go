@@ -9,10 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/inviter/inviter/isc"
-	"github.com/inviter/inviter/queue"
-	"github.com/inviter/inviter/reconcile"
-	"github.com/inviter/inviter/store"
+	"github.com/inviter/inviter/app"
 )
 
 // reconcileSettings are the settings of reconciliation and re-invites.
@@ -82,32 +79,11 @@ same database) sends them. serve does this on its own every --reconcile-every.`,
 			if err != nil {
 				return err
 			}
-			client, err := isc.New(ctx, cfg)
+			res, err := app.ReconcileOnce(ctx, app.ReconcileConfig{ISC: cfg, DB: db.dsn, Policy: p, Since: since, MaxReinvites: rec.maxReinvites, Logger: logger})
 			if err != nil {
 				return err
 			}
-			d, err := store.Open(ctx, db.dsn, logger)
-			if err != nil {
-				return fmt.Errorf("opening the database (INVITER_DB): %w", err)
-			}
-			defer d.Close()
-			if err := queue.Migrate(ctx, d); err != nil {
-				return err
-			}
-			q, err := queue.New(d, queue.Config{InsertOnly: true}, nil, nil, logger)
-			if err != nil {
-				return err
-			}
-			r := &reconcile.Reconciler{ISC: client, DB: d, Queue: q, Policy: p, Since: since, Logger: logger}
-			rep, err := r.Reconcile(ctx)
-			if err != nil {
-				return err
-			}
-			ri := &reconcile.Reinviter{ISC: client, DB: d, Queue: q, MaxReinvites: rec.maxReinvites, Policy: p, Logger: logger}
-			rrep, err := ri.Reinvite(ctx)
-			if err != nil {
-				return err
-			}
+			rep, rrep := res.Reconcile, res.Reinvite
 			if output == "json" {
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
