@@ -379,13 +379,23 @@ func recheck(c *isc.Client, p *policy.Policy) func(context.Context, string) (adm
 	}
 }
 
-// readiness is ready when the database answers, is migrated and takes
-// writes (store.DB.Ready: on SQLite also the file still the one opened, and
-// the disk not nearly full).
+// readiness is ready when the database answers, takes writes and is
+// migrated: inviter's tables (store.DB.Ready: on SQLite also the file
+// still the one opened, and the disk not nearly full) and River's.
 type readiness struct{ db *store.DB }
 
 func (r readiness) Ready(ctx context.Context) error {
-	return r.db.Ready(ctx)
+	if err := r.db.Ready(ctx); err != nil {
+		return err
+	}
+	ok, err := queue.MigrationsApplied(ctx, r.db)
+	if err != nil {
+		return fmt.Errorf("checking migrations: %w", err)
+	}
+	if !ok {
+		return errors.New("database migrations not applied (run inviter migrate)")
+	}
+	return nil
 }
 
 // observedInviter reports every result to onResult.
