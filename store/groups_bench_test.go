@@ -19,14 +19,27 @@ import (
 // together; one per chunk on SQLite);
 // statements=row is one InsertDelivery, EnsureIdentity and SetDeliveryJob
 // per delivery, for comparison. On PostgreSQL the gap is round trips.
+//
+// identities=known stores deliveries of identities already known (ISC
+// sending an event again): their rows are read and, on PostgreSQL, take
+// round trips of their own.
 func BenchmarkIntakeGroup(b *testing.B) {
 	const group = 16
 	for _, be := range storetest.Backends() {
-		for _, way := range []string{"group", "row"} {
-			b.Run(fmt.Sprintf("%s/statements=%s", be.Name, way), func(b *testing.B) {
+		for _, c := range []struct{ way, identities string }{{"group", "new"}, {"row", "new"}, {"group", "known"}, {"row", "known"}} {
+			way := c.way
+			b.Run(fmt.Sprintf("%s/statements=%s/identities=%s", be.Name, way, c.identities), func(b *testing.B) {
 				db := be.Open(b)
 				ctx := context.Background()
 				payload := []byte(`{"identity":{"type":"IDENTITY","id":"2c9180835d2e5168015d32f890ca1581","name":"Jane Doe"},"attributes":{"email":"jane@example.com","department":"Sales"}}`)
+				const knownIDs = 1000
+				if c.identities == "known" {
+					for i := range knownIDs {
+						if _, _, err := db.EnsureIdentity(ctx, fmt.Sprintf("id%d", i), time.Now(), time.Now()); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
 				n := 0
 				for b.Loop() {
 					now := time.Now()
@@ -35,6 +48,9 @@ func BenchmarkIntakeGroup(b *testing.B) {
 					for i := range ds {
 						n++
 						id := fmt.Sprintf("id%d", n)
+						if c.identities == "known" {
+							id = fmt.Sprintf("id%d", n%knownIDs)
+						}
 						ds[i] = store.Delivery{IdentityID: id, IdentityName: "Jane Doe", Payload: payload, ReceivedAt: now}
 						seen[i] = store.IdentitySeen{IdentityID: id, EventAt: now, Now: now}
 					}
