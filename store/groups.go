@@ -531,7 +531,9 @@ func (tx *Tx) appendAudits(ctx context.Context, entries []AuditEntry) error {
 }
 
 // waves yields ds in groups in which each identity appears at most once:
-// the first decision of each identity, then the second, and so on.
+// the first decision of each identity, then the second, and so on; each
+// group sorted by identity, so that concurrent updates lock rows in one
+// order.
 func waves(ds []Decision) func(yield func([]Decision) bool) {
 	return func(yield func([]Decision) bool) {
 		count := make(map[string]int, len(ds))
@@ -545,6 +547,7 @@ func waves(ds []Decision) func(yield func([]Decision) bool) {
 			split[k] = append(split[k], d)
 		}
 		for _, w := range split {
+			slices.SortStableFunc(w, func(a, b Decision) int { return strings.Compare(a.IdentityID, b.IdentityID) })
 			if !yield(w) {
 				return
 			}
