@@ -253,33 +253,3 @@ func TestVmHWM(t *testing.T) {
 		t.Fatalf("this process's peak: %d, %v", self, err)
 	}
 }
-
-// TestListenWatch: the webhook's address is taken from its log line even
-// when the line arrives in pieces, and every byte reaches the tail.
-func TestListenWatch(t *testing.T) {
-	t.Parallel()
-	w := &listenWatch{tail: &tailBuffer{max: 1 << 10}, addr: make(chan string, 1)}
-	out := `time=2026-12-02T02:00:00Z level=INFO msg="inviter starting" listen=127.0.0.1:0
-time=2026-12-02T02:00:00Z level=INFO msg=listening addr=127.0.0.1:1
-time=2026-12-02T02:00:00Z level=INFO msg="webhook listening" addr=127.0.0.1:41234 path=/hooks/identity-created
-time=2026-12-02T02:00:01Z level=INFO msg="webhook listening" addr=127.0.0.1:9 path=/hooks/identity-created
-`
-	for b := []byte(out); len(b) > 0; {
-		n := min(7, len(b))
-		if _, err := w.Write(b[:n]); err != nil {
-			t.Fatal(err)
-		}
-		b = b[n:]
-	}
-	select {
-	case got := <-w.addr:
-		if got != "127.0.0.1:41234" {
-			t.Fatalf("addr %q, want the first webhook line's", got)
-		}
-	default:
-		t.Fatal("no address")
-	}
-	if got := w.tail.String(); got != out {
-		t.Fatalf("tail %q", got)
-	}
-}

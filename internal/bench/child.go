@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -134,10 +135,20 @@ func (d *serveDaemon) Stop() error {
 }
 
 // startServe starts inviter serve (cfg.ServeBinary, or this executable) as a
-// child process with the rig's settings, listening on a port of its own
-// choosing on loopback, and waits until it says where it listens and
-// answers /healthz there.
+// child process with the rig's settings, and waits until it answers
+// /healthz. The child's port is picked free and then handed to it, so
+// another process may take it in between: the start is tried again on a
+// new port then.
 func startServe(ctx context.Context, cfg Config, tenant *isctest.Server, o harness.Options) (*serveDaemon, error) {
+	for attempt := 1; ; attempt++ {
+		d, err := startServeOnce(ctx, cfg, tenant, o)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return d, err
+		}
+	}
+}
+
+func startServeOnce(ctx context.Context, cfg Config, tenant *isctest.Server, o harness.Options) (*serveDaemon, error) {
 	bin := cfg.ServeBinary
 	if bin == "" {
 		var err error
@@ -145,17 +156,20 @@ func startServe(ctx context.Context, cfg Config, tenant *isctest.Server, o harne
 			return nil, fmt.Errorf("finding the inviter binary to run serve: %w", err)
 		}
 	}
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--db", o.DB, "--api", string(o.API),
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--listen", addr, "--admin-listen", "off", "--db", o.DB, "--api", string(o.API),
 		"--batch-size", strconv.Itoa(o.BatchSize), "--batch-window", o.BatchWindow.String(),
 		"--directory-refresh", o.DirectoryRefresh.String(), "--rate-limit", cfg.rate(),
-		"--shutdown-wait", o.ShutdownWait.String(), "--log-level", "info", "--log-format", "text"}
+		"--shutdown-wait", o.ShutdownWait.String(), "--log-level", "warn"}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(),
 		"SAIL_BASE_URL="+tenant.URL(), "SAIL_CLIENT_ID="+tenant.ClientID(), "SAIL_CLIENT_SECRET="+tenant.ClientSecret(),
 		"INVITER_WEBHOOK_TOKEN="+o.Token)
-	d := &serveDaemon{cmd: cmd, logs: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
-	watch := &listenWatch{tail: d.logs, addr: make(chan string, 1)}
-	cmd.Stdout, cmd.Stderr = watch, watch
+	d := &serveDaemon{addr: addr, cmd: cmd, logs: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = d.logs, d.logs
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s serve: %w", bin, err)
 	}
@@ -164,25 +178,11 @@ func startServe(ctx context.Context, cfg Config, tenant *isctest.Server, o harne
 		d.waitErr = cmd.Wait()
 		close(d.exited)
 	}()
-	deadline := time.NewTimer(60 * time.Second)
-	defer deadline.Stop()
-	fail := func(err error) (*serveDaemon, error) {
-		_ = d.Stop()
-		return nil, err
-	}
-	select {
-	case d.addr = <-watch.addr:
-	case <-d.exited:
-		return nil, fmt.Errorf("inviter serve exited at start: %v\n%s", d.waitErr, d.logs.String())
-	case <-ctx.Done():
-		return fail(ctx.Err())
-	case <-deadline.C:
-		return fail(fmt.Errorf("inviter serve did not listen within 60 s\n%s", d.logs.String()))
-	}
 	// Ready once /healthz answers.
 	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := client.Get("http://" + d.addr + "/healthz")
+		resp, err := client.Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -193,49 +193,25 @@ func startServe(ctx context.Context, cfg Config, tenant *isctest.Server, o harne
 		case <-d.exited:
 			return nil, fmt.Errorf("inviter serve exited at start: %v\n%s", d.waitErr, d.logs.String())
 		case <-ctx.Done():
-			return fail(ctx.Err())
-		case <-deadline.C:
-			return fail(fmt.Errorf("inviter serve did not answer /healthz within 60 s\n%s", d.logs.String()))
+			_ = d.Stop()
+			return nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
+		if time.Now().After(deadline) {
+			_ = d.Stop()
+			return nil, fmt.Errorf("inviter serve did not answer /healthz within 60 s\n%s", d.logs.String())
+		}
 	}
 }
 
-// listenWatch passes a child serve's output on to tail and sends the
-// address of its first "webhook listening" log line (text format:
-// addr=HOST:PORT) to addr.
-type listenWatch struct {
-	tail    *tailBuffer
-	addr    chan string // buffered: one address
-	mu      sync.Mutex
-	partial []byte
-	found   bool
-}
-
-func (w *listenWatch) Write(p []byte) (int, error) {
-	_, _ = w.tail.Write(p)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.found {
-		return len(p), nil
+// freeLoopbackAddr returns a loopback address with a port free right now.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
 	}
-	w.partial = append(w.partial, p...)
-	for {
-		line, rest, ok := bytes.Cut(w.partial, []byte("\n"))
-		if !ok {
-			return len(p), nil
-		}
-		w.partial = rest
-		if !bytes.Contains(line, []byte("webhook listening")) {
-			continue
-		}
-		if _, after, ok := bytes.Cut(line, []byte(" addr=")); ok {
-			addr, _, _ := bytes.Cut(after, []byte(" "))
-			w.found, w.partial = true, nil
-			w.addr <- strings.Trim(string(addr), `"`)
-			return len(p), nil
-		}
-	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // tailBuffer keeps the last max bytes written to it.
