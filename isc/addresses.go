@@ -70,7 +70,12 @@ func ccBefore(a, b mailCandidate) bool {
 // recorded failed (permanent) with a reason naming the address and the
 // first identity. cand gives what is known of an id (an empty address is
 // never compared); endpoint names the read that showed the addresses.
-// inviter makes no extra call to find other identities with an address.
+// inviter makes no extra call to find other identities with an address,
+// so it compares only the identities it has seen: when a later call
+// brings an identity created earlier than one already sent with its
+// address (it became visible later, or its event arrived later: events
+// and batches come in any order), that one is sent too and the one sent
+// earlier stays recorded invited.
 //
 // Documented: of several users that share an email address ISC "will
 // only send an email to the first user encountered" (SailPoint,
