@@ -45,11 +45,11 @@ func serveBinary(t *testing.T) string {
 	return bin
 }
 
-// TestScale runs scale cells with tiny sizes and the daemon as a child
+// TestBenchScale runs scale cells with tiny sizes and the daemon as a child
 // process: each cell that runs invites its whole wave once and reports
 // calls, the child's peak RSS and CPU time and database bytes; a cell too
 // large for the budget is skipped and says so. It asserts no timing.
-func TestScale(t *testing.T) {
+func TestBenchScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: it builds inviter and runs inviter serve twice")
 	}
@@ -93,9 +93,9 @@ func TestScale(t *testing.T) {
 	}
 }
 
-// TestScaleInProcess runs one cell with the daemon in this process: the
+// TestBenchScaleInProcess runs one cell with the daemon in this process: the
 // peak RSS is this process's, and no CPU time is claimed for the daemon.
-func TestScaleInProcess(t *testing.T) {
+func TestBenchScaleInProcess(t *testing.T) {
 	t.Parallel()
 	cfg := smallConfig()
 	cfg.APIs, cfg.Daemon, cfg.ScaleUsers, cfg.ScaleWaves = []inviter.API{inviter.APICC}, DaemonInProcess, []int{200}, []int{25}
@@ -112,9 +112,9 @@ func TestScaleInProcess(t *testing.T) {
 	}
 }
 
-// TestIngest measures the ingest scenario and River's reference on
+// TestBenchIngest measures the ingest scenario and River's reference on
 // PostgreSQL (with INVITER_TEST_POSTGRES_URL) and on SQLite.
-func TestIngest(t *testing.T) {
+func TestBenchIngest(t *testing.T) {
 	t.Parallel()
 	for _, backend := range []string{store.BackendSQLite, store.BackendPostgres} {
 		t.Run(backend, func(t *testing.T) {
@@ -146,9 +146,9 @@ func TestIngest(t *testing.T) {
 	}
 }
 
-// TestInviteAndNaive: the daemon invites the burst once each with fewer
+// TestBenchInviteAndNaive: the daemon invites the burst once each with fewer
 // calls than the naive public code's one a event, under faults.
-func TestInviteAndNaive(t *testing.T) {
+func TestBenchInviteAndNaive(t *testing.T) {
 	t.Parallel()
 	cfg := smallConfig()
 	cfg.Faults = true
@@ -173,7 +173,7 @@ func TestInviteAndNaive(t *testing.T) {
 	}
 }
 
-func TestReportFailures(t *testing.T) {
+func TestBenchReportFailures(t *testing.T) {
 	t.Parallel()
 	cfg := smallConfig()
 	r := Report{Config: cfg,
@@ -194,10 +194,10 @@ func TestReportFailures(t *testing.T) {
 	}
 }
 
-// TestEstimateCell: the fake tenant's id index and kept /cc list leave a
+// TestBenchEstimateCell: the fake tenant's id index and kept /cc list leave a
 // 1,000,000-user tenant's smaller waves inside the default budget, while a
 // wave of millions stays out.
-func TestEstimateCell(t *testing.T) {
+func TestBenchEstimateCell(t *testing.T) {
 	t.Parallel()
 	cfg := smallConfig()
 	for _, c := range []struct {
@@ -218,7 +218,7 @@ func TestEstimateCell(t *testing.T) {
 	}
 }
 
-func TestRateFloor(t *testing.T) {
+func TestBenchRateFloor(t *testing.T) {
 	t.Parallel()
 	var calls []isctest.Call
 	calls = append(calls, isctest.Call{Path: "/oauth/token"})
@@ -233,7 +233,7 @@ func TestRateFloor(t *testing.T) {
 	}
 }
 
-func TestVmHWM(t *testing.T) {
+func TestBenchVmHWM(t *testing.T) {
 	t.Parallel()
 	p := filepath.Join(t.TempDir(), "status")
 	if err := os.WriteFile(p, []byte("Name:\tinviter\nVmPeak:\t  900 kB\nVmHWM:\t   1234 kB\n"), 0o600); err != nil {
