@@ -92,7 +92,8 @@ p50/p99 from event to invitation. A cell estimated to take longer than
 }
 
 func (o *benchOptions) run(ctx context.Context, stdout io.Writer) error {
-	if o.api != "public" && o.api != "cc" && o.api != "both" {
+	// --api is checked after --users and --events, before the rest.
+	if o.Users >= 0 && o.Events > 0 && o.api != "public" && o.api != "cc" && o.api != "both" {
 		return usagef("--api must be public, cc or both, not %q", o.api)
 	}
 	cfg := o.Config
@@ -101,15 +102,19 @@ func (o *benchOptions) run(ctx context.Context, stdout io.Writer) error {
 	if o.api != "both" {
 		cfg.APIs = []inviter.API{inviter.API(o.api)}
 	}
-	err := cfg.Validate()
-	if err == nil && cfg.Scenario == bench.ScenarioScale {
+	if err := cfg.Validate(); err != nil {
+		return &usageError{err}
+	}
+	if cfg.Scenario == bench.ScenarioScale {
+		var err error
 		cfg.ScaleUsers, err = bench.ParseSizes("--scale-users", o.scaleUsers)
 		if err == nil {
 			cfg.ScaleWaves, err = bench.ParseSizes("--scale-waves", o.scaleWaves)
 		}
-	}
-	if err != nil {
-		return &usageError{err}
+		if err != nil { // a bad size is reported after the run's header line
+			bench.PrintHeader(stdout, cfg)
+			return &usageError{err}
+		}
 	}
 	return bench.Run(ctx, cfg, stdout)
 }

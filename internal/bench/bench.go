@@ -196,8 +196,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(out, "bench: users=%d events=%d rate=%s faults=%t late_visibility=%s batch=%d/%s db=%s\n",
-		cfg.Users, cfg.Events, cfg.rate(), cfg.Faults, cfg.LateVisibility, cfg.BatchSize, cfg.BatchWindow, cfg.dbLabel())
+	PrintHeader(out, cfg)
 
 	var r Report
 	r.Config = cfg
@@ -241,6 +240,12 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	r.Print(out)
 	return failed(r.Failures())
+}
+
+// PrintHeader prints the line that begins a run's output: its settings.
+func PrintHeader(w io.Writer, cfg Config) {
+	fmt.Fprintf(w, "bench: users=%d events=%d rate=%s faults=%t late_visibility=%s batch=%d/%s db=%s\n",
+		cfg.Users, cfg.Events, cfg.rate(), cfg.Faults, cfg.LateVisibility, cfg.BatchSize, cfg.BatchWindow, cfg.dbLabel())
 }
 
 func failed(failures []string) error {
