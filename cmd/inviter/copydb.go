@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 
+	"github.com/inviter/inviter/app"
 	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
@@ -80,7 +81,7 @@ func (o *copyDBOptions) validate() error {
 }
 
 func (o *copyDBOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
-	src, err := openExisting(ctx, o.from)
+	src, err := app.OpenExisting(ctx, o.from)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/app"
+	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/internal/doctor"
 	"github.com/inviter/inviter/internal/subscription"
 	"github.com/inviter/inviter/store"
@@ -23,11 +25,11 @@ type doctorOptions struct {
 	db     dbSettings
 	url    string
 	wait   time.Duration
-	output outputFlag
+	output cliout.Format
 }
 
 func newDoctorCommand(stdout, stderr io.Writer) *cobra.Command {
-	o := &doctorOptions{api: apiFlag{inviter.APIPublic}, output: newOutputFlag("text", "json")}
+	o := &doctorOptions{api: apiFlag{inviter.APIPublic}, output: cliout.NewFormat("text", "json")}
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check the settings, the tenant, the token's rights and the subscriptions, one line per check",
@@ -56,7 +58,7 @@ never invites anyone.`,
 	fs.StringVar(&o.url, "url", "", "the daemon's public webhook URL the subscriptions must point at")
 	bindEnv(fs, "url", "INVITER_PUBLIC_URL")
 	fs.DurationVar(&o.wait, "wait", 20*time.Second, "how long to wait for ISC's test event to reach the daemon")
-	o.output.register(cmd)
+	o.output.Register(cmd)
 	return cmd
 }
 
@@ -83,8 +85,8 @@ func (o *doctorOptions) run(ctx context.Context, flags *pflag.FlagSet, stdout, s
 		dc.DB = db
 	}
 	results := doctor.Run(ctx, dc)
-	if o.output.format == "json" {
-		if err := writeJSON(stdout, results); err != nil {
+	if o.output.Is("json") {
+		if err := cliout.JSON(stdout, results); err != nil {
 			return err
 		}
 	}
@@ -97,7 +99,7 @@ func (o *doctorOptions) run(ctx context.Context, flags *pflag.FlagSet, stdout, s
 // printer prints each result as it comes (text), or nothing (JSON is
 // written at the end).
 func (o *doctorOptions) printer(w io.Writer) func(doctor.Result) {
-	if o.output.format == "json" {
+	if o.output.Is("json") {
 		return func(doctor.Result) {}
 	}
 	return func(r doctor.Result) {
@@ -118,5 +120,5 @@ func openDoctorDB(ctx context.Context, flags *pflag.FlagSet, dsn string) (*store
 			return nil, nil
 		}
 	}
-	return openExisting(ctx, dsn)
+	return app.OpenExisting(ctx, dsn)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/app"
+	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/isc"
 )
 
@@ -221,7 +222,7 @@ func printResults(w io.Writer, format string, rep app.InviteReport, dry bool) er
 		case app.WouldInvite(r):
 			what = "would invite"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.IdentityID, dash(id.Name), dash(id.Email), created, what)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.IdentityID, cliout.Dash(id.Name), cliout.Dash(id.Email), created, what)
 	}
 	return tw.Flush()
 }

@@ -6,23 +6,15 @@ package main
 // migrate a database: pointed at the wrong place they say so.
 
 import (
-	"context"
-	"encoding/csv"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"slices"
-	"strings"
-	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/inviter/inviter/app"
+	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
@@ -30,9 +22,6 @@ import (
 
 // statusErrors is how many recent errors inviter status shows.
 const statusErrors = 5
-
-// timeLayout is how the operator commands print a time for people (UTC).
-const timeLayout = "2006-01-02 15:04:05Z"
 
 // jobStates are the job states in the order the commands show them:
 // River's, except that a job that gave up (River's cancelled or discarded)
@@ -45,154 +34,6 @@ func jobState(s string) string {
 		return queue.StateFailed
 	}
 	return s
-}
-
-// outputFlag is an -o/--output value: one of the formats a command offers.
-type outputFlag struct {
-	format  string
-	formats []string
-}
-
-func newOutputFlag(formats ...string) outputFlag {
-	return outputFlag{format: formats[0], formats: formats}
-}
-
-func (o *outputFlag) String() string { return o.format }
-func (o *outputFlag) Type() string   { return strings.Join(o.formats, "|") }
-func (o *outputFlag) Set(s string) error {
-	if !slices.Contains(o.formats, s) {
-		return fmt.Errorf("want %s", strings.Join(o.formats, ", "))
-	}
-	o.format = s
-	return nil
-}
-
-func (o *outputFlag) register(cmd *cobra.Command) {
-	cmd.Flags().VarP(o, "output", "o", "output format: "+strings.Join(o.formats, ", "))
-}
-
-// openExisting opens the database dsn names for an operator command. It
-// neither creates nor migrates one: a SQLite path that does not exist and a
-// database that was never migrated are errors that say what to run.
-func openExisting(ctx context.Context, dsn string) (*store.DB, error) {
-	name := redact.DSN(dsn)
-	if !store.IsPostgresDSN(dsn) {
-		path := strings.TrimPrefix(dsn, "file:")
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no database at %s (--db, INVITER_DB); point --db at the file inviter serve uses, or create one with inviter migrate --db %s", path, path)
-		} else if err != nil {
-			return nil, fmt.Errorf("database %s: %w", path, err)
-		}
-	}
-	db, err := store.Open(ctx, dsn, nil)
-	if err != nil {
-		return nil, fmt.Errorf("opening the database (INVITER_DB): %w", err)
-	}
-	ok, err := queue.MigrationsApplied(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("database %s: checking its schema: %w", name, err)
-	}
-	if !ok {
-		_, ierr := db.InitialisedAt(ctx)
-		db.Close()
-		if ierr == nil {
-			return nil, fmt.Errorf("database %s has an older schema than this inviter: run inviter migrate with the same --db (inviter serve also migrates on start)", name)
-		}
-		return nil, fmt.Errorf("database %s was never migrated, so inviter has not run on it: start inviter serve or run inviter migrate with the same --db", name)
-	}
-	return db, nil
-}
-
-// stamp formats t for a table: the UTC time and how long ago (or ahead)
-// it is; "-" for the zero time.
-func stamp(t, now time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(timeLayout) + " (" + age(t, now) + ")"
-}
-
-// age says how far t is from now, roughly: "12s ago", "3m ago", "in 2h".
-func age(t, now time.Time) string {
-	d := now.Sub(t)
-	future := d < 0
-	if future {
-		d = -d
-	}
-	var s string
-	switch {
-	case d < time.Second:
-		return "just now"
-	case d < time.Minute:
-		s = fmt.Sprintf("%ds", int(d/time.Second))
-	case d < time.Hour:
-		s = fmt.Sprintf("%dm", int(d/time.Minute))
-	case d < 48*time.Hour:
-		s = fmt.Sprintf("%dh", int(d/time.Hour))
-	default:
-		s = fmt.Sprintf("%dd", int(d/(24*time.Hour)))
-	}
-	if future {
-		return "in " + s
-	}
-	return s + " ago"
-}
-
-// oneLine cuts s to its first line and at most max characters, marking a
-// cut with "…"; "-" for an empty s.
-func oneLine(s string, max int) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "-"
-	}
-	cut := false
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		s, cut = strings.TrimSpace(s[:i]), true
-	}
-	if utf8.RuneCountInString(s) > max {
-		r := []rune(s)
-		s, cut = string(r[:max-1]), true
-	}
-	if cut {
-		s += "…"
-	}
-	return s
-}
-
-// dash stands in for an empty table cell.
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // a DSN's & stays readable
-	return enc.Encode(v)
-}
-
-// writeCSV writes header and rows as RFC 4180 CSV.
-func writeCSV(w io.Writer, header []string, rows [][]string) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(header); err != nil {
-		return err
-	}
-	if err := cw.WriteAll(rows); err != nil {
-		return err
-	}
-	return cw.Error()
-}
-
-// csvTime formats t for CSV: RFC 3339 in UTC, empty for the zero time.
-func csvTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // auditRecord is an audit row as JSON shows it.
@@ -244,7 +85,7 @@ type statusReport struct {
 
 func newStatusCommand(stdout io.Writer) *cobra.Command {
 	var db dbSettings
-	out := newOutputFlag("text", "json")
+	out := cliout.NewFormat("text", "json")
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show identities by state, jobs, reconcile's last run and the latest errors",
@@ -258,7 +99,7 @@ Works while inviter serve runs, on SQLite and PostgreSQL alike.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			d, err := openExisting(ctx, db.dsn)
+			d, err := app.OpenExisting(ctx, db.dsn)
 			if err != nil {
 				return err
 			}
@@ -271,14 +112,14 @@ Works while inviter serve runs, on SQLite and PostgreSQL alike.`,
 			if err != nil {
 				return err
 			}
-			if out.format == "json" {
-				return writeJSON(stdout, rep)
+			if out.Is("json") {
+				return cliout.JSON(stdout, rep)
 			}
 			return printStatus(stdout, rep, time.Now())
 		},
 	}
 	db.register(cmd.Flags())
-	out.register(cmd)
+	out.Register(cmd)
 	return cmd
 }
 
@@ -318,18 +159,18 @@ func newStatusReport(st app.Status, name string) (statusReport, error) {
 }
 
 func printStatus(w io.Writer, rep statusReport, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := cliout.Table(w)
 	fmt.Fprintf(tw, "database\t%s (%s)\n", rep.Database, rep.Backend)
-	fmt.Fprintf(tw, "initialised\t%s, the reconcile cut-off\n", stamp(rep.InitialisedAt, now))
+	fmt.Fprintf(tw, "initialised\t%s, the reconcile cut-off\n", cliout.Stamp(rep.InitialisedAt, now))
 	last := "never"
 	if rep.ReconcileLastRun != nil {
 		last = *rep.ReconcileLastRun
 		if t, err := time.Parse(time.RFC3339Nano, last); err == nil {
-			last = stamp(t, now)
+			last = cliout.Stamp(t, now)
 		}
 	}
 	if rep.ReconcileCutOff != nil && rep.ReconcileEnqueued != nil {
-		last += fmt.Sprintf(", cut-off %s, %d enqueued", rep.ReconcileCutOff.UTC().Format(timeLayout), *rep.ReconcileEnqueued)
+		last += fmt.Sprintf(", cut-off %s, %d enqueued", rep.ReconcileCutOff.UTC().Format(cliout.TimeLayout), *rep.ReconcileEnqueued)
 	}
 	fmt.Fprintf(tw, "reconcile last run\t%s\n", last)
 	fmt.Fprintf(tw, "deliveries\t%d\n", rep.Deliveries)
@@ -353,11 +194,11 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) error {
 		}
 	}
 	fmt.Fprintln(w)
-	if err := countsRows(w, "identities", states, rep.Identities); err != nil {
+	if err := cliout.Counts(w, "identities", states, rep.Identities); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	if err := countsRows(w, "jobs", jobs, rep.Jobs); err != nil {
+	if err := cliout.Counts(w, "jobs", jobs, rep.Jobs); err != nil {
 		return err
 	}
 
@@ -367,11 +208,11 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) error {
 		return err
 	}
 	fmt.Fprintln(w, "last errors (newest first):")
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw = cliout.Table(w)
 	fmt.Fprintln(tw, "  TIME\tIDENTITY\tNAME\tOUTCOME\tATTEMPT\tSTATE NOW\tREASON")
 	for _, e := range rep.LastErrors {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", stamp(e.At, now), e.IdentityID, dash(e.Name), e.Outcome, e.Attempt,
-			dash(e.IdentityState), oneLine(e.Reason, 100))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", cliout.Stamp(e.At, now), e.IdentityID, cliout.Dash(e.Name), e.Outcome, e.Attempt,
+			cliout.Dash(e.IdentityState), cliout.OneLine(e.Reason, 100))
 	}
 	return tw.Flush()
 }

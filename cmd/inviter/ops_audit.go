@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/inviter/inviter/app"
+	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/store"
 )
 
@@ -21,7 +22,7 @@ func newAuditCommand(stdout io.Writer) *cobra.Command {
 		identity string
 		limit    int
 	)
-	out := newOutputFlag("text", "json", "csv")
+	out := cliout.NewFormat("text", "json", "csv")
 	cmd := &cobra.Command{
 		Use:   "audit [--identity ID] [--limit N]",
 		Short: "Show the audit trail of invite decisions, newest first",
@@ -38,7 +39,7 @@ what asked for the invite. Newest first.`,
 				return usagef("--limit %d: want a positive number", limit)
 			}
 			ctx := cmd.Context()
-			d, err := openExisting(ctx, db.dsn)
+			d, err := app.OpenExisting(ctx, db.dsn)
 			if err != nil {
 				return err
 			}
@@ -47,14 +48,14 @@ what asked for the invite. Newest first.`,
 			if err != nil {
 				return err
 			}
-			return printAudit(stdout, out.format, entries, identity, time.Now())
+			return printAudit(stdout, out.String(), entries, identity, time.Now())
 		},
 	}
 	fs := cmd.Flags()
 	db.register(fs)
 	fs.StringVar(&identity, "identity", "", "only the decisions about this identity id")
 	fs.IntVar(&limit, "limit", 50, "show at most N rows")
-	out.register(cmd)
+	out.Register(cmd)
 	return cmd
 }
 
@@ -65,16 +66,16 @@ func printAudit(w io.Writer, format string, entries []store.AuditEntry, identity
 		for _, e := range entries {
 			recs = append(recs, newAuditRecord(e))
 		}
-		return writeJSON(w, recs)
+		return cliout.JSON(w, recs)
 	case "csv":
 		rows := make([][]string, 0, len(entries))
 		for _, e := range entries {
 			rows = append(rows, []string{
-				strconv.FormatInt(e.ID, 10), csvTime(e.At), e.IdentityID, string(e.Outcome), e.Reason, string(e.API),
+				strconv.FormatInt(e.ID, 10), cliout.CSVTime(e.At), e.IdentityID, string(e.Outcome), e.Reason, string(e.API),
 				e.CCID, e.TaskID, e.CompletionStatus, e.BatchID, strconv.Itoa(e.Attempt), e.Source,
 			})
 		}
-		return writeCSV(w, auditCSVHeader, rows)
+		return cliout.CSV(w, auditCSVHeader, rows)
 	}
 	if len(entries) == 0 {
 		msg := "no audit entries"
@@ -84,11 +85,11 @@ func printAudit(w io.Writer, format string, entries []store.AuditEntry, identity
 		_, err := fmt.Fprintln(w, msg)
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := cliout.Table(w)
 	fmt.Fprintln(tw, "TIME\tIDENTITY\tOUTCOME\tREASON\tAPI\tCC ID\tTASK ID\tTASK STATUS\tBATCH\tATTEMPT\tSOURCE")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", stamp(e.At, now), e.IdentityID, e.Outcome,
-			oneLine(e.Reason, 60), dash(string(e.API)), dash(e.CCID), dash(e.TaskID), dash(e.CompletionStatus), dash(e.BatchID), e.Attempt, dash(e.Source))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", cliout.Stamp(e.At, now), e.IdentityID, e.Outcome,
+			cliout.OneLine(e.Reason, 60), cliout.Dash(string(e.API)), cliout.Dash(e.CCID), cliout.Dash(e.TaskID), cliout.Dash(e.CompletionStatus), cliout.Dash(e.BatchID), e.Attempt, cliout.Dash(e.Source))
 	}
 	return tw.Flush()
 }

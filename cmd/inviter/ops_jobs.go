@@ -8,12 +8,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 
+	"github.com/inviter/inviter/app"
+	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
 )
@@ -74,7 +75,7 @@ inviter serve on the same database picks retried jobs up.`,
 // openQueue opens the existing database dsn names and an insert-only queue
 // on it.
 func openQueue(ctx context.Context, dsn string) (*store.DB, *queue.Queue, error) {
-	d, err := openExisting(ctx, dsn)
+	d, err := app.OpenExisting(ctx, dsn)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -92,7 +93,7 @@ func newJobsListCommand(stdout io.Writer) *cobra.Command {
 		state string
 		limit int
 	)
-	out := newOutputFlag("text", "json", "csv")
+	out := cliout.NewFormat("text", "json", "csv")
 	cmd := &cobra.Command{
 		Use:   "list [--state STATE] [--limit N]",
 		Short: "List River jobs, newest first",
@@ -122,14 +123,14 @@ func newJobsListCommand(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJobs(stdout, out.format, jobs, state, time.Now())
+			return printJobs(stdout, out.String(), jobs, state, time.Now())
 		},
 	}
 	fs := cmd.Flags()
 	db.register(fs)
 	fs.StringVar(&state, "state", "", "only jobs in this state: "+strings.Join(jobStates, ", ")+" (failed: River's cancelled and discarded)")
 	fs.IntVar(&limit, "limit", 50, "list at most N jobs")
-	out.register(cmd)
+	out.Register(cmd)
 	return cmd
 }
 
@@ -140,17 +141,17 @@ func printJobs(w io.Writer, format string, jobs []queue.Job, state string, now t
 		for _, j := range jobs {
 			recs = append(recs, newJobRecord(j))
 		}
-		return writeJSON(w, recs)
+		return cliout.JSON(w, recs)
 	case "csv":
 		rows := make([][]string, 0, len(jobs))
 		for _, j := range jobs {
 			rows = append(rows, []string{
 				strconv.FormatInt(j.ID, 10), j.Kind, j.State, j.IdentityID, j.Source, strconv.Itoa(j.Round),
-				strconv.Itoa(j.Attempt), strconv.Itoa(j.MaxAttempts), csvTime(j.CreatedAt), csvTime(j.ScheduledAt),
-				csvTime(j.FinalizedAt), j.LastError,
+				strconv.Itoa(j.Attempt), strconv.Itoa(j.MaxAttempts), cliout.CSVTime(j.CreatedAt), cliout.CSVTime(j.ScheduledAt),
+				cliout.CSVTime(j.FinalizedAt), j.LastError,
 			})
 		}
-		return writeCSV(w, []string{"id", "kind", "state", "identity_id", "source", "round", "attempt", "max_attempts",
+		return cliout.CSV(w, []string{"id", "kind", "state", "identity_id", "source", "round", "attempt", "max_attempts",
 			"created_at", "scheduled_at", "finalized_at", "last_error"}, rows)
 	}
 	if len(jobs) == 0 {
@@ -161,11 +162,11 @@ func printJobs(w io.Writer, format string, jobs []queue.Job, state string, now t
 		_, err := fmt.Fprintln(w, msg)
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := cliout.Table(w)
 	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tIDENTITY\tSOURCE\tATTEMPT\tSCHEDULED\tFINALIZED\tLAST ERROR")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.ID, shownState(j.State), j.Kind, dash(j.IdentityID), dash(j.Source),
-			j.Attempt, j.MaxAttempts, stamp(j.ScheduledAt, now), stamp(j.FinalizedAt, now), oneLine(j.LastError, 80))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.ID, shownState(j.State), j.Kind, cliout.Dash(j.IdentityID), cliout.Dash(j.Source),
+			j.Attempt, j.MaxAttempts, cliout.Stamp(j.ScheduledAt, now), cliout.Stamp(j.FinalizedAt, now), cliout.OneLine(j.LastError, 80))
 	}
 	return tw.Flush()
 }
@@ -181,7 +182,7 @@ func newJobsRetryCommand(stdout io.Writer) *cobra.Command {
 		db        dbSettings
 		allFailed bool
 	)
-	out := newOutputFlag("text", "json")
+	out := cliout.NewFormat("text", "json")
 	cmd := &cobra.Command{
 		Use:   "retry ID | retry --all-failed",
 		Short: "Retry a job now, or every invite job that gave up",
@@ -230,7 +231,7 @@ identity invited in the meantime is not invited twice.`,
 			if err != nil && len(retried) == 0 {
 				return err
 			}
-			if perr := printRetried(stdout, out.format, retried); perr != nil {
+			if perr := printRetried(stdout, out.String(), retried); perr != nil {
 				return perr
 			}
 			return err
@@ -239,7 +240,7 @@ identity invited in the meantime is not invited twice.`,
 	fs := cmd.Flags()
 	db.register(fs)
 	fs.BoolVar(&allFailed, "all-failed", false, "retry every failed invite job")
-	out.register(cmd)
+	out.Register(cmd)
 	return cmd
 }
 
@@ -249,17 +250,17 @@ func printRetried(w io.Writer, format string, retried []queue.Retried) error {
 		for _, r := range retried {
 			recs = append(recs, retryRecord{jobRecord: newJobRecord(r.Job), PreviousState: r.PreviousState})
 		}
-		return writeJSON(w, recs)
+		return cliout.JSON(w, recs)
 	}
 	if len(retried) == 0 {
 		_, err := fmt.Fprintln(w, "no failed invite jobs to retry")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := cliout.Table(w)
 	fmt.Fprintln(tw, "ID\tKIND\tIDENTITY\tWAS\tNOW\tATTEMPT\tLAST ERROR")
 	for _, r := range retried {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", r.ID, r.Kind, dash(r.IdentityID), shownState(r.PreviousState), r.State,
-			r.Attempt, r.MaxAttempts, oneLine(r.LastError, 80))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", r.ID, r.Kind, cliout.Dash(r.IdentityID), shownState(r.PreviousState), r.State,
+			r.Attempt, r.MaxAttempts, cliout.OneLine(r.LastError, 80))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/reconcile"
@@ -213,7 +214,7 @@ func TestOpsCommands(t *testing.T) {
 					!strings.Contains(lines[3], "id-invited") || !strings.Contains(lines[2], "permanent: 400 Bad Request…") {
 					t.Errorf("audit text:\n%s", text)
 				}
-				wantAt := o.base.Add(3 * time.Second).Format(timeLayout)
+				wantAt := o.base.Add(3 * time.Second).Format(cliout.TimeLayout)
 				if !strings.HasPrefix(lines[1], wantAt+" (1h ago)") {
 					t.Errorf("audit line %q does not start with %q", lines[1], wantAt+" (1h ago)")
 				}
@@ -393,28 +394,5 @@ func TestOpsJobStatesAreRivers(t *testing.T) {
 	slices.Sort(ours)
 	if !slices.Equal(ours, river) {
 		t.Errorf("jobStates = %v, River's are %v", ours, river)
-	}
-}
-
-func TestOneLineAndAge(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"":                      "-",
-		"short":                 "short",
-		"first\nsecond":         "first…",
-		strings.Repeat("x", 12): "xxxxxxxxx…",
-	} {
-		if got := oneLine(in, 10); got != want {
-			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
-		}
-	}
-	now := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
-	for d, want := range map[time.Duration]string{
-		0: "just now", -42 * time.Second: "42s ago", -3 * time.Minute: "3m ago", -5 * time.Hour: "5h ago",
-		-72 * time.Hour: "3d ago", 10 * time.Minute: "in 10m",
-	} {
-		if got := age(now.Add(d), now); got != want {
-			t.Errorf("age(%v) = %q, want %q", d, got, want)
-		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/internal/subscription"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/web"
@@ -23,11 +24,11 @@ type subscribeOptions struct {
 	list   bool
 	remove bool
 	test   bool
-	output outputFlag
+	output cliout.Format
 }
 
 func newSubscribeCommand(stdout, stderr io.Writer) *cobra.Command {
-	o := &subscribeOptions{output: newOutputFlag("text", "json")}
+	o := &subscribeOptions{output: cliout.NewFormat("text", "json")}
 	cmd := &cobra.Command{
 		Use:   "subscribe --url URL | --list | --remove --url URL | --test",
 		Short: "Subscribe the daemon to ISC's event triggers, list, test or remove the subscriptions",
@@ -60,7 +61,7 @@ inviter doctor show it arriving.`,
 	fs.BoolVar(&o.test, "test", false, "ask ISC to send a test event to the subscribers of each trigger inviter uses")
 	registerWebhookAuth(fs, &o.auth, "subscribe without webhook authentication (testing only)")
 	o.policy.register(fs)
-	o.output.register(cmd)
+	o.output.Register(cmd)
 	return cmd
 }
 
@@ -168,8 +169,8 @@ func (o *subscribeOptions) printList(ctx context.Context, c *isc.Client, w io.Wr
 	if err != nil {
 		return err
 	}
-	if o.output.format == "json" {
-		return writeJSON(w, recs)
+	if o.output.Is("json") {
+		return cliout.JSON(w, recs)
 	}
 	if len(recs) == 0 {
 		_, err := fmt.Fprintln(w, "no subscriptions to Identity Created or Identity Attributes Changed (create one with inviter subscribe --url …)")
@@ -178,7 +179,7 @@ func (o *subscribeOptions) printList(ctx context.Context, c *isc.Client, w io.Wr
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTRIGGER\tENABLED\tURL\tDISPATCH\tAUTH\tNAME")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\t%s\n", r.ID, subscription.Label(r.Trigger), r.Enabled, dash(r.URL), dash(r.Dispatch), dash(r.Auth), r.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\t%s\n", r.ID, subscription.Label(r.Trigger), r.Enabled, cliout.Dash(r.URL), cliout.Dash(r.Dispatch), cliout.Dash(r.Auth), r.Name)
 	}
 	return tw.Flush()
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/inviter/inviter/internal/buildinfo"
+	"github.com/inviter/inviter/internal/cliout"
 
 	"github.com/spf13/cobra"
 )
@@ -16,20 +17,20 @@ import (
 var buildTime, commit = "", ""
 
 func newVersionCommand(stdout io.Writer) *cobra.Command {
-	out := newOutputFlag("text", "json")
+	out := cliout.NewFormat("text", "json")
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and build time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			bi := buildinfo.Read(version, commit, buildTime)
-			if out.format == "json" {
-				return writeJSON(stdout, bi)
+			if out.Is("json") {
+				return cliout.JSON(stdout, bi)
 			}
 			_, err := fmt.Fprintln(stdout, bi)
 			return err
 		},
 	}
-	out.register(cmd)
+	out.Register(cmd)
 	return cmd
 }
