@@ -34,7 +34,7 @@ type opsBundle struct {
 	db   *store.DB
 	q    *queue.Queue
 	jobs map[string]int64 // identity id → its invite job
-	base time.Time        // the audit rows are at base+1s, +2s, +3s
+	base time.Time        // the audit rows are at base+1s, +2s, +3s: an hour and a half ago
 }
 
 const failedReason = "permanent: 400 Bad Request\nsecond line, \"quoted\", with a comma"
@@ -55,7 +55,7 @@ func setupOps(t *testing.T, b storetest.Backend) *opsBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &opsBundle{dsn: dsn, db: db, q: q, jobs: map[string]int64{}, base: time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)}
+	o := &opsBundle{dsn: dsn, db: db, q: q, jobs: map[string]int64{}, base: time.Now().UTC().Add(-90 * time.Minute).Truncate(time.Second)}
 	for _, id := range []string{"id-invited", "id-failed", "id-notfound", "id-pending"} {
 		ev := inviter.IdentityCreated{Identity: inviter.IdentityRef{Type: "IDENTITY", ID: id, Name: "User " + id}}
 		raw, _ := json.Marshal(ev)
