@@ -11,69 +11,95 @@ import (
 	"github.com/inviter/inviter/store/storetest"
 )
 
-// BenchmarkIntakeGroup measures storing one group commit's 16 deliveries of
-// new identities, in one transaction: the delivery rows, the identities
-// and the links to their jobs (River's insert aside). statements=group is
-// the intake's way (InsertDeliveriesAndIdentities and SetDeliveryJobs: one
-// statement for each kind of row on PostgreSQL, the first two sent
-// together; one per chunk on SQLite);
-// statements=row is one InsertDelivery, EnsureIdentity and SetDeliveryJob
-// per delivery, for comparison. On PostgreSQL the gap is round trips.
+// BenchmarkIntakeGroup measures storing one group commit's 16 deliveries:
+// the delivery rows, the identities and the links to their jobs (River's
+// insert aside). statements=group is the intake's way
+// (InsertDeliveriesAndIdentities and SetDeliveryJobs: one statement for
+// each kind of row on PostgreSQL, the first two sent together; one per
+// chunk on SQLite); statements=row is one InsertDelivery, EnsureIdentity
+// and SetDeliveryJob per delivery, for comparison. On PostgreSQL the gap
+// is round trips.
 //
 // identities=known stores deliveries of identities already known (ISC
 // sending an event again): their rows are read and, on PostgreSQL, take
-// round trips of their own.
+// round trips of their own. commit=each commits every group, as the intake
+// does; commit=none runs every group in one transaction, so that on SQLite
+// the statements' cost shows without the commit's fsync.
 func BenchmarkIntakeGroup(b *testing.B) {
 	const group = 16
+	payload := []byte(`{"identity":{"type":"IDENTITY","id":"2c9180835d2e5168015d32f890ca1581","name":"Jane Doe"},"attributes":{"email":"jane@example.com","department":"Sales"}}`)
 	for _, be := range storetest.Backends() {
-		for _, c := range []struct{ way, identities string }{{"group", "new"}, {"row", "new"}, {"group", "known"}, {"row", "known"}} {
-			way := c.way
-			b.Run(fmt.Sprintf("%s/statements=%s/identities=%s", be.Name, way, c.identities), func(b *testing.B) {
-				db := be.Open(b)
-				ctx := context.Background()
-				payload := []byte(`{"identity":{"type":"IDENTITY","id":"2c9180835d2e5168015d32f890ca1581","name":"Jane Doe"},"attributes":{"email":"jane@example.com","department":"Sales"}}`)
-				const knownIDs = 1000
-				if c.identities == "known" {
-					for i := range knownIDs {
-						if _, _, err := db.EnsureIdentity(ctx, fmt.Sprintf("id%d", i), time.Now(), time.Now()); err != nil {
-							b.Fatal(err)
+		for _, identities := range []string{"new", "known"} {
+			for _, commit := range []string{"each", "none"} {
+				for _, way := range []string{"group", "row"} {
+					b.Run(fmt.Sprintf("%s/identities=%s/commit=%s/statements=%s", be.Name, identities, commit, way), func(b *testing.B) {
+						db := be.Open(b)
+						ctx := context.Background()
+						const knownIDs = 1000
+						if identities == "known" {
+							for i := range knownIDs {
+								if _, _, err := db.EnsureIdentity(ctx, fmt.Sprintf("id%d", i), time.Now(), time.Now()); err != nil {
+									b.Fatal(err)
+								}
+							}
 						}
-					}
-				}
-				n := 0
-				for b.Loop() {
-					now := time.Now()
-					ds := make([]store.Delivery, group)
-					seen := make([]store.IdentitySeen, group)
-					for i := range ds {
-						n++
-						id := fmt.Sprintf("id%d", n)
-						if c.identities == "known" {
-							id = fmt.Sprintf("id%d", n%knownIDs)
+						n := 0
+						storeGroup := func(tx *store.Tx) error {
+							now := time.Now()
+							ds := make([]store.Delivery, group)
+							seen := make([]store.IdentitySeen, group)
+							for i := range ds {
+								n++
+								id := fmt.Sprintf("id%d", n)
+								if identities == "known" {
+									id = fmt.Sprintf("id%d", n%knownIDs)
+								}
+								ds[i] = store.Delivery{IdentityID: id, IdentityName: "Jane Doe", Payload: payload, ReceivedAt: now}
+								seen[i] = store.IdentitySeen{IdentityID: id, EventAt: now, Now: now}
+							}
+							if way == "row" {
+								return storeRows(ctx, tx, ds)
+							}
+							ids, _, err := tx.InsertDeliveriesAndIdentities(ctx, ds, seen)
+							if err != nil {
+								return err
+							}
+							links := make([]store.DeliveryJob, len(ids))
+							for i, id := range ids {
+								links[i] = store.DeliveryJob{DeliveryID: id, JobID: id}
+							}
+							return tx.SetDeliveryJobs(ctx, links)
 						}
-						ds[i] = store.Delivery{IdentityID: id, IdentityName: "Jane Doe", Payload: payload, ReceivedAt: now}
-						seen[i] = store.IdentitySeen{IdentityID: id, EventAt: now, Now: now}
-					}
-					err := db.InTx(ctx, func(tx *store.Tx) error {
-						if way == "row" {
-							return storeRows(ctx, tx, ds)
-						}
-						ids, _, err := tx.InsertDeliveriesAndIdentities(ctx, ds, seen)
-						if err != nil {
-							return err
-						}
-						links := make([]store.DeliveryJob, len(ids))
-						for i, id := range ids {
-							links[i] = store.DeliveryJob{DeliveryID: id, JobID: id}
-						}
-						return tx.SetDeliveryJobs(ctx, links)
+						runGroups(b, db, commit == "each", storeGroup)
+						b.ReportMetric(float64(b.N*group)/b.Elapsed().Seconds(), "deliveries/s")
 					})
-					if err != nil {
-						b.Fatal(err)
-					}
 				}
-				b.ReportMetric(float64(b.N*group)/b.Elapsed().Seconds(), "deliveries/s")
-			})
+			}
+		}
+	}
+}
+
+// runGroups runs storeGroup once per benchmark iteration: each in its own
+// transaction when commitEach, all in one otherwise.
+func runGroups(b *testing.B, db *store.DB, commitEach bool, storeGroup func(tx *store.Tx) error) {
+	ctx := context.Background()
+	if !commitEach {
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			for b.Loop() {
+				if err := storeGroup(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return
+	}
+	for b.Loop() {
+		if err := db.InTx(ctx, storeGroup); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
@@ -96,27 +122,27 @@ func storeRows(ctx context.Context, tx *store.Tx, ds []store.Delivery) error {
 }
 
 // BenchmarkRecordGroup measures storing one group commit's 16 invite
-// outcomes (accepted invitations of known identities) in one transaction:
-// statements=group is RecordMany, the outcomes' group commit;
-// statements=row is one Record each, for comparison.
+// outcomes (accepted invitations of new identities): statements=group is
+// RecordMany, the outcomes' group commit; statements=row is one Record
+// each, for comparison. commit is as in BenchmarkIntakeGroup.
 func BenchmarkRecordGroup(b *testing.B) {
 	const group = 16
 	for _, be := range storetest.Backends() {
-		for _, way := range []string{"group", "row"} {
-			b.Run(fmt.Sprintf("%s/statements=%s", be.Name, way), func(b *testing.B) {
-				db := be.Open(b)
-				ctx := context.Background()
-				n := 0
-				for b.Loop() {
-					now := time.Now()
-					ds := make([]store.Decision, group)
-					for i := range ds {
-						n++
-						ds[i] = store.Decision{AuditEntry: store.AuditEntry{IdentityID: fmt.Sprintf("id%d", n), At: now,
-							Outcome: inviter.OutcomeInvited, API: inviter.APIPublic, TaskID: "task", BatchID: "batch", Attempt: 1, Source: "event"},
-							State: store.StateInvited}
-					}
-					err := db.InTx(ctx, func(tx *store.Tx) error {
+		for _, commit := range []string{"each", "none"} {
+			for _, way := range []string{"group", "row"} {
+				b.Run(fmt.Sprintf("%s/commit=%s/statements=%s", be.Name, commit, way), func(b *testing.B) {
+					db := be.Open(b)
+					ctx := context.Background()
+					n := 0
+					storeGroup := func(tx *store.Tx) error {
+						now := time.Now()
+						ds := make([]store.Decision, group)
+						for i := range ds {
+							n++
+							ds[i] = store.Decision{AuditEntry: store.AuditEntry{IdentityID: fmt.Sprintf("id%d", n), At: now,
+								Outcome: inviter.OutcomeInvited, API: inviter.APIPublic, TaskID: "task", BatchID: "batch", Attempt: 1, Source: "event"},
+								State: store.StateInvited}
+						}
 						if way == "group" {
 							return tx.RecordMany(ctx, ds)
 						}
@@ -126,13 +152,11 @@ func BenchmarkRecordGroup(b *testing.B) {
 							}
 						}
 						return nil
-					})
-					if err != nil {
-						b.Fatal(err)
 					}
-				}
-				b.ReportMetric(float64(b.N*group)/b.Elapsed().Seconds(), "outcomes/s")
-			})
+					runGroups(b, db, commit == "each", storeGroup)
+					b.ReportMetric(float64(b.N*group)/b.Elapsed().Seconds(), "outcomes/s")
+				})
+			}
 		}
 	}
 }
