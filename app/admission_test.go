@@ -143,7 +143,7 @@ func TestAttributeChangeAppliesTheWholePolicy(t *testing.T) {
 		}
 		ctx := context.Background()
 		c, err := r.db.Identity(ctx, contractor.ID)
-		if err != nil || c.State != store.StateSkipped || !strings.Contains(c.LastReason, "Contractors") {
+		if err != nil || c.State != inviter.StateSkipped || !strings.Contains(c.LastReason, "Contractors") {
 			t.Errorf("contractor's row: %+v %v; want skipped naming the department rule", c, err)
 		}
 		if gets := r.tenant.CallCount("GET /v2025/identities/{id}") - getsBefore; gets != 2 {
@@ -194,8 +194,8 @@ func TestReinviteAppliesThePolicy(t *testing.T) {
 		invitedAt := time.Now().Add(-8 * 24 * time.Hour)
 		for _, id := range []string{contractor.ID, staff.ID} {
 			if err := r.db.Record(ctx, store.Decision{
-				AuditEntry: store.AuditEntry{IdentityID: id, At: invitedAt, Outcome: inviter.OutcomeInvited, API: inviter.APIPublic, Source: queue.SourceEvent},
-				State:      store.StateInvited,
+				AuditEntry: store.AuditEntry{IdentityID: id, At: invitedAt, Outcome: inviter.OutcomeInvited, API: inviter.APIPublic, Source: inviter.SourceEvent},
+				State:      inviter.StateInvited,
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +210,7 @@ func TestReinviteAppliesThePolicy(t *testing.T) {
 			t.Fatalf("re-invite: %+v; want 2 due, the staff member enqueued, the contractor skipped", rep)
 		}
 		c, err := r.db.Identity(ctx, contractor.ID)
-		if err != nil || c.State != store.StateSkipped || !strings.Contains(c.LastReason, "Contractors") {
+		if err != nil || c.State != inviter.StateSkipped || !strings.Contains(c.LastReason, "Contractors") {
 			t.Errorf("contractor's row: %+v %v; want skipped naming the department rule", c, err)
 		}
 		r.work(t, 1)

@@ -25,7 +25,7 @@ type intake struct {
 
 func (i intake) AcceptIdentityCreated(ctx context.Context, ev inviter.IdentityCreated, raw []byte, receivedAt time.Time) (bool, error) {
 	if ev.IsTest() {
-		return i.acceptTest(ctx, ev.Identity, queue.SourceEvent, raw, receivedAt)
+		return i.acceptTest(ctx, ev.Identity, inviter.SourceEvent, raw, receivedAt)
 	}
 	res, err := i.q.AcceptDeliveryWith(ctx, ev.Identity, raw, receivedAt, i.createdOptions(ctx, ev, receivedAt))
 	if err != nil {
@@ -40,13 +40,13 @@ func (i intake) AcceptIdentityCreated(ctx context.Context, ev inviter.IdentityCr
 // createdOptions is what the admission decision makes of an Identity
 // Created event.
 func (i intake) createdOptions(ctx context.Context, ev inviter.IdentityCreated, receivedAt time.Time) queue.AcceptOptions {
-	return i.options(ctx, ev.Identity.ID, admission.Decider{Policy: i.policy}.Created(ev.Attributes, receivedAt), queue.SourceEvent)
+	return i.options(ctx, ev.Identity.ID, admission.Decider{Policy: i.policy}.Created(ev.Attributes, receivedAt), inviter.SourceEvent)
 }
 
 // options turns an admission decision about a delivery into what the
 // queue stores: a skip, a job now, later, or after a look at the
 // identity, or the delivery alone.
-func (i intake) options(ctx context.Context, id string, d admission.Decision, source string) queue.AcceptOptions {
+func (i intake) options(ctx context.Context, id string, d admission.Decision, source inviter.Source) queue.AcceptOptions {
 	opts := queue.AcceptOptions{Source: source}
 	if d.Warning != "" {
 		i.logger.WarnContext(ctx, "policy warning", "identity_id", id, "warning", d.Warning)
@@ -69,7 +69,7 @@ func (i intake) options(ctx context.Context, id string, d admission.Decision, so
 // acceptTest stores a delivery of one of ISC's sample identities (its
 // "Test subscription" payload) as a test delivery: answered 200, no invite
 // job; checkTestDelivery then looks whether the tenant knows the identity.
-func (i intake) acceptTest(ctx context.Context, identity inviter.IdentityRef, source string, raw []byte, receivedAt time.Time) (bool, error) {
+func (i intake) acceptTest(ctx context.Context, identity inviter.IdentityRef, source inviter.Source, raw []byte, receivedAt time.Time) (bool, error) {
 	if _, err := i.q.AcceptDeliveryWith(ctx, identity, raw, receivedAt, queue.AcceptOptions{Source: source, Test: true}); err != nil {
 		return false, err
 	}
@@ -89,7 +89,7 @@ func checkTestDelivery(c *isc.Client, in intake) func(context.Context, queue.Tes
 		case err != nil:
 			return false, queue.AcceptOptions{}, err
 		}
-		if d.Source == queue.SourceAttributes {
+		if d.Source == inviter.SourceAttributes {
 			ev, err := inviter.ParseIdentityAttributesChanged(d.Payload)
 			if err != nil {
 				return true, queue.AcceptOptions{}, fmt.Errorf("reading the stored delivery %d: %w", d.DeliveryID, err)
@@ -112,7 +112,7 @@ func checkTestDelivery(c *isc.Client, in intake) func(context.Context, queue.Tes
 // invites. A change that leads to nothing writes no identity row.
 func (i intake) AcceptIdentityAttributesChanged(ctx context.Context, ev inviter.IdentityAttributesChanged, raw []byte, receivedAt time.Time) (bool, error) {
 	if ev.IsTest() {
-		return i.acceptTest(ctx, ev.Identity, queue.SourceAttributes, raw, receivedAt)
+		return i.acceptTest(ctx, ev.Identity, inviter.SourceAttributes, raw, receivedAt)
 	}
 	res, err := i.q.AcceptDeliveryWith(ctx, ev.Identity, raw, receivedAt, i.changedOptions(ctx, ev, receivedAt))
 	if err != nil {
@@ -128,5 +128,5 @@ func (i intake) changedOptions(ctx context.Context, ev inviter.IdentityAttribute
 	for k, c := range ev.Changes {
 		changes[k] = policy.Change{Attribute: c.Attribute, OldValue: c.OldValue, NewValue: c.NewValue}
 	}
-	return i.options(ctx, ev.Identity.ID, admission.Decider{Policy: i.policy}.Changed(changes, receivedAt), queue.SourceAttributes)
+	return i.options(ctx, ev.Identity.ID, admission.Decider{Policy: i.policy}.Changed(changes, receivedAt), inviter.SourceAttributes)
 }

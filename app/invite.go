@@ -384,7 +384,7 @@ func recordResults(ctx context.Context, db *store.DB, results []inviter.Result) 
 		}
 		d := store.Decision{State: state, AuditEntry: store.AuditEntry{
 			IdentityID: r.IdentityID, Outcome: r.Outcome, Reason: r.Reason, API: r.API, CCID: r.CCID,
-			TaskID: r.TaskID, Source: string(inviter.SourceCLI), Attempt: 1,
+			TaskID: r.TaskID, Source: inviter.SourceCLI, Attempt: 1,
 		}}
 		if err := db.Record(ctx, d); err != nil {
 			return fmt.Errorf("recording the outcome of %s: %w", r.IdentityID, err)

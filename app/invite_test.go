@@ -94,7 +94,7 @@ func TestInviteSkipsWhatTheDatabaseKnows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(entries) != 1 || entries[0].Outcome != inviter.OutcomeInvited || entries[0].Source != string(inviter.SourceCLI) {
+			if len(entries) != 1 || entries[0].Outcome != inviter.OutcomeInvited || entries[0].Source != inviter.SourceCLI {
 				t.Errorf("audit trail: %+v, want one invited entry from the cli", entries)
 			}
 

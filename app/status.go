@@ -39,7 +39,7 @@ type Status struct {
 	// (reconcile.MetaLastRun); empty when it never ran.
 	ReconcileLastRun string
 	// Identities counts identities by invite state; every state is present.
-	Identities map[store.State]int64
+	Identities map[inviter.InviteState]int64
 	// Deliveries is the number of deliveries stored.
 	Deliveries int64
 	// Jobs counts River jobs by River state.
@@ -116,10 +116,10 @@ func (s statusView) Status(ctx context.Context) (web.Status, error) {
 	out := web.Status{
 		Version: s.version, StartedAt: s.started, Backend: st.Backend, API: s.api,
 		Identities: web.IdentityCounts{
-			Pending: int(st.Identities[store.StatePending]),
-			Invited: int(st.Identities[store.StateInvited]),
-			Failed:  int(st.Identities[store.StateFailed]),
-			Skipped: int(st.Identities[store.StateSkipped]),
+			Pending: int(st.Identities[inviter.StatePending]),
+			Invited: int(st.Identities[inviter.StateInvited]),
+			Failed:  int(st.Identities[inviter.StateFailed]),
+			Skipped: int(st.Identities[inviter.StateSkipped]),
 		},
 		Deliveries:   int(st.Deliveries),
 		Jobs:         jobCounts(st.Jobs),

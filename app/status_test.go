@@ -35,9 +35,9 @@ func statusRig(t *testing.T, db *store.DB, n int) {
 			t.Fatal(err)
 		}
 		d := store.Decision{AuditEntry: store.AuditEntry{IdentityID: id, At: base.Add(time.Duration(i) * time.Second),
-			Outcome: inviter.OutcomeFailed, Reason: "refused " + id}, State: store.StateFailed}
+			Outcome: inviter.OutcomeFailed, Reason: "refused " + id}, State: inviter.StateFailed}
 		if i == n {
-			d.Outcome, d.Reason, d.State = inviter.OutcomeInvited, "", store.StateInvited
+			d.Outcome, d.Reason, d.State = inviter.OutcomeInvited, "", inviter.StateInvited
 		}
 		if err := db.Record(ctx, d); err != nil {
 			t.Fatal(err)
@@ -92,7 +92,7 @@ func TestReadStatus(t *testing.T) {
 			// id-00 was retried and waits again: it stays a current error,
 			// its state now pending.
 			if err := db.Record(ctx, store.Decision{AuditEntry: store.AuditEntry{IdentityID: "id-00", At: time.Now(),
-				Outcome: inviter.OutcomeSkipped, Reason: "not yet"}, State: store.StatePending}); err != nil {
+				Outcome: inviter.OutcomeSkipped, Reason: "not yet"}, State: inviter.StatePending}); err != nil {
 				t.Fatal(err)
 			}
 			if err := db.SetMeta(ctx, reconcile.MetaLastRun, "2026-11-02T09:30:00Z"); err != nil {
@@ -105,8 +105,8 @@ func TestReadStatus(t *testing.T) {
 			if st.Backend != b.Name || st.InitialisedAt.IsZero() || st.ReconcileRun != nil || st.ReconcileLastRun != "2026-11-02T09:30:00Z" {
 				t.Errorf("backend %q, initialised %v, run %v, last run %q", st.Backend, st.InitialisedAt, st.ReconcileRun, st.ReconcileLastRun)
 			}
-			if st.Identities[store.StateFailed] != 2 || st.Identities[store.StatePending] != 1 || st.Identities[store.StateInvited] != 1 ||
-				st.Identities[store.StateSkipped] != 0 || st.Deliveries != 4 || st.Jobs["available"] != 4 {
+			if st.Identities[inviter.StateFailed] != 2 || st.Identities[inviter.StatePending] != 1 || st.Identities[inviter.StateInvited] != 1 ||
+				st.Identities[inviter.StateSkipped] != 0 || st.Deliveries != 4 || st.Jobs["available"] != 4 {
 				t.Errorf("identities %v, deliveries %d, jobs %v", st.Identities, st.Deliveries, st.Jobs)
 			}
 			var got []string

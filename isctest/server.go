@@ -283,7 +283,7 @@ type Server struct {
 	byName       []*identity // sorted by compareByName when CCOrder is CCOrderName
 	listGen      int         // changes whenever an identity is added or byName re-sorted
 	ordered      map[CCOrder]*orderedList
-	bulk         bool        // createUsers is adding: sort byName once at the end
+	bulk         bool // createUsers is adding: sort byName once at the end
 	firstByEmail map[string]*identity
 	clients      map[string]Client
 	firstSub     chan struct{} // closed when the first subscription is created

@@ -44,7 +44,7 @@ func copySource(t *testing.T) (*store.DB, map[string]string) {
 		jobOf[role] = res.JobID
 	}
 	ids["scheduled"] = "id-scheduled"
-	res, err := q.Enqueue(ctx, ids["scheduled"], SourceCLI, &EnqueueOpts{ScheduledAt: time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)})
+	res, err := q.Enqueue(ctx, ids["scheduled"], inviter.SourceCLI, &EnqueueOpts{ScheduledAt: time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func copySource(t *testing.T) (*store.DB, map[string]string) {
 			t.Fatal(err)
 		}
 	}
-	if err := src.Record(ctx, store.Decision{State: store.StateInvited, AuditEntry: store.AuditEntry{
+	if err := src.Record(ctx, store.Decision{State: inviter.StateInvited, AuditEntry: store.AuditEntry{
 		IdentityID: ids["invited"], Outcome: inviter.OutcomeInvited, API: inviter.APIPublic}}); err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,9 @@ type InviteArgs struct {
 	// DeliveryID is the webhook delivery that asked for the invite; 0 when
 	// none did.
 	DeliveryID int64 `json:"delivery_id,omitempty"`
-	// Source says what asked for the invite: SourceEvent, SourceReconcile,
-	// SourceCLI or SourceReinvite.
-	Source string `json:"source"`
+	// Source says what asked for the invite: inviter.SourceEvent, inviter.SourceReconcile,
+	// inviter.SourceCLI or inviter.SourceReinvite.
+	Source inviter.Source `json:"source"`
 	// EventAt is when the identity's event arrived (zero when none did); the
 	// not-found window and the event-to-invite latency count from it.
 	EventAt time.Time `json:"event_at,omitzero"`
@@ -95,8 +95,8 @@ func (q *Queue) AcceptDelivery(ctx context.Context, ev inviter.IdentityCreated, 
 // AcceptOptions say what a delivery leads to, as the caller's policy
 // decided.
 type AcceptOptions struct {
-	// Source is the job's source; default SourceEvent.
-	Source string
+	// Source is the job's source; default inviter.SourceEvent.
+	Source inviter.Source
 	// ScheduledAt delays the invite (e.g. N days before a start date);
 	// zero invites now.
 	ScheduledAt time.Time
@@ -129,9 +129,9 @@ func (q *Queue) AcceptDeliveryWith(ctx context.Context, identity inviter.Identit
 		return AcceptResult{}, fmt.Errorf("accept delivery: %w: identity.id is missing", inviter.ErrInvalidEvent)
 	}
 	if opts.Source == "" {
-		opts.Source = SourceEvent
+		opts.Source = inviter.SourceEvent
 	}
-	if !validSource(opts.Source) {
+	if !opts.Source.Valid() {
 		return AcceptResult{}, fmt.Errorf("accept delivery for %s: %w %q", id, ErrInvalidSource, opts.Source)
 	}
 	if receivedAt.IsZero() {
@@ -260,7 +260,7 @@ func (q *Queue) acceptGroupTx(ctx context.Context, tx *store.Tx, batch []*accept
 			if err := tx.Record(ctx, store.Decision{
 				AuditEntry: store.AuditEntry{IdentityID: id, At: receivedAt, Outcome: inviter.OutcomeSkipped,
 					Reason: opts.SkipReason, API: q.cfg.API, Source: opts.Source},
-				State: store.StateSkipped,
+				State: inviter.StateSkipped,
 			}); err != nil {
 				return err
 			}
@@ -355,13 +355,13 @@ var ErrInvalidSource = errors.New("invalid source")
 // in one transaction it adds the identity as pending unless known and
 // inserts its invite job (unique by identity and round) unless the identity
 // already had more than opts.Round invitations. source is one of
-// SourceReconcile, SourceCLI, SourceReinvite or SourceEvent. opts may be nil.
-func (q *Queue) Enqueue(ctx context.Context, identityID, source string, opts *EnqueueOpts) (EnqueueResult, error) {
+// inviter.SourceReconcile, inviter.SourceCLI, inviter.SourceReinvite or inviter.SourceEvent. opts may be nil.
+func (q *Queue) Enqueue(ctx context.Context, identityID string, source inviter.Source, opts *EnqueueOpts) (EnqueueResult, error) {
 	identityID = strings.TrimSpace(identityID)
 	if identityID == "" {
 		return EnqueueResult{}, errors.New("enqueue: empty identity id")
 	}
-	if !validSource(source) {
+	if !source.Valid() {
 		return EnqueueResult{}, fmt.Errorf("enqueue %s: %w %q", identityID, ErrInvalidSource, source)
 	}
 	if opts == nil {

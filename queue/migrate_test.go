@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/store"
 	"github.com/inviter/inviter/store/storetest"
 )
@@ -58,7 +59,7 @@ func TestMigrate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := q.Enqueue(ctx, "id1", SourceCLI, nil); err != nil {
+			if _, err := q.Enqueue(ctx, "id1", inviter.SourceCLI, nil); err != nil {
 				t.Errorf("Enqueue on a migrated database: %v", err)
 			}
 		})

@@ -150,18 +150,6 @@ type Config struct {
 	fetchPollInterval time.Duration
 }
 
-// Sources of invite jobs, InviteArgs.Source: the domain's sources
-// (inviter.Source), as stored.
-const (
-	SourceEvent      = string(inviter.SourceEvent)
-	SourceReconcile  = string(inviter.SourceReconcile)
-	SourceCLI        = string(inviter.SourceCLI)
-	SourceReinvite   = string(inviter.SourceReinvite)
-	SourceAttributes = string(inviter.SourceAttributes)
-)
-
-func validSource(s string) bool { return inviter.Source(s).Valid() }
-
 // withDefaults returns cfg with defaults filled in, or an error naming the
 // first invalid setting.
 func (cfg Config) withDefaults() (Config, error) {

@@ -136,7 +136,7 @@ func (b *testBundle) identity(t *testing.T, id string) store.Identity {
 	return i
 }
 
-func (b *testBundle) waitState(t *testing.T, id string, want store.State) store.Identity {
+func (b *testBundle) waitState(t *testing.T, id string, want inviter.InviteState) store.Identity {
 	t.Helper()
 	var i store.Identity
 	waitFor(t, fmt.Sprintf("%s to be %s", id, want), func() bool {
@@ -209,7 +209,7 @@ func TestBatchingCoalescesConcurrentJobs(t *testing.T) {
 		}
 		ctx := context.Background()
 		for n := range 200 {
-			if _, err := b.q.Enqueue(ctx, fmt.Sprintf("id%03d", n), SourceReconcile, nil); err != nil {
+			if _, err := b.q.Enqueue(ctx, fmt.Sprintf("id%03d", n), inviter.SourceReconcile, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -220,7 +220,7 @@ func TestBatchingCoalescesConcurrentJobs(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The metric is counted just after the outcome's commit.
-			return s.Identities[store.StateInvited] == 200 &&
+			return s.Identities[inviter.StateInvited] == 200 &&
 				testutil.ToFloat64(b.m.Invites.WithLabelValues("invited", "public")) == 200
 		})
 		calls := b.inv.Calls()
@@ -232,7 +232,7 @@ func TestBatchingCoalescesConcurrentJobs(t *testing.T) {
 			t.Errorf("Invite call sizes = %v, want [100 100]", sizes)
 		}
 		audit, _ := b.q.Audit(ctx, "id007", 10)
-		if len(audit) != 1 || audit[0].BatchID == "" || audit[0].Outcome != inviter.OutcomeInvited || audit[0].Source != SourceReconcile {
+		if len(audit) != 1 || audit[0].BatchID == "" || audit[0].Outcome != inviter.OutcomeInvited || audit[0].Source != inviter.SourceReconcile {
 			t.Errorf("audit of id007 = %+v", audit)
 		}
 		if got := testutil.ToFloat64(b.m.Invites.WithLabelValues("invited", "public")); got != 200 {
@@ -261,7 +261,7 @@ func TestRateLimitedSnoozes(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.start(t)
-		b.waitState(t, "id1", store.StateInvited)
+		b.waitState(t, "id1", inviter.StateInvited)
 		job := b.waitJob(t, "completed")
 		if job.Attempt != 1 {
 			t.Errorf("job attempt = %d after two snoozes, want 1 (snoozes do not use attempts)", job.Attempt)
@@ -293,11 +293,11 @@ func TestTransientRetriesThenSucceeds(t *testing.T) {
 				return inviter.Result{Outcome: inviter.OutcomeInvited, TaskID: "t-9"}
 			})
 		}
-		if _, err := b.q.Enqueue(context.Background(), "id1", SourceCLI, nil); err != nil {
+		if _, err := b.q.Enqueue(context.Background(), "id1", inviter.SourceCLI, nil); err != nil {
 			t.Fatal(err)
 		}
 		b.start(t)
-		i := b.waitState(t, "id1", store.StateInvited)
+		i := b.waitState(t, "id1", inviter.StateInvited)
 		if i.InviteCount != 1 || i.TaskID != "t-9" {
 			t.Errorf("identity = %+v", i)
 		}
@@ -322,11 +322,11 @@ func TestPermanentErrorCancels(t *testing.T) {
 					Err: &permanentError{status: 403, msg: "insufficient scope"}}
 			})
 		}
-		if _, err := b.q.Enqueue(context.Background(), "id1", SourceCLI, nil); err != nil {
+		if _, err := b.q.Enqueue(context.Background(), "id1", inviter.SourceCLI, nil); err != nil {
 			t.Fatal(err)
 		}
 		b.start(t)
-		i := b.waitState(t, "id1", store.StateFailed)
+		i := b.waitState(t, "id1", inviter.StateFailed)
 		job := b.waitJob(t, "cancelled")
 		if job.Attempt != 1 || !strings.Contains(job.LastError, "insufficient scope") {
 			t.Errorf("job = %+v", job)
@@ -345,7 +345,7 @@ func TestPermanentErrorCancels(t *testing.T) {
 		if _, err := b.q.RetryJob(context.Background(), job.ID); err != nil {
 			t.Fatal(err)
 		}
-		b.waitState(t, "id1", store.StateInvited)
+		b.waitState(t, "id1", inviter.StateInvited)
 	})
 }
 
@@ -372,7 +372,7 @@ func TestNotFoundRetriedUntilVisible(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.start(t)
-		b.waitState(t, "id1", store.StateInvited)
+		b.waitState(t, "id1", inviter.StateInvited)
 		audit := b.auditOldestFirst(t, "id1")
 		if len(audit) != 3 || audit[0].Outcome != inviter.OutcomeNotFound || !strings.Contains(audit[0].Reason, "retrying") ||
 			audit[2].Outcome != inviter.OutcomeInvited {
@@ -390,12 +390,12 @@ func TestNotFoundPastWindowCancels(t *testing.T) {
 		b.inv.InviteFunc = func(_ context.Context, _ int, ids []string) []inviter.Result {
 			return resultsFor(ids, func(string) inviter.Result { return inviter.Result{Outcome: inviter.OutcomeNotFound} })
 		}
-		_, err := b.q.Enqueue(context.Background(), "id1", SourceReconcile, &EnqueueOpts{EventAt: time.Now().Add(-time.Hour)})
+		_, err := b.q.Enqueue(context.Background(), "id1", inviter.SourceReconcile, &EnqueueOpts{EventAt: time.Now().Add(-time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		b.start(t)
-		i := b.waitState(t, "id1", store.StateFailed)
+		i := b.waitState(t, "id1", inviter.StateFailed)
 		b.waitJob(t, "cancelled")
 		if !strings.Contains(i.LastReason, "giving up") {
 			t.Errorf("identity = %+v", i)
@@ -420,7 +420,7 @@ func TestAcceptDeliveryDuplicate(t *testing.T) {
 			t.Errorf("first = %+v, second = %+v", first, second)
 		}
 		b.start(t)
-		b.waitState(t, "id1", store.StateInvited)
+		b.waitState(t, "id1", inviter.StateInvited)
 		third, err := b.q.AcceptDelivery(ctx, ev, raw, time.Now())
 		if err != nil {
 			t.Fatal(err)
@@ -472,7 +472,7 @@ func TestAcceptDeliveryFailureLeavesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Deliveries != 0 || s.Identities[store.StatePending] != 0 || len(jobs) != 0 {
+		if s.Deliveries != 0 || s.Identities[inviter.StatePending] != 0 || len(jobs) != 0 {
 			t.Errorf("after a failed accept: stats %+v, jobs %+v", s, jobs)
 		}
 		// The queue still works after the rollback.
@@ -490,11 +490,11 @@ func TestAlreadyInvitedIsSkipped(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
 		b := setup(t, open, nil)
 		ctx := context.Background()
-		if _, err := b.q.Enqueue(ctx, "id1", SourceCLI, nil); err != nil {
+		if _, err := b.q.Enqueue(ctx, "id1", inviter.SourceCLI, nil); err != nil {
 			t.Fatal(err)
 		}
 		// Invited by someone else (another job, an earlier process) before the job runs.
-		err := b.db.Record(ctx, store.Decision{State: store.StateInvited,
+		err := b.db.Record(ctx, store.Decision{State: inviter.StateInvited,
 			AuditEntry: store.AuditEntry{IdentityID: "id1", Outcome: inviter.OutcomeInvited}})
 		if err != nil {
 			t.Fatal(err)
@@ -509,12 +509,12 @@ func TestAlreadyInvitedIsSkipped(t *testing.T) {
 			t.Errorf("audit = %+v", audit)
 		}
 		// A re-invite round does send.
-		res, err := b.q.Enqueue(ctx, "id1", SourceReinvite, &EnqueueOpts{Round: 1})
+		res, err := b.q.Enqueue(ctx, "id1", inviter.SourceReinvite, &EnqueueOpts{Round: 1})
 		if err != nil || res.Duplicate {
 			t.Fatalf("Enqueue round 1 = %+v, %v", res, err)
 		}
 		waitFor(t, "second invitation", func() bool { return b.identity(t, "id1").InviteCount == 2 })
-		if res, err := b.q.Enqueue(ctx, "id1", SourceReinvite, &EnqueueOpts{Round: 1}); err != nil || !res.Duplicate || res.JobID != 0 {
+		if res, err := b.q.Enqueue(ctx, "id1", inviter.SourceReinvite, &EnqueueOpts{Round: 1}); err != nil || !res.Duplicate || res.JobID != 0 {
 			t.Errorf("Enqueue round 1 again = %+v, %v; want duplicate", res, err)
 		}
 	})
@@ -534,7 +534,7 @@ func TestStopHandsBackRunningJobs(t *testing.T) {
 			return inviter.Result{Outcome: inviter.OutcomeFailed, Err: &inviter.TransientError{Op: "invite", Err: ctx.Err()}}
 		})
 	}
-	if _, err := b.q.Enqueue(context.Background(), "id1", SourceCLI, nil); err != nil {
+	if _, err := b.q.Enqueue(context.Background(), "id1", inviter.SourceCLI, nil); err != nil {
 		t.Fatal(err)
 	}
 	b.start(t)
@@ -551,7 +551,7 @@ func TestStopHandsBackRunningJobs(t *testing.T) {
 	if len(jobs) != 1 || (jobs[0].State != "available" && jobs[0].State != "scheduled") || jobs[0].Attempt != 0 {
 		t.Errorf("after a hard stop: jobs = %+v, want one available job with its attempt handed back", jobs)
 	}
-	if i := b.identity(t, "id1"); i.State != store.StatePending {
+	if i := b.identity(t, "id1"); i.State != inviter.StatePending {
 		t.Errorf("identity = %+v, want pending", i)
 	}
 }
@@ -567,7 +567,7 @@ func TestInsertOnly(t *testing.T) {
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	res, err := q.Enqueue(ctx, "id1", SourceCLI, &EnqueueOpts{ScheduledAt: time.Now().Add(time.Hour)})
+	res, err := q.Enqueue(ctx, "id1", inviter.SourceCLI, &EnqueueOpts{ScheduledAt: time.Now().Add(time.Hour)})
 	if err != nil || res.JobID == 0 {
 		t.Fatalf("Enqueue = %+v, %v", res, err)
 	}
@@ -575,7 +575,7 @@ func TestInsertOnly(t *testing.T) {
 		t.Errorf("Enqueue(bogus source) err = %v", err)
 	}
 	jobs, err := q.ListJobs(ctx, "scheduled", 10)
-	if err != nil || len(jobs) != 1 || jobs[0].IdentityID != "id1" || jobs[0].Source != SourceCLI {
+	if err != nil || len(jobs) != 1 || jobs[0].IdentityID != "id1" || jobs[0].Source != inviter.SourceCLI {
 		t.Errorf("ListJobs(scheduled) = %+v, %v", jobs, err)
 	}
 	if _, err := q.ListJobs(ctx, "nope", 10); err == nil {
@@ -639,11 +639,11 @@ func TestScheduledInviteIsRechecked(t *testing.T) {
 		ctx := context.Background()
 		soon := time.Now().Add(300 * time.Millisecond)
 		for _, id := range []string{"withdrawn", "starts"} {
-			if _, err := b.q.Enqueue(ctx, id, SourceEvent, &EnqueueOpts{ScheduledAt: soon}); err != nil {
+			if _, err := b.q.Enqueue(ctx, id, inviter.SourceEvent, &EnqueueOpts{ScheduledAt: soon}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := b.q.Enqueue(ctx, "now", SourceEvent, nil); err != nil {
+		if _, err := b.q.Enqueue(ctx, "now", inviter.SourceEvent, nil); err != nil {
 			t.Fatal(err)
 		}
 		b.start(t)
@@ -652,10 +652,10 @@ func TestScheduledInviteIsRechecked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return s.Identities[store.StateInvited] == 2 && s.Identities[store.StateSkipped] == 1
+			return s.Identities[inviter.StateInvited] == 2 && s.Identities[inviter.StateSkipped] == 1
 		})
 		w, err := b.db.Identity(ctx, "withdrawn")
-		if err != nil || w.State != store.StateSkipped || w.LastReason != "no longer matches the policy" {
+		if err != nil || w.State != inviter.StateSkipped || w.LastReason != "no longer matches the policy" {
 			t.Errorf("withdrawn: %+v %v", w, err)
 		}
 		if _, ok := asked.Load("now"); ok {
@@ -688,11 +688,11 @@ func TestLookUpFirstPutsOffOrSends(t *testing.T) {
 		})
 		ctx := context.Background()
 		for _, id := range []string{"moved", "sent"} {
-			if _, err := b.q.AcceptDeliveryWith(ctx, inviter.IdentityRef{ID: id}, []byte(`{}`), time.Now(), AcceptOptions{Source: SourceAttributes, Recheck: true}); err != nil {
+			if _, err := b.q.AcceptDeliveryWith(ctx, inviter.IdentityRef{ID: id}, []byte(`{}`), time.Now(), AcceptOptions{Source: inviter.SourceAttributes, Recheck: true}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := b.q.AcceptDeliveryWith(ctx, inviter.IdentityRef{ID: "nothing"}, []byte(`{}`), time.Now(), AcceptOptions{Source: SourceAttributes, NoJob: true}); err != nil {
+		if _, err := b.q.AcceptDeliveryWith(ctx, inviter.IdentityRef{ID: "nothing"}, []byte(`{}`), time.Now(), AcceptOptions{Source: inviter.SourceAttributes, NoJob: true}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := b.db.Identity(ctx, "nothing"); !errors.Is(err, store.ErrNotFound) {
@@ -704,7 +704,7 @@ func TestLookUpFirstPutsOffOrSends(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return b.identity(t, "sent").State == store.StateInvited && len(jobs) == 1
+			return b.identity(t, "sent").State == inviter.StateInvited && len(jobs) == 1
 		})
 		jobs, err := b.q.ListJobs(ctx, "scheduled", 10)
 		if err != nil || len(jobs) != 1 || jobs[0].IdentityID != "moved" || jobs[0].ScheduledAt.Before(later.Add(-time.Minute)) {
@@ -737,7 +737,7 @@ func TestSkippedIdentityCanBeEnqueuedAgain(t *testing.T) {
 		ctx := context.Background()
 		accept := func() AcceptResult {
 			t.Helper()
-			res, err := b.q.AcceptDeliveryWith(ctx, inviter.IdentityRef{ID: "moved"}, []byte(`{}`), time.Now(), AcceptOptions{Source: SourceAttributes, Recheck: true})
+			res, err := b.q.AcceptDeliveryWith(ctx, inviter.IdentityRef{ID: "moved"}, []byte(`{}`), time.Now(), AcceptOptions{Source: inviter.SourceAttributes, Recheck: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -745,7 +745,7 @@ func TestSkippedIdentityCanBeEnqueuedAgain(t *testing.T) {
 		}
 		accept()
 		b.start(t)
-		waitFor(t, "the first job's skip", func() bool { return b.identity(t, "moved").State == store.StateSkipped })
+		waitFor(t, "the first job's skip", func() bool { return b.identity(t, "moved").State == inviter.StateSkipped })
 		waitFor(t, "the first job completed", func() bool {
 			jobs, err := b.q.ListJobs(ctx, "completed", 10)
 			if err != nil {
@@ -756,7 +756,7 @@ func TestSkippedIdentityCanBeEnqueuedAgain(t *testing.T) {
 		if res := accept(); res.Duplicate || res.JobID == 0 {
 			t.Fatalf("second delivery: %+v; want a new job for the skipped identity", res)
 		}
-		waitFor(t, "the invitation", func() bool { return b.identity(t, "moved").State == store.StateInvited })
+		waitFor(t, "the invitation", func() bool { return b.identity(t, "moved").State == inviter.StateInvited })
 		if res := accept(); !res.Duplicate || res.JobID != 0 {
 			t.Errorf("delivery after the invitation: %+v; want no job", res)
 		}
@@ -768,11 +768,11 @@ func TestRefreshDepthCountsUnfinishedJobs(t *testing.T) {
 		b := setup(t, open, nil)
 		ctx := context.Background()
 		for _, id := range []string{"a", "b", "c"} {
-			if _, err := b.q.Enqueue(ctx, id, SourceCLI, nil); err != nil {
+			if _, err := b.q.Enqueue(ctx, id, inviter.SourceCLI, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := b.q.Enqueue(ctx, "later", SourceCLI, &EnqueueOpts{ScheduledAt: time.Now().Add(time.Hour)}); err != nil {
+		if _, err := b.q.Enqueue(ctx, "later", inviter.SourceCLI, &EnqueueOpts{ScheduledAt: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.q.RefreshDepth(ctx); err != nil {

@@ -9,13 +9,14 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/store"
 )
 
 // Stats are the totals a status page shows.
 type Stats struct {
-	// Identities counts identities by state; every store.State is present.
-	Identities map[store.State]int64
+	// Identities counts identities by state; every inviter.InviteState is present.
+	Identities map[inviter.InviteState]int64
 	// Deliveries is the number of webhook deliveries stored.
 	Deliveries int64
 	// Jobs counts River jobs (all kinds) by River state: available,
@@ -66,7 +67,7 @@ type Job struct {
 	// IdentityID, Source and Round are the invite job's arguments (empty
 	// for other kinds).
 	IdentityID string
-	Source     string
+	Source     inviter.Source
 	Round      int
 	// LastError is the error of the latest failed attempt, if any.
 	LastError string

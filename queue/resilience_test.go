@@ -108,7 +108,7 @@ func TestTwoHourOutageLosesNobody(t *testing.T) {
 		acceptAll(t, b, ids)
 		b.start(t)
 		for _, id := range ids {
-			i := b.waitState(t, id, store.StateInvited)
+			i := b.waitState(t, id, inviter.StateInvited)
 			if i.InviteCount != 1 {
 				t.Errorf("%s invited %d times", id, i.InviteCount)
 			}
@@ -163,7 +163,7 @@ func TestOutageLongerThanGiveUpAfter(t *testing.T) {
 		}
 		acceptAll(t, b, []string{"long"})
 		b.start(t)
-		i := b.waitState(t, "long", store.StateFailed)
+		i := b.waitState(t, "long", inviter.StateFailed)
 		if i.LastErrorKind != store.ErrorKindTransient || !strings.HasPrefix(i.LastReason, "giving up after ") {
 			t.Errorf("identity = %+v, want failed on a transient error", i)
 		}
@@ -177,11 +177,11 @@ func TestOutageLongerThanGiveUpAfter(t *testing.T) {
 			t.Fatalf("TransientFailures = %+v, want long", failed)
 		}
 		back.Store(true)
-		res, err := b.q.Enqueue(ctx, "long", SourceReconcile, nil)
+		res, err := b.q.Enqueue(ctx, "long", inviter.SourceReconcile, nil)
 		if err != nil || res.Duplicate || res.JobID == 0 {
 			t.Fatalf("re-enqueue = %+v, %v; want a new job", res, err)
 		}
-		if i := b.waitState(t, "long", store.StateInvited); i.InviteCount != 1 || i.LastErrorKind != "" {
+		if i := b.waitState(t, "long", inviter.StateInvited); i.InviteCount != 1 || i.LastErrorKind != "" {
 			t.Errorf("identity = %+v", i)
 		}
 	})
@@ -233,12 +233,12 @@ func TestRetryAfterSnoozesWithoutHoldingTheBatch(t *testing.T) {
 				audit[0].ErrorKind != store.ErrorKindTransient {
 				t.Errorf("%s: audit = %+v", id, audit)
 			}
-			if i := b.identity(t, id); i.State != store.StatePending {
+			if i := b.identity(t, id); i.State != inviter.StatePending {
 				t.Errorf("%s: state %s, want pending", id, i.State)
 			}
 		}
 		acceptAll(t, b, []string{"next"})
-		b.waitState(t, "next", store.StateInvited)
+		b.waitState(t, "next", inviter.StateInvited)
 	})
 }
 
@@ -277,7 +277,7 @@ func TestConfigProblemWaitsForTheFix(t *testing.T) {
 			t.Errorf("inviter_isc_config_problem = %v, want 1", g)
 		}
 		for _, id := range ids {
-			if i := b.identity(t, id); i.State != store.StatePending || i.LastErrorKind != store.ErrorKindConfig {
+			if i := b.identity(t, id); i.State != inviter.StatePending || i.LastErrorKind != store.ErrorKindConfig {
 				t.Errorf("%s = %+v, want pending with a config error", id, i)
 			}
 		}
@@ -292,7 +292,7 @@ func TestConfigProblemWaitsForTheFix(t *testing.T) {
 
 		fixed.Store(true)
 		for _, id := range ids {
-			if i := b.waitState(t, id, store.StateInvited); i.InviteCount != 1 {
+			if i := b.waitState(t, id, inviter.StateInvited); i.InviteCount != 1 {
 				t.Errorf("%s invited %d times", id, i.InviteCount)
 			}
 		}
@@ -347,7 +347,7 @@ func TestStopMidCallRecordsTheOutcome(t *testing.T) {
 		// waiting for a batch, were handed back unsent).
 		first := b.inv.Calls()[0]
 		for _, id := range first {
-			if i := b.identity(t, id); i.State != store.StateInvited || i.InviteCount != 1 {
+			if i := b.identity(t, id); i.State != inviter.StateInvited || i.InviteCount != 1 {
 				t.Errorf("%s after Stop = %+v, want invited once", id, i)
 			}
 		}
@@ -378,7 +378,7 @@ func TestStopMidCallRecordsTheOutcome(t *testing.T) {
 			if n := sentCount(calls, id); n != 1 {
 				t.Errorf("%s sent %d times (calls %v), want once", id, n, calls)
 			}
-			if i := b.identity(t, id); i.State != store.StateInvited || i.InviteCount != 1 {
+			if i := b.identity(t, id); i.State != inviter.StateInvited || i.InviteCount != 1 {
 				t.Errorf("%s = %+v, want invited once", id, i)
 			}
 		}
@@ -402,7 +402,7 @@ func TestUnrecordedOutcomeIsRetriedFromMemory(t *testing.T) {
 		}
 		acceptAll(t, b, []string{"full"})
 		b.start(t)
-		i := b.waitState(t, "full", store.StateInvited)
+		i := b.waitState(t, "full", inviter.StateInvited)
 		if i.InviteCount != 1 {
 			t.Errorf("invited %d times", i.InviteCount)
 		}
@@ -438,7 +438,7 @@ func TestTestDeliveryMakesNoJob(t *testing.T) {
 			c.CheckTestDelivery = func(_ context.Context, d TestDelivery) (bool, AcceptOptions, error) {
 				checks.Add(1)
 				clock.advance(40 * time.Minute)
-				if d.DeliveryID == 0 || d.Source != SourceEvent || len(d.Payload) == 0 {
+				if d.DeliveryID == 0 || d.Source != inviter.SourceEvent || len(d.Payload) == 0 {
 					t.Errorf("check of %+v", d)
 				}
 				return false, AcceptOptions{}, nil // ISC: 404
@@ -502,7 +502,7 @@ func TestSampleIdentityKnownToTheTenantIsInvited(t *testing.T) {
 		waitFor(t, "the sample identity invited", func() bool {
 			var err error
 			i, err = b.db.Identity(ctx, ev.Identity.ID)
-			return err == nil && i.State == store.StateInvited
+			return err == nil && i.State == inviter.StateInvited
 		})
 		if i.InviteCount != 1 {
 			t.Errorf("identity = %+v", i)
@@ -538,8 +538,8 @@ func TestAuditRecordsWhatISCDid(t *testing.T) {
 		}
 		acceptAll(t, b, []string{"ok", "nomail"})
 		b.start(t)
-		b.waitState(t, "ok", store.StateInvited)
-		i := b.waitState(t, "nomail", store.StateFailed)
+		b.waitState(t, "ok", inviter.StateInvited)
+		i := b.waitState(t, "nomail", inviter.StateFailed)
 		if i.LastErrorKind != store.ErrorKindPermanent || !strings.Contains(i.LastReason, "no email address") {
 			t.Errorf("nomail = %+v", i)
 		}
@@ -582,7 +582,7 @@ func TestStopWritesHeldOutcomes(t *testing.T) {
 		if err := b.q.Stop(ctx); err != nil {
 			t.Fatalf("Stop: %v", err)
 		}
-		if i := b.identity(t, "held"); i.State != store.StateInvited || i.InviteCount != 1 {
+		if i := b.identity(t, "held"); i.State != inviter.StateInvited || i.InviteCount != 1 {
 			t.Errorf("after Stop: %+v, want invited once", i)
 		}
 		if g := testutil.ToFloat64(b.m.UnrecordedOutcomes); g != 0 {

@@ -39,7 +39,7 @@ func TestRetentionPrunesPersonalData(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, age := range []time.Duration{401 * 24 * time.Hour, 399 * 24 * time.Hour} {
-				if err := db.Record(ctx, store.Decision{State: store.StateInvited, AuditEntry: store.AuditEntry{
+				if err := db.Record(ctx, store.Decision{State: inviter.StateInvited, AuditEntry: store.AuditEntry{
 					IdentityID: "audit-" + age.String(), At: now.Add(-age), Outcome: inviter.OutcomeInvited}}); err != nil {
 					t.Fatal(err)
 				}
@@ -63,7 +63,7 @@ func TestRetentionPrunesPersonalData(t *testing.T) {
 			if err != nil || len(a) != 1 || a[0].IdentityID != "audit-9576h0m0s" {
 				t.Errorf("audit left %+v, %v; want only the 399-day-old row", a, err)
 			}
-			if i, err := db.Identity(ctx, "audit-9624h0m0s"); err != nil || i.State != store.StateInvited {
+			if i, err := db.Identity(ctx, "audit-9624h0m0s"); err != nil || i.State != inviter.StateInvited {
 				t.Errorf("identity whose audit was pruned: %+v, %v; its state must stay", i, err)
 			}
 		})

@@ -29,7 +29,7 @@ const (
 type TestCheckArgs struct {
 	DeliveryID int64               `json:"delivery_id" river:"unique"`
 	Identity   inviter.IdentityRef `json:"identity"`
-	Source     string              `json:"source"`
+	Source     inviter.Source      `json:"source"`
 	ReceivedAt time.Time           `json:"received_at"`
 	Payload    []byte              `json:"payload"`
 }
@@ -47,8 +47,8 @@ func (TestCheckArgs) InsertOpts() river.InsertOpts {
 type TestDelivery struct {
 	DeliveryID int64
 	Identity   inviter.IdentityRef
-	Source     string // SourceEvent or SourceAttributes
-	Payload    []byte // the body as received
+	Source     inviter.Source // inviter.SourceEvent or inviter.SourceAttributes
+	Payload    []byte         // the body as received
 	ReceivedAt time.Time
 }
 
@@ -124,7 +124,7 @@ func (q *Queue) admitTx(ctx context.Context, tx *store.Tx, a TestCheckArgs, opts
 		return tx.Record(ctx, store.Decision{
 			AuditEntry: store.AuditEntry{IdentityID: id, At: a.ReceivedAt, Outcome: inviter.OutcomeSkipped,
 				Reason: opts.SkipReason, API: q.cfg.API, Source: opts.Source},
-			State: store.StateSkipped,
+			State: inviter.StateSkipped,
 		})
 	case ident.InviteCount > 0:
 		return nil

@@ -33,7 +33,7 @@ func fillJobs(tb testing.TB, q *Queue, prefix string, n int, at time.Time) {
 				if _, _, err := tx.EnsureIdentity(ctx, id, now, now); err != nil {
 					return err
 				}
-				args := InviteArgs{IdentityID: id, Source: SourceReconcile, EventAt: now.UTC()}
+				args := InviteArgs{IdentityID: id, Source: inviter.SourceReconcile, EventAt: now.UTC()}
 				opts := args.InsertOpts()
 				if !at.IsZero() {
 					opts.ScheduledAt = at

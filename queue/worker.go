@@ -147,7 +147,7 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 			return river.JobSnooze(max(time.Second, dec.At.Sub(q.now())))
 		default:
 			d := q.baseDecision(j, inviter.Result{IdentityID: j.Args.IdentityID, API: q.cfg.API})
-			d.Outcome, d.Reason, d.State = inviter.OutcomeSkipped, dec.Reason, store.StateSkipped
+			d.Outcome, d.Reason, d.State = inviter.OutcomeSkipped, dec.Reason, inviter.StateSkipped
 			return q.record(ctx, j, d, nil)
 		}
 	}
@@ -157,7 +157,7 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 		return err // withdrawn before it was sent: River retries (or hands it back on stop)
 	}
 	d, verdict := q.decide(j, res, batchID, q.now())
-	if d.State == store.StateInvited {
+	if d.State == inviter.StateInvited {
 		return q.recordAccepted(ctx, j, d)
 	}
 	return q.record(ctx, j, d, verdict)
@@ -243,7 +243,7 @@ func (q *Queue) logDecision(ctx context.Context, j jobInfo, d store.Decision) {
 // yet, a transient error), INFO for the rest.
 func decisionLevel(d store.Decision) slog.Level {
 	switch {
-	case d.State == store.StateFailed || (d.Outcome == inviter.OutcomeFailed && d.State != ""):
+	case d.State == inviter.StateFailed || (d.Outcome == inviter.OutcomeFailed && d.State != ""):
 		return slog.LevelWarn
 	case d.State == "" && (d.Outcome == inviter.OutcomeNotFound || d.Outcome == inviter.OutcomeFailed || d.Outcome == inviter.OutcomeRetrying):
 		return slog.LevelDebug
@@ -286,11 +286,11 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 	switch res.Outcome {
 	case inviter.OutcomeInvited:
 		q.configOK()
-		d.State = store.StateInvited
+		d.State = inviter.StateInvited
 		return d, nil
 	case inviter.OutcomeAlreadyRegistered, inviter.OutcomeSkipped:
 		q.configOK()
-		d.State = store.StateSkipped
+		d.State = inviter.StateSkipped
 		return d, nil
 	case inviter.OutcomeNotFound:
 		q.configOK()
@@ -303,7 +303,7 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 		}
 		// ISC does not know the identity: trying again now changes
 		// nothing, but reconcile enqueues it again once ISC lists it.
-		d.State = store.StateFailed
+		d.State = inviter.StateFailed
 		d.ErrorKind = store.ErrorKindNotFound
 		d.Reason = joinReason(res.Reason, fmt.Sprintf("still not found %s after the event; giving up", age.Round(time.Second)))
 		return d, river.JobCancel(fmt.Errorf("identity %s not found: %w", j.Args.IdentityID, err))
@@ -337,7 +337,7 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 		}
 	case inviter.IsPermanent(err):
 		q.configOK()
-		d.State = store.StateFailed
+		d.State = inviter.StateFailed
 		d.ErrorKind = store.ErrorKindPermanent
 		d.Reason = joinReason(res.Reason, err.Error())
 		return d, river.JobCancel(err)
@@ -347,7 +347,7 @@ func (q *Queue) decide(j jobInfo, res inviter.Result, batchID string, now time.T
 		d.Reason = fmt.Sprintf("%v; retry in %s", err, wait.Round(time.Millisecond))
 	}
 	if age := now.Sub(j.dueAt()); age+wait > q.cfg.GiveUpAfter {
-		d.State = store.StateFailed
+		d.State = inviter.StateFailed
 		d.Reason = fmt.Sprintf("giving up after %s of failures (limit %s): %v", age.Round(time.Second), q.cfg.GiveUpAfter, err)
 		return d, river.JobCancel(err)
 	}

@@ -73,7 +73,7 @@ type Searcher interface {
 
 // Enqueuer enqueues invite jobs; queue.Queue implements it.
 type Enqueuer interface {
-	Enqueue(ctx context.Context, identityID, source string, opts *queue.EnqueueOpts) (queue.EnqueueResult, error)
+	Enqueue(ctx context.Context, identityID string, source inviter.Source, opts *queue.EnqueueOpts) (queue.EnqueueResult, error)
 }
 
 // Reconciler enqueues unregistered identities created after the cut-off
@@ -240,7 +240,7 @@ func (r *Reconciler) retryFailures(ctx context.Context, now time.Time, rep *Repo
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	for _, id := range failed {
-		res, err := r.Queue.Enqueue(ctx, id.IdentityID, queue.SourceReconcile, &queue.EnqueueOpts{Round: id.InviteCount, EventAt: id.EventAt})
+		res, err := r.Queue.Enqueue(ctx, id.IdentityID, inviter.SourceReconcile, &queue.EnqueueOpts{Round: id.InviteCount, EventAt: id.EventAt})
 		if err != nil {
 			return fmt.Errorf("reconcile: enqueue %s again: %w", id.IdentityID, err)
 		}
@@ -329,7 +329,7 @@ func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cu
 			// Its job gave up because ISC did not show it in time; ISC
 			// lists it now, so it is decided (and invited) again.
 			refound = true
-		case known.InviteCount > 0 || known.State != store.StateSkipped:
+		case known.InviteCount > 0 || known.State != inviter.StateSkipped:
 			// Invited (re-invites follow on), failed (retryFailures), or
 			// pending: its job, or the operator who cancelled it, decides.
 			rep.Known++
@@ -349,14 +349,14 @@ func (r *Reconciler) handlePage(ctx context.Context, page []inviter.Identity, cu
 			}
 			rep.Skipped++
 			if err := r.DB.Record(ctx, store.Decision{
-				AuditEntry: store.AuditEntry{IdentityID: id.ID, At: now, Outcome: inviter.OutcomeSkipped, Reason: d.Reason, Source: queue.SourceReconcile},
-				State:      store.StateSkipped,
+				AuditEntry: store.AuditEntry{IdentityID: id.ID, At: now, Outcome: inviter.OutcomeSkipped, Reason: d.Reason, Source: inviter.SourceReconcile},
+				State:      inviter.StateSkipped,
 			}); err != nil {
 				return err
 			}
 			continue
 		}
-		res, err := r.Queue.Enqueue(ctx, id.ID, queue.SourceReconcile, &queue.EnqueueOpts{ScheduledAt: d.At})
+		res, err := r.Queue.Enqueue(ctx, id.ID, inviter.SourceReconcile, &queue.EnqueueOpts{ScheduledAt: d.At})
 		if err != nil {
 			return err
 		}
@@ -450,8 +450,8 @@ func (r *Reinviter) Reinvite(ctx context.Context) (ReinviteReport, error) {
 				progressed = true
 				if err := r.DB.Record(ctx, store.Decision{
 					AuditEntry: store.AuditEntry{IdentityID: d.IdentityID, At: now, Outcome: inviter.OutcomeAlreadyRegistered,
-						Reason: "registered (or gone) when its invitation expired: not invited again", Source: queue.SourceReinvite},
-					State: store.StateSkipped,
+						Reason: "registered (or gone) when its invitation expired: not invited again", Source: inviter.SourceReinvite},
+					State: inviter.StateSkipped,
 				}); err != nil {
 					return rep, err
 				}
@@ -463,8 +463,8 @@ func (r *Reinviter) Reinvite(ctx context.Context) (ReinviteReport, error) {
 				progressed = true
 				if err := r.DB.Record(ctx, store.Decision{
 					AuditEntry: store.AuditEntry{IdentityID: d.IdentityID, At: now, Outcome: inviter.OutcomeSkipped,
-						Reason: "not invited again: " + dec.Reason, Source: queue.SourceReinvite},
-					State: store.StateSkipped,
+						Reason: "not invited again: " + dec.Reason, Source: inviter.SourceReinvite},
+					State: inviter.StateSkipped,
 				}); err != nil {
 					return rep, err
 				}
@@ -472,7 +472,7 @@ func (r *Reinviter) Reinvite(ctx context.Context) (ReinviteReport, error) {
 			}
 			// A start date still ahead (moved since the first invitation)
 			// puts the re-invite off until the policy's day.
-			res, err := r.Queue.Enqueue(ctx, d.IdentityID, queue.SourceReinvite, &queue.EnqueueOpts{Round: d.InviteCount, ScheduledAt: dec.At})
+			res, err := r.Queue.Enqueue(ctx, d.IdentityID, inviter.SourceReinvite, &queue.EnqueueOpts{Round: d.InviteCount, ScheduledAt: dec.At})
 			if err != nil {
 				return rep, err
 			}
@@ -553,7 +553,7 @@ func PeriodicJob(interval time.Duration) *river.PeriodicJob {
 // later is not lost with its event. Rows recorded before error kinds
 // named this are recognised by the worker's reason.
 func notFoundGiveUp(known store.Identity) bool {
-	if known.State != store.StateFailed || known.InviteCount > 0 {
+	if known.State != inviter.StateFailed || known.InviteCount > 0 {
 		return false
 	}
 	return known.LastErrorKind == store.ErrorKindNotFound ||

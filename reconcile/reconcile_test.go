@@ -87,7 +87,7 @@ func TestReconcileCatchesMissedAndLeavesBacklog(t *testing.T) {
 				b := setupWith(t, be, opts)
 				fresh := b.tenant.CreateIdentities(6, nil)
 				// One was handled already through its event.
-				if _, err := b.q.Enqueue(ctx, fresh[0].ID, queue.SourceEvent, nil); err != nil {
+				if _, err := b.q.Enqueue(ctx, fresh[0].ID, inviter.SourceEvent, nil); err != nil {
 					t.Fatal(err)
 				}
 				logs := &warnings{}
@@ -107,7 +107,7 @@ func TestReconcileCatchesMissedAndLeavesBacklog(t *testing.T) {
 				}
 				jobs := b.jobs(t)
 				for _, f := range fresh[1:] {
-					if j, ok := jobs[f.ID+"#0"]; !ok || j.Source != queue.SourceReconcile {
+					if j, ok := jobs[f.ID+"#0"]; !ok || j.Source != inviter.SourceReconcile {
 						t.Errorf("%s: job %+v, want one from reconcile", f.ID, j)
 					}
 				}
@@ -343,7 +343,7 @@ func TestReinviteOnDaySevenAndFourteenThenStop(t *testing.T) {
 				t.Helper()
 				if err := b.db.Record(ctx, store.Decision{
 					AuditEntry: store.AuditEntry{IdentityID: id, At: at, Outcome: inviter.OutcomeInvited, API: inviter.APIPublic},
-					State:      store.StateInvited,
+					State:      inviter.StateInvited,
 				}); err != nil {
 					t.Fatal(err)
 				}
@@ -367,14 +367,14 @@ func TestReinviteOnDaySevenAndFourteenThenStop(t *testing.T) {
 			}
 			run(6, 0)
 			run(7, 1)
-			if rep := b.jobs(t); rep[stays.ID+"#1"].Source != queue.SourceReinvite {
+			if rep := b.jobs(t); rep[stays.ID+"#1"].Source != inviter.SourceReinvite {
 				t.Fatalf("day 7: no re-invite job (round 1) for the unregistered identity: %v", rep)
 			}
 			run(7, 0) // its job is queued: nothing new
 			invited(stays.ID, now.Add(-time.Hour))
 			run(13, 0)
 			run(14, 1)
-			if rep := b.jobs(t); rep[stays.ID+"#2"].Source != queue.SourceReinvite {
+			if rep := b.jobs(t); rep[stays.ID+"#2"].Source != inviter.SourceReinvite {
 				t.Fatal("day 14: no re-invite job (round 2)")
 			}
 			invited(stays.ID, now.Add(-time.Hour))
@@ -382,7 +382,7 @@ func TestReinviteOnDaySevenAndFourteenThenStop(t *testing.T) {
 			run(40, 0)
 
 			reg, err := b.db.Identity(ctx, registers.ID)
-			if err != nil || reg.State != store.StateSkipped {
+			if err != nil || reg.State != inviter.StateSkipped {
 				t.Errorf("registered identity: %+v %v, want skipped for good", reg, err)
 			}
 			var ids []string
@@ -424,8 +424,8 @@ func TestReconcileReevaluatesStatusSkips(t *testing.T) {
 			policyReason := pol.Decide(map[string]any{"department": "Sales"}, time.Now()).Reason
 			for id, reason := range map[string]string{was.ID: statusReason, byPolicy.ID: policyReason, movedOn.ID: policyReason} {
 				if err := b.db.Record(ctx, store.Decision{
-					AuditEntry: store.AuditEntry{IdentityID: id, At: time.Now(), Outcome: inviter.OutcomeSkipped, Reason: reason, Source: queue.SourceEvent},
-					State:      store.StateSkipped,
+					AuditEntry: store.AuditEntry{IdentityID: id, At: time.Now(), Outcome: inviter.OutcomeSkipped, Reason: reason, Source: inviter.SourceEvent},
+					State:      inviter.StateSkipped,
 				}); err != nil {
 					t.Fatal(err)
 				}
@@ -468,7 +468,7 @@ func TestReconcileRetriesTransientFailures(t *testing.T) {
 			fail := func(id string, kind store.ErrorKind, reason string) {
 				t.Helper()
 				if err := b.db.Record(ctx, store.Decision{AuditEntry: store.AuditEntry{IdentityID: id, Outcome: inviter.OutcomeFailed,
-					Reason: reason, ErrorKind: kind, Source: queue.SourceEvent}, State: store.StateFailed}); err != nil {
+					Reason: reason, ErrorKind: kind, Source: inviter.SourceEvent}, State: inviter.StateFailed}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -486,7 +486,7 @@ func TestReconcileRetriesTransientFailures(t *testing.T) {
 			}
 			jobs := b.jobs(t)
 			for _, id := range []string{"outage", "creds", "old"} {
-				if j, ok := jobs[id+"#0"]; !ok || j.Source != queue.SourceReconcile {
+				if j, ok := jobs[id+"#0"]; !ok || j.Source != inviter.SourceReconcile {
 					t.Errorf("%s: job %+v, want one from reconcile", id, j)
 				}
 			}
@@ -550,7 +550,7 @@ func TestReconcileInvitesWhatWasNotVisibleInTime(t *testing.T) {
 			fail := func(id string, kind store.ErrorKind, reason string) {
 				t.Helper()
 				if err := b.db.Record(ctx, store.Decision{AuditEntry: store.AuditEntry{IdentityID: id, Outcome: inviter.OutcomeNotFound,
-					Reason: reason, ErrorKind: kind, Source: queue.SourceEvent}, State: store.StateFailed}); err != nil {
+					Reason: reason, ErrorKind: kind, Source: inviter.SourceEvent}, State: inviter.StateFailed}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -567,7 +567,7 @@ func TestReconcileInvitesWhatWasNotVisibleInTime(t *testing.T) {
 			}
 			jobs := b.jobs(t)
 			for _, f := range fresh[:2] {
-				if j, ok := jobs[f.ID+"#0"]; !ok || j.Source != queue.SourceReconcile {
+				if j, ok := jobs[f.ID+"#0"]; !ok || j.Source != inviter.SourceReconcile {
 					t.Errorf("%s: job %+v, want one from reconcile", f.ID, j)
 				}
 			}

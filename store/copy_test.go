@@ -49,7 +49,7 @@ func copySource(t *testing.T, n int) (*store.DB, time.Time) {
 				return err
 			}
 			if i%3 == 0 { // every third one invited
-				if err := tx.Record(ctx, store.Decision{State: store.StateInvited, AuditEntry: store.AuditEntry{
+				if err := tx.Record(ctx, store.Decision{State: inviter.StateInvited, AuditEntry: store.AuditEntry{
 					IdentityID: id, At: at.Add(time.Minute), Outcome: inviter.OutcomeInvited, API: inviter.APIPublic,
 					TaskID: "task-" + id, BatchID: "b1", Attempt: 1, Source: "event"}}); err != nil {
 					return err
@@ -201,7 +201,7 @@ func TestCopyKeepsTheEarlierCutoffAndLaterIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	id1 := fmt.Sprintf("2c9180856%023d", 1)
-	if err := dst.Record(ctx, store.Decision{State: store.StateInvited, AuditEntry: store.AuditEntry{
+	if err := dst.Record(ctx, store.Decision{State: inviter.StateInvited, AuditEntry: store.AuditEntry{
 		IdentityID: id1, Outcome: inviter.OutcomeInvited, API: inviter.APICC}}); err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestCopyKeepsTheEarlierCutoffAndLaterIdentity(t *testing.T) {
 	if at, _ := dst.InitialisedAt(ctx); !at.Equal(early) {
 		t.Errorf("cut-off = %v, want the destination's earlier %v", at, early)
 	}
-	if ident, _ := dst.Identity(ctx, id1); ident.State != store.StateInvited || ident.API != inviter.APICC {
+	if ident, _ := dst.Identity(ctx, id1); ident.State != inviter.StateInvited || ident.API != inviter.APICC {
 		t.Errorf("identity 1 = %+v, want the destination's invited row", ident)
 	}
 	// The destination's audit row 1 stays; the source's goes after it.

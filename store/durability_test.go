@@ -74,21 +74,21 @@ func runRecordsSuite(t *testing.T, open func(t testing.TB) *store.DB) {
 	t.Run("ErrorKindsAndCompletion", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
-		rec := func(id string, o inviter.Outcome, s store.State, kind store.ErrorKind) {
+		rec := func(id string, o inviter.Outcome, s inviter.InviteState, kind store.ErrorKind) {
 			t.Helper()
 			if err := db.Record(ctx, store.Decision{State: s, AuditEntry: store.AuditEntry{IdentityID: id, At: at, Outcome: o,
 				Reason: "r", TaskID: "task-" + id, CompletionStatus: "SUCCESS", ErrorKind: kind}}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		rec("transient", inviter.OutcomeFailed, store.StateFailed, store.ErrorKindTransient)
-		rec("permanent", inviter.OutcomeFailed, store.StateFailed, store.ErrorKindPermanent)
+		rec("transient", inviter.OutcomeFailed, inviter.StateFailed, store.ErrorKindTransient)
+		rec("permanent", inviter.OutcomeFailed, inviter.StateFailed, store.ErrorKindPermanent)
 		rec("retrying", inviter.OutcomeFailed, "", store.ErrorKindTransient) // still pending
-		rec("recovered", inviter.OutcomeFailed, store.StateFailed, store.ErrorKindTransient)
-		rec("recovered", inviter.OutcomeInvited, store.StateInvited, "")
-		rec("config", inviter.OutcomeFailed, store.StateFailed, store.ErrorKindConfig)
+		rec("recovered", inviter.OutcomeFailed, inviter.StateFailed, store.ErrorKindTransient)
+		rec("recovered", inviter.OutcomeInvited, inviter.StateInvited, "")
+		rec("config", inviter.OutcomeFailed, inviter.StateFailed, store.ErrorKindConfig)
 		// A dead letter recorded before error kinds existed.
-		if err := db.Record(ctx, store.Decision{State: store.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "legacy", At: at.Add(time.Second),
+		if err := db.Record(ctx, store.Decision{State: inviter.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "legacy", At: at.Add(time.Second),
 			Outcome: inviter.OutcomeFailed, Reason: "giving up after 27 attempts: 503"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -135,11 +135,11 @@ func runRecordsSuite(t *testing.T, open func(t testing.TB) *store.DB) {
 			t.Fatal(err)
 		}
 		for _, d := range []store.Decision{
-			{State: store.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "a", Outcome: inviter.OutcomeFailed, Reason: "first"}},
-			{State: store.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "a", Outcome: inviter.OutcomeNotFound, Reason: "second"}},
-			{State: store.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "b", Outcome: inviter.OutcomeFailed, Reason: "b failed"}},
-			{State: store.StateInvited, AuditEntry: store.AuditEntry{IdentityID: "b", Outcome: inviter.OutcomeInvited}},
-			{State: store.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "c", Outcome: inviter.OutcomeFailed, Reason: "nameless"}},
+			{State: inviter.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "a", Outcome: inviter.OutcomeFailed, Reason: "first"}},
+			{State: inviter.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "a", Outcome: inviter.OutcomeNotFound, Reason: "second"}},
+			{State: inviter.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "b", Outcome: inviter.OutcomeFailed, Reason: "b failed"}},
+			{State: inviter.StateInvited, AuditEntry: store.AuditEntry{IdentityID: "b", Outcome: inviter.OutcomeInvited}},
+			{State: inviter.StateFailed, AuditEntry: store.AuditEntry{IdentityID: "c", Outcome: inviter.OutcomeFailed, Reason: "nameless"}},
 		} {
 			if err := db.Record(ctx, d); err != nil {
 				t.Fatal(err)
@@ -207,7 +207,7 @@ func runRecordsSuite(t *testing.T, open func(t testing.TB) *store.DB) {
 			t.Fatal(err)
 		}
 		for _, e := range []store.AuditEntry{{IdentityID: "old0", At: now.Add(-401 * 24 * time.Hour)}, {IdentityID: "new", At: now}} {
-			if err := db.Record(ctx, store.Decision{State: store.StateInvited, AuditEntry: store.AuditEntry{IdentityID: e.IdentityID, At: e.At, Outcome: inviter.OutcomeInvited}}); err != nil {
+			if err := db.Record(ctx, store.Decision{State: inviter.StateInvited, AuditEntry: store.AuditEntry{IdentityID: e.IdentityID, At: e.At, Outcome: inviter.OutcomeInvited}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -223,7 +223,7 @@ func runRecordsSuite(t *testing.T, open func(t testing.TB) *store.DB) {
 		if err != nil || n != 1 {
 			t.Errorf("PruneAudit = %d, %v; want 1", n, err)
 		}
-		if i, err := db.Identity(ctx, "old0"); err != nil || i.State != store.StateInvited {
+		if i, err := db.Identity(ctx, "old0"); err != nil || i.State != inviter.StateInvited {
 			t.Errorf("identity after the prunes = %+v, %v; its state must stay (it stops a second invite)", i, err)
 		}
 	})

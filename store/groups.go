@@ -361,7 +361,7 @@ func pgIdentityArgs(want []IdentitySeen) []any {
 			events[i] = &e
 		}
 	}
-	return []any{ids, nows, events, string(StatePending)}
+	return []any{ids, nows, events, string(inviter.StatePending)}
 }
 
 // addIdentities inserts the identities of want that are not known yet and
@@ -385,7 +385,7 @@ func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[st
 		rest = rest[n:]
 		args := make([]any, 0, n*cols)
 		for _, s := range part {
-			args = append(args, s.IdentityID, string(StatePending), utc(s.Now), nullTime(s.EventAt), utc(s.Now))
+			args = append(args, s.IdentityID, string(inviter.StatePending), utc(s.Now), nullTime(s.EventAt), utc(s.Now))
 		}
 		rs, err := tx.q.query(ctx, `INSERT INTO inviter_identities (identity_id, state, first_seen_at, event_at, updated_at)
 			VALUES `+valuesList(n, cols)+` ON CONFLICT (identity_id) DO NOTHING`+returning, args...)
@@ -496,7 +496,7 @@ func (tx *Tx) appendAudits(ctx context.Context, entries []AuditEntry) error {
 		)
 		for i, e := range entries {
 			identities[i], at[i], outcomes[i], reasons[i], apis[i] = e.IdentityID, utc(e.At), string(e.Outcome), e.Reason, string(e.API)
-			ccIDs[i], taskIDs[i], batchIDs[i], attempts[i], sources[i] = e.CCID, e.TaskID, e.BatchID, int64(e.Attempt), e.Source
+			ccIDs[i], taskIDs[i], batchIDs[i], attempts[i], sources[i] = e.CCID, e.TaskID, e.BatchID, int64(e.Attempt), string(e.Source)
 			statuses[i], kinds[i] = e.CompletionStatus, string(e.ErrorKind)
 		}
 		_, err := tx.q.exec(ctx, `INSERT INTO inviter_audit
@@ -556,7 +556,9 @@ func waves(ds []Decision) func(yield func([]Decision) bool) {
 }
 
 // invites reports whether d counts an invitation.
-func invites(d Decision) bool { return d.State == StateInvited && d.Outcome == inviter.OutcomeInvited }
+func invites(d Decision) bool {
+	return d.State == inviter.StateInvited && d.Outcome == inviter.OutcomeInvited
+}
 
 // nullString returns nil for "" and s otherwise.
 func nullString(s string) any {

@@ -141,7 +141,7 @@ func BenchmarkRecordGroup(b *testing.B) {
 							n++
 							ds[i] = store.Decision{AuditEntry: store.AuditEntry{IdentityID: fmt.Sprintf("id%d", n), At: now,
 								Outcome: inviter.OutcomeInvited, API: inviter.APIPublic, TaskID: "task", BatchID: "batch", Attempt: 1, Source: "event"},
-								State: store.StateInvited}
+								State: inviter.StateInvited}
 						}
 						if way == "group" {
 							return tx.RecordMany(ctx, ds)

@@ -123,7 +123,7 @@ func testEnsureIdentities(t *testing.T, batch, single *store.DB, withDeliveries 
 			t.Fatal(err)
 		}
 		if err := db.Record(ctx, store.Decision{AuditEntry: store.AuditEntry{IdentityID: "known-invited", At: t0, Outcome: "invited"},
-			State: store.StateInvited}); err != nil {
+			State: inviter.StateInvited}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,18 +209,18 @@ func testRecordMany(t *testing.T, batch, single *store.DB) {
 	for i := range 150 {
 		ds = append(ds, store.Decision{AuditEntry: store.AuditEntry{IdentityID: fmt.Sprintf("id-%03d", i%140), At: at(i),
 			Outcome: inviter.OutcomeInvited, API: inviter.APIPublic, TaskID: fmt.Sprintf("task-%d", i), BatchID: "b1", Attempt: 1, Source: "event",
-			CompletionStatus: "SUCCESS"}, State: store.StateInvited})
+			CompletionStatus: "SUCCESS"}, State: inviter.StateInvited})
 	}
 	ds = append(ds,
 		store.Decision{AuditEntry: store.AuditEntry{IdentityID: "known", At: at(200), Outcome: inviter.OutcomeRetrying, Reason: "503",
 			ErrorKind: store.ErrorKindTransient, Attempt: 2}},
 		store.Decision{AuditEntry: store.AuditEntry{IdentityID: "known", At: at(201), Outcome: inviter.OutcomeInvited, API: inviter.APICC,
-			CCID: "cc-1"}, State: store.StateInvited},
+			CCID: "cc-1"}, State: inviter.StateInvited},
 		store.Decision{AuditEntry: store.AuditEntry{IdentityID: "known", At: at(202), Outcome: inviter.OutcomeSkipped, Reason: "already invited"}},
 		store.Decision{AuditEntry: store.AuditEntry{IdentityID: "skipped", At: at(203), Outcome: inviter.OutcomeSkipped, Reason: "policy"},
-			State: store.StateSkipped},
+			State: inviter.StateSkipped},
 		store.Decision{AuditEntry: store.AuditEntry{IdentityID: "failed", At: at(204), Outcome: inviter.OutcomeFailed, Reason: "400",
-			ErrorKind: store.ErrorKindPermanent}, State: store.StateFailed},
+			ErrorKind: store.ErrorKindPermanent}, State: inviter.StateFailed},
 	)
 	if err := batch.InTx(ctx, func(tx *store.Tx) error { return tx.RecordMany(ctx, ds) }); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"github.com/inviter/inviter"
 )
 
-// TransientFailures returns identities that gave up (StateFailed) on a
+// TransientFailures returns identities that gave up (inviter.StateFailed) on a
 // failure that was not theirs, for reconciliation to enqueue again: a
 // transient one (ErrorKindTransient), a configuration problem
 // (ErrorKindConfig), or, recorded before error kinds were, retries
@@ -22,7 +22,7 @@ func (db *DB) TransientFailures(ctx context.Context, limit int) ([]Identity, err
 	}
 	rs, err := db.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities
 		WHERE state = $1 AND (last_error_kind IN ($2, $3) OR (last_error_kind = '' AND last_reason LIKE 'giving up after %'))
-		ORDER BY updated_at, identity_id LIMIT $4`, string(StateFailed), string(ErrorKindTransient), string(ErrorKindConfig), limit)
+		ORDER BY updated_at, identity_id LIMIT $4`, string(inviter.StateFailed), string(ErrorKindTransient), string(ErrorKindConfig), limit)
 	if err != nil {
 		return nil, fmt.Errorf("identities failed on a transient error: %w", err)
 	}
@@ -119,7 +119,7 @@ type CurrentError struct {
 	NamedAuditEntry
 	// State is the identity's invite state now: a not_found that was
 	// retried and is pending reads "pending".
-	State State
+	State inviter.InviteState
 }
 
 // CurrentErrors returns, for each identity neither invited nor skipped, its
@@ -135,7 +135,7 @@ func (db *DB) CurrentErrors(ctx context.Context, limit int) ([]CurrentError, err
 		WHERE a.outcome IN ($1, $2, $6) AND i.state NOT IN ($3, $4)
 		AND a.id = (SELECT max(b.id) FROM inviter_audit b WHERE b.identity_id = a.identity_id AND b.outcome IN ($1, $2, $6))
 		ORDER BY a.id DESC LIMIT $5`,
-		string(inviter.OutcomeFailed), string(inviter.OutcomeNotFound), string(StateInvited), string(StateSkipped), limit, string(inviter.OutcomeRetrying))
+		string(inviter.OutcomeFailed), string(inviter.OutcomeNotFound), string(inviter.StateInvited), string(inviter.StateSkipped), limit, string(inviter.OutcomeRetrying))
 	if err != nil {
 		return nil, fmt.Errorf("list current errors: %w", err)
 	}
@@ -149,7 +149,7 @@ func (db *DB) CurrentErrors(ctx context.Context, limit int) ([]CurrentError, err
 		if err := scanNamedAuditRow(rs, &e.NamedAuditEntry, &state); err != nil {
 			return nil, fmt.Errorf("list current errors: %w", err)
 		}
-		e.State = State(state)
+		e.State = inviter.InviteState(state)
 		out = append(out, e)
 	}
 	if err := rs.Err(); err != nil {

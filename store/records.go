@@ -12,21 +12,6 @@ import (
 
 var sqlErrNoRows = sql.ErrNoRows
 
-// State is where an identity stands in inviter_identities: the domain's
-// invite state.
-type State = inviter.InviteState
-
-// The invite states, as the domain names them.
-const (
-	StatePending = inviter.StatePending
-	StateInvited = inviter.StateInvited
-	StateFailed  = inviter.StateFailed
-	StateSkipped = inviter.StateSkipped
-)
-
-// States lists every State, in the order a status page shows them.
-var States = inviter.InviteStates
-
 // DeliveryKind says what a stored delivery was.
 type DeliveryKind string
 
@@ -74,7 +59,7 @@ const (
 // identity was already invited.
 type Identity struct {
 	IdentityID  string
-	State       State
+	State       inviter.InviteState
 	FirstSeenAt time.Time
 	EventAt     time.Time // when its Identity Created event arrived; zero if none did
 	InvitedAt   time.Time // last accepted invitation; zero if never
@@ -101,9 +86,9 @@ type AuditEntry struct {
 	API        inviter.API
 	CCID       string
 	TaskID     string
-	BatchID    string // groups the identities sent in one ISC call
-	Attempt    int    // the River job attempt that decided it
-	Source     string // what asked for the invite: event, reconcile, cli, reinvite
+	BatchID    string         // groups the identities sent in one ISC call
+	Attempt    int            // the River job attempt that decided it
+	Source     inviter.Source // what asked for the invite: event, reconcile, cli, reinvite
 	// CompletionStatus is the completionStatus of ISC's task (TaskID), when
 	// read: SUCCESS, WARNING, ERROR, …; empty when not known.
 	CompletionStatus string
@@ -117,7 +102,7 @@ type Decision struct {
 	AuditEntry
 	// State is the identity's new state; empty leaves the state as it is
 	// (a retry in progress still updates last_outcome and last_reason).
-	State State
+	State inviter.InviteState
 }
 
 // InsertDelivery stores a delivery and returns its id. JobID may be 0 and
@@ -228,7 +213,7 @@ func (db *DB) EnsureIdentity(ctx context.Context, identityID string, eventAt, no
 func ensureIdentity(ctx context.Context, q querier, identityID string, eventAt, now time.Time) (Identity, bool, error) {
 	n, err := q.exec(ctx, `INSERT INTO inviter_identities (identity_id, state, first_seen_at, event_at, updated_at)
 		VALUES ($1, $2, $3, $4, $3) ON CONFLICT (identity_id) DO NOTHING`,
-		identityID, string(StatePending), utc(now), nullTime(eventAt))
+		identityID, string(inviter.StatePending), utc(now), nullTime(eventAt))
 	if err != nil {
 		return Identity{}, false, fmt.Errorf("ensure identity %s: %w", identityID, err)
 	}
@@ -258,7 +243,7 @@ func scanIdentity(s scanner) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	i.State = State(state)
+	i.State = inviter.InviteState(state)
 	i.LastOutcome = inviter.Outcome(outcome)
 	i.API = inviter.API(api)
 	i.LastErrorKind = ErrorKind(errKind)
@@ -290,7 +275,7 @@ func getIdentity(ctx context.Context, q querier, identityID string) (Identity, e
 
 // Identities returns identities in state (all states when empty), most
 // recently updated first, at most limit (100 when limit <= 0).
-func (db *DB) Identities(ctx context.Context, state State, limit int) ([]Identity, error) {
+func (db *DB) Identities(ctx context.Context, state inviter.InviteState, limit int) ([]Identity, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -331,7 +316,7 @@ func scanIdentities(rs rows, what string) ([]Identity, error) {
 
 // Record stores a decision in one transaction: it appends the audit row and
 // updates the identity (adding it first if unknown). An invited outcome with
-// State StateInvited also counts the invitation and sets invited_at. A zero
+// State inviter.StateInvited also counts the invitation and sets invited_at. A zero
 // At means now.
 func (db *DB) Record(ctx context.Context, d Decision) error {
 	return db.InTx(ctx, func(tx *Tx) error { return tx.Record(ctx, d) })
@@ -475,8 +460,8 @@ func scanAudit(rs rows) ([]AuditEntry, error) {
 
 // Counts are totals for a status page.
 type Counts struct {
-	// Identities counts identities by state; every State is present.
-	Identities map[State]int64
+	// Identities counts identities by state; every state is present.
+	Identities map[inviter.InviteState]int64
 	// Deliveries is the number of deliveries stored.
 	Deliveries int64
 	// Jobs counts River jobs by River state (available, running, retryable,
@@ -487,8 +472,8 @@ type Counts struct {
 
 // Counts returns the totals a status page shows, in one query.
 func (db *DB) Counts(ctx context.Context) (Counts, error) {
-	c := Counts{Identities: map[State]int64{}, Jobs: map[string]int64{}}
-	for _, s := range States {
+	c := Counts{Identities: map[inviter.InviteState]int64{}, Jobs: map[string]int64{}}
+	for _, s := range inviter.InviteStates {
 		c.Identities[s] = 0
 	}
 	// river_job's state column is River's public schema on both backends.
@@ -509,7 +494,7 @@ func (db *DB) Counts(ctx context.Context) (Counts, error) {
 		}
 		switch table {
 		case "i":
-			c.Identities[State(k)] = n
+			c.Identities[inviter.InviteState(k)] = n
 		case "d":
 			c.Deliveries = n
 		case "j":
@@ -563,7 +548,7 @@ func (db *DB) DueForReinvite(ctx context.Context, invitedBefore time.Time, maxCo
 	}
 	rs, err := db.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities
 		WHERE state = $1 AND invited_at < $2 AND invite_count <= $3
-		ORDER BY invited_at, identity_id LIMIT $4`, string(StateInvited), invitedBefore.UTC(), maxCount, limit)
+		ORDER BY invited_at, identity_id LIMIT $4`, string(inviter.StateInvited), invitedBefore.UTC(), maxCount, limit)
 	if err != nil {
 		return nil, fmt.Errorf("identities due for re-invite: %w", err)
 	}

@@ -146,7 +146,7 @@ func runStoreSuite(t *testing.T, backend string, open func(t testing.TB) *store.
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Deliveries != 0 || c.Identities[store.StatePending] != 0 {
+		if c.Deliveries != 0 || c.Identities[inviter.StatePending] != 0 {
 			t.Errorf("after rollback: %+v", c)
 		}
 		if _, err := db.Identity(ctx, "id1"); !errors.Is(err, store.ErrNotFound) {
@@ -162,7 +162,7 @@ func runStoreSuite(t *testing.T, backend string, open func(t testing.TB) *store.
 		if err != nil || !created {
 			t.Fatalf("EnsureIdentity = %v, %v", created, err)
 		}
-		if i.State != store.StatePending || !i.FirstSeenAt.Equal(now) || !i.EventAt.IsZero() || i.InviteCount != 0 {
+		if i.State != inviter.StatePending || !i.FirstSeenAt.Equal(now) || !i.EventAt.IsZero() || i.InviteCount != 0 {
 			t.Errorf("new identity = %+v", i)
 		}
 		ev := now.Add(time.Second)
@@ -190,10 +190,10 @@ func runStoreSuite(t *testing.T, backend string, open func(t testing.TB) *store.
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i.State != store.StatePending || i.LastOutcome != inviter.OutcomeFailed || i.LastReason != "503, retrying" || i.InviteCount != 0 {
+		if i.State != inviter.StatePending || i.LastOutcome != inviter.OutcomeFailed || i.LastReason != "503, retrying" || i.InviteCount != 0 {
 			t.Errorf("after retry decision: %+v", i)
 		}
-		invited := store.Decision{State: store.StateInvited, AuditEntry: store.AuditEntry{
+		invited := store.Decision{State: inviter.StateInvited, AuditEntry: store.AuditEntry{
 			IdentityID: "id1", At: now.Add(time.Second), Outcome: inviter.OutcomeInvited,
 			API: inviter.APIPublic, TaskID: "task-1", BatchID: "b2", Attempt: 2, Source: "event",
 		}}
@@ -201,7 +201,7 @@ func runStoreSuite(t *testing.T, backend string, open func(t testing.TB) *store.
 			t.Fatal(err)
 		}
 		i, _ = db.Identity(ctx, "id1")
-		if i.State != store.StateInvited || i.InviteCount != 1 || !i.InvitedAt.Equal(now.Add(time.Second)) ||
+		if i.State != inviter.StateInvited || i.InviteCount != 1 || !i.InvitedAt.Equal(now.Add(time.Second)) ||
 			i.TaskID != "task-1" || i.API != inviter.APIPublic || i.LastReason != "" {
 			t.Errorf("after invited decision: %+v", i)
 		}
@@ -243,7 +243,7 @@ func runStoreSuite(t *testing.T, backend string, open func(t testing.TB) *store.
 		for i, at := range []time.Duration{0, 5 * 24 * time.Hour, 10 * 24 * time.Hour} {
 			id := fmt.Sprintf("id%d", i)
 			for range i + 1 { // id0 invited once, id1 twice, id2 three times
-				if err := db.Record(ctx, store.Decision{State: store.StateInvited, AuditEntry: store.AuditEntry{
+				if err := db.Record(ctx, store.Decision{State: inviter.StateInvited, AuditEntry: store.AuditEntry{
 					IdentityID: id, At: day0.Add(at), Outcome: inviter.OutcomeInvited}}); err != nil {
 					t.Fatal(err)
 				}
@@ -272,7 +272,7 @@ func runStoreSuite(t *testing.T, backend string, open func(t testing.TB) *store.
 				t.Fatal(err)
 			}
 			if n < 2 {
-				err := db.Record(ctx, store.Decision{State: store.StateInvited, AuditEntry: store.AuditEntry{IdentityID: id, Outcome: inviter.OutcomeInvited}})
+				err := db.Record(ctx, store.Decision{State: inviter.StateInvited, AuditEntry: store.AuditEntry{IdentityID: id, Outcome: inviter.OutcomeInvited}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -289,13 +289,13 @@ func runStoreSuite(t *testing.T, backend string, open func(t testing.TB) *store.
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Identities[store.StatePending] != 3 || c.Identities[store.StateInvited] != 2 || c.Identities[store.StateFailed] != 0 || c.Deliveries != 1 {
+		if c.Identities[inviter.StatePending] != 3 || c.Identities[inviter.StateInvited] != 2 || c.Identities[inviter.StateFailed] != 0 || c.Deliveries != 1 {
 			t.Errorf("Counts = %+v", c)
 		}
 		if len(c.Jobs) != 0 {
 			t.Errorf("Counts.Jobs = %v, want empty", c.Jobs)
 		}
-		inv, err := db.Identities(ctx, store.StateInvited, 0)
+		inv, err := db.Identities(ctx, inviter.StateInvited, 0)
 		if err != nil || len(inv) != 2 {
 			t.Errorf("Identities(invited) = %d, %v", len(inv), err)
 		}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
@@ -111,7 +112,7 @@ func waitRecordedInvited(t *testing.T, ctx context.Context, db *store.DB, n int6
 	t.Helper()
 	for {
 		c, err := db.Counts(ctx)
-		if err == nil && c.Identities[store.StateInvited] >= n {
+		if err == nil && c.Identities[inviter.StateInvited] >= n {
 			return
 		}
 		select {
@@ -437,7 +438,7 @@ func TestChaosDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recordedWhileFull := c.Identities[store.StateInvited]
+	recordedWhileFull := c.Identities[inviter.StateInvited]
 	if err := os.Remove(filepath.Join(dir, "ballast")); err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +489,7 @@ func testLongOutage(t *testing.T, dsn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Identities[store.StateFailed] != 0 || c.Identities[store.StateInvited] != n {
+	if c.Identities[inviter.StateFailed] != 0 || c.Identities[inviter.StateInvited] != n {
 		t.Errorf("after the outage: %v, want all %d invited and none failed", c.Identities, n)
 	}
 	var refused int
@@ -664,7 +665,7 @@ func TestChaosRedirectsLeakNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Identities[store.StatePending] != int64(len(ids)) {
+	if c.Identities[inviter.StatePending] != int64(len(ids)) {
 		t.Errorf("after a redirected invite: %v, want all %d pending (a configuration problem, not the identities' fault)", c.Identities, len(ids))
 	}
 	reqs, secrets := target.counts()
@@ -739,7 +740,7 @@ func TestChaosUnauthorizedIsAConfigurationProblem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Identities[store.StatePending] != int64(len(ids)) || len(tenant.Invites()) != 0 || !strings.Contains(a.Reason, "401") {
+	if c.Identities[inviter.StatePending] != int64(len(ids)) || len(tenant.Invites()) != 0 || !strings.Contains(a.Reason, "401") {
 		t.Errorf("after 401s: identities %v, %d mailed, audit %q; want all pending, none mailed, the reason naming the 401", c.Identities, len(tenant.Invites()), a.Reason)
 	}
 	t.Logf("401 on every invite call: %d invite calls, identities %v, audit %q", calls, c.Identities, a.Reason)
@@ -777,7 +778,7 @@ func TestChaosRetryAfterSnoozesTheJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Identities[store.StatePending] != int64(len(ids)) || !strings.Contains(a.Reason, "10m0s") {
+	if c.Identities[inviter.StatePending] != int64(len(ids)) || !strings.Contains(a.Reason, "10m0s") {
 		t.Errorf("after Retry-After 86400: identities %v, audit %q; want all pending, put off for the 10 min cap", c.Identities, a.Reason)
 	}
 	t.Logf("Retry-After 86400: %d invite calls, all %d jobs scheduled %s after the deliveries; audit %q", inviteCalls(tenant), len(ids), putOff.Round(time.Millisecond), a.Reason)

@@ -98,7 +98,7 @@ func TestCopyDBMovesQueuedWork(t *testing.T) {
 		jobOf[id] = res.JobID
 	}
 	schedAt := time.Now().Add(3 * time.Second).UTC().Truncate(time.Millisecond)
-	res, err := q.Enqueue(ctx, sched, queue.SourceCLI, &queue.EnqueueOpts{ScheduledAt: schedAt})
+	res, err := q.Enqueue(ctx, sched, inviter.SourceCLI, &queue.EnqueueOpts{ScheduledAt: schedAt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestCopyDBMovesQueuedWork(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := src.Record(ctx, store.Decision{State: store.StateInvited, AuditEntry: store.AuditEntry{
+	if err := src.Record(ctx, store.Decision{State: inviter.StateInvited, AuditEntry: store.AuditEntry{
 		IdentityID: done, Outcome: inviter.OutcomeInvited, API: inviter.APIPublic}}); err != nil {
 		t.Fatal(err)
 	}

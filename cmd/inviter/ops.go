@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/app"
 	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/internal/redact"
@@ -61,7 +62,7 @@ type auditRecord struct {
 func newAuditRecord(e store.AuditEntry) auditRecord {
 	return auditRecord{
 		ID: e.ID, At: e.At.UTC(), IdentityID: e.IdentityID, Outcome: string(e.Outcome), Reason: e.Reason,
-		API: string(e.API), CCID: e.CCID, TaskID: e.TaskID, TaskStatus: e.CompletionStatus, BatchID: e.BatchID, Attempt: e.Attempt, Source: e.Source,
+		API: string(e.API), CCID: e.CCID, TaskID: e.TaskID, TaskStatus: e.CompletionStatus, BatchID: e.BatchID, Attempt: e.Attempt, Source: string(e.Source),
 	}
 }
 
@@ -178,8 +179,8 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) error {
 		return err
 	}
 
-	states := make([]string, 0, len(store.States))
-	for _, s := range store.States {
+	states := make([]string, 0, len(inviter.InviteStates))
+	for _, s := range inviter.InviteStates {
 		states = append(states, string(s))
 	}
 	for s := range rep.Identities {

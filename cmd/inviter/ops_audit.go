@@ -72,7 +72,7 @@ func printAudit(w io.Writer, format string, entries []store.AuditEntry, identity
 		for _, e := range entries {
 			rows = append(rows, []string{
 				strconv.FormatInt(e.ID, 10), cliout.CSVTime(e.At), e.IdentityID, string(e.Outcome), e.Reason, string(e.API),
-				e.CCID, e.TaskID, e.CompletionStatus, e.BatchID, strconv.Itoa(e.Attempt), e.Source,
+				e.CCID, e.TaskID, e.CompletionStatus, e.BatchID, strconv.Itoa(e.Attempt), string(e.Source),
 			})
 		}
 		return cliout.CSV(w, auditCSVHeader, rows)
@@ -89,7 +89,7 @@ func printAudit(w io.Writer, format string, entries []store.AuditEntry, identity
 	fmt.Fprintln(tw, "TIME\tIDENTITY\tOUTCOME\tREASON\tAPI\tCC ID\tTASK ID\tTASK STATUS\tBATCH\tATTEMPT\tSOURCE")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", cliout.Stamp(e.At, now), e.IdentityID, e.Outcome,
-			cliout.OneLine(e.Reason, 60), cliout.Dash(string(e.API)), cliout.Dash(e.CCID), cliout.Dash(e.TaskID), cliout.Dash(e.CompletionStatus), cliout.Dash(e.BatchID), e.Attempt, cliout.Dash(e.Source))
+			cliout.OneLine(e.Reason, 60), cliout.Dash(string(e.API)), cliout.Dash(e.CCID), cliout.Dash(e.TaskID), cliout.Dash(e.CompletionStatus), cliout.Dash(e.BatchID), e.Attempt, cliout.Dash(string(e.Source)))
 	}
 	return tw.Flush()
 }

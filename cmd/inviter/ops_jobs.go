@@ -37,7 +37,7 @@ type jobRecord struct {
 
 func newJobRecord(j queue.Job) jobRecord {
 	return jobRecord{
-		ID: j.ID, Kind: j.Kind, State: j.State, IdentityID: j.IdentityID, Source: j.Source, Round: j.Round,
+		ID: j.ID, Kind: j.Kind, State: j.State, IdentityID: j.IdentityID, Source: string(j.Source), Round: j.Round,
 		Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, CreatedAt: j.CreatedAt.UTC(), ScheduledAt: j.ScheduledAt.UTC(),
 		FinalizedAt: utcOrZero(j.FinalizedAt), LastError: j.LastError,
 	}
@@ -146,7 +146,7 @@ func printJobs(w io.Writer, format string, jobs []queue.Job, state string, now t
 		rows := make([][]string, 0, len(jobs))
 		for _, j := range jobs {
 			rows = append(rows, []string{
-				strconv.FormatInt(j.ID, 10), j.Kind, j.State, j.IdentityID, j.Source, strconv.Itoa(j.Round),
+				strconv.FormatInt(j.ID, 10), j.Kind, j.State, j.IdentityID, string(j.Source), strconv.Itoa(j.Round),
 				strconv.Itoa(j.Attempt), strconv.Itoa(j.MaxAttempts), cliout.CSVTime(j.CreatedAt), cliout.CSVTime(j.ScheduledAt),
 				cliout.CSVTime(j.FinalizedAt), j.LastError,
 			})
@@ -165,7 +165,7 @@ func printJobs(w io.Writer, format string, jobs []queue.Job, state string, now t
 	tw := cliout.Table(w)
 	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tIDENTITY\tSOURCE\tATTEMPT\tSCHEDULED\tFINALIZED\tLAST ERROR")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.ID, shownState(j.State), j.Kind, cliout.Dash(j.IdentityID), cliout.Dash(j.Source),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.ID, shownState(j.State), j.Kind, cliout.Dash(j.IdentityID), cliout.Dash(string(j.Source)),
 			j.Attempt, j.MaxAttempts, cliout.Stamp(j.ScheduledAt, now), cliout.Stamp(j.FinalizedAt, now), cliout.OneLine(j.LastError, 80))
 	}
 	return tw.Flush()

@@ -67,11 +67,11 @@ func setupOps(t *testing.T, b storetest.Backend) *opsBundle {
 	}
 	decisions := []store.Decision{
 		{AuditEntry: store.AuditEntry{IdentityID: "id-invited", At: o.base.Add(1 * time.Second), Outcome: inviter.OutcomeInvited,
-			API: inviter.APIPublic, TaskID: "task-1", BatchID: "batch-1", Attempt: 1, Source: queue.SourceEvent}, State: store.StateInvited},
+			API: inviter.APIPublic, TaskID: "task-1", BatchID: "batch-1", Attempt: 1, Source: inviter.SourceEvent}, State: inviter.StateInvited},
 		{AuditEntry: store.AuditEntry{IdentityID: "id-failed", At: o.base.Add(2 * time.Second), Outcome: inviter.OutcomeFailed,
-			Reason: failedReason, API: inviter.APICC, CCID: "cc-42", BatchID: "batch-2", Attempt: 3, Source: queue.SourceEvent}, State: store.StateFailed},
+			Reason: failedReason, API: inviter.APICC, CCID: "cc-42", BatchID: "batch-2", Attempt: 3, Source: inviter.SourceEvent}, State: inviter.StateFailed},
 		{AuditEntry: store.AuditEntry{IdentityID: "id-notfound", At: o.base.Add(3 * time.Second), Outcome: inviter.OutcomeNotFound,
-			Reason: "ISC does not know this identity (yet)", API: inviter.APIPublic, BatchID: "batch-3", Attempt: 1, Source: queue.SourceEvent}},
+			Reason: "ISC does not know this identity (yet)", API: inviter.APIPublic, BatchID: "batch-3", Attempt: 1, Source: inviter.SourceEvent}},
 	}
 	for _, d := range decisions {
 		if err := db.Record(ctx, d); err != nil {
@@ -179,7 +179,7 @@ func TestOpsCommands(t *testing.T) {
 					if i > 0 && j.ID > jobs[i-1].ID {
 						t.Errorf("jobs not newest first: %d after %d", j.ID, jobs[i-1].ID)
 					}
-					if j.Kind != queue.KindInvite || j.Source != queue.SourceEvent || o.jobs[j.IdentityID] != j.ID || j.MaxAttempts == 0 {
+					if j.Kind != queue.KindInvite || j.Source != string(inviter.SourceEvent) || o.jobs[j.IdentityID] != j.ID || j.MaxAttempts == 0 {
 						t.Errorf("job %+v", j)
 					}
 				}

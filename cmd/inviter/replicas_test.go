@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
@@ -293,7 +294,7 @@ func killCleanly(t *testing.T, ctx context.Context, tenant *isctest.Server, db *
 // database does not show invited; among only when only is not nil.
 func mailedNotRecorded(t *testing.T, ctx context.Context, tenant *isctest.Server, db *store.DB, only map[string]bool) map[string]bool {
 	mailed := tenant.Invites() // first: anything recorded later is mailed earlier
-	invited, err := db.Identities(ctx, store.StateInvited, 1_000_000)
+	invited, err := db.Identities(ctx, inviter.StateInvited, 1_000_000)
 	if err != nil {
 		t.Errorf("identities: %v", err)
 		return nil

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/store"
@@ -384,8 +385,8 @@ func TestServeDuplicatesAndReplays(t *testing.T) {
 			if c.Deliveries != 80 {
 				t.Errorf("%d deliveries stored, want 80 (every one is kept as the record)", c.Deliveries)
 			}
-			if c.Identities[store.StateInvited] != 20 {
-				t.Errorf("%d identities invited, want 20", c.Identities[store.StateInvited])
+			if c.Identities[inviter.StateInvited] != 20 {
+				t.Errorf("%d identities invited, want 20", c.Identities[inviter.StateInvited])
 			}
 		})
 	}
@@ -445,7 +446,7 @@ func TestServeRejectsBadInputAndChangesNothing(t *testing.T) {
 	for _, n := range c.Jobs {
 		jobs += n
 	}
-	if c.Deliveries != 0 || jobs != 0 || c.Identities[store.StatePending] != 0 {
+	if c.Deliveries != 0 || jobs != 0 || c.Identities[inviter.StatePending] != 0 {
 		t.Errorf("bad input changed the database: %d deliveries, %d jobs, %v identities", c.Deliveries, jobs, c.Identities)
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 // variantExpect is what should become of one identity of a wave.
 type variantExpect struct {
-	state   store.State
+	state   inviter.InviteState
 	outcome inviter.Outcome
 	reason  string // a part of the last reason; "" for any
 	mails   int    // invitation mails the tenant sends it
@@ -52,7 +52,7 @@ func checkSharer(ctx context.Context, db *store.DB, tenant *isctest.Server, id s
 		return fmt.Sprintf("mailed %d times, want 0 (ISC mails only %s)", n, want.first)
 	}
 	switch got.State {
-	case store.StateFailed:
+	case inviter.StateFailed:
 		if got.LastOutcome != inviter.OutcomeFailed {
 			return fmt.Sprintf("failed with outcome %s", got.LastOutcome)
 		}
@@ -62,7 +62,7 @@ func checkSharer(ctx context.Context, db *store.DB, tenant *isctest.Server, id s
 			}
 		}
 		return fmt.Sprintf("failed (%s), want the reason to name %s and one of %v", got.LastReason, want.addr, want.earlier)
-	case store.StateInvited:
+	case inviter.StateInvited:
 		mine, err := db.Audit(ctx, id, 1)
 		if err != nil || len(mine) == 0 || mine[0].TaskID == "" {
 			return fmt.Sprintf("invited; audit %+v (%v), want its task", mine, err)
@@ -228,10 +228,10 @@ func mainWave(api string) func(*isctest.Server) map[string]variantExpect {
 			}
 			return isctest.NewIdentity{}
 		}) {
-			out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
+			out[id.ID] = variantExpect{state: inviter.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
 		}
 		for _, id := range tenant.CreateIdentities(6, func(int) isctest.NewIdentity { return isctest.NewIdentity{NoEmail: true} }) {
-			out[id.ID] = variantExpect{state: store.StateFailed, outcome: inviter.OutcomeFailed, reason: "no email address"}
+			out[id.ID] = variantExpect{state: inviter.StateFailed, outcome: inviter.OutcomeFailed, reason: "no email address"}
 		}
 		return out
 	}
@@ -257,7 +257,7 @@ func sharedWave(tenant *isctest.Server) map[string]variantExpect {
 	for i, id := range group {
 		switch i {
 		case 0, 3:
-			out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
+			out[id.ID] = variantExpect{state: inviter.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
 		case 1, 2:
 			out[id.ID] = variantExpect{sharer: &sharerExpect{addr: addrs[i], first: group[0].ID, earlier: identityIDs(group[:i])}}
 		default:
@@ -265,7 +265,7 @@ func sharedWave(tenant *isctest.Server) map[string]variantExpect {
 		}
 	}
 	for _, id := range tenant.CreateIdentities(20, nil) {
-		out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
+		out[id.ID] = variantExpect{state: inviter.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
 	}
 	return out
 }
@@ -275,15 +275,15 @@ func sharedWave(tenant *isctest.Server) map[string]variantExpect {
 func statusWave(tenant *isctest.Server) map[string]variantExpect {
 	out := map[string]variantExpect{}
 	for _, id := range tenant.CreateIdentities(20, nil) {
-		out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
+		out[id.ID] = variantExpect{state: inviter.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
 	}
 	for _, st := range []string{"ACTIVE", "REGISTERED", "LOCKED"} {
 		id := tenant.CreateIdentity(isctest.NewIdentity{Status: st})
-		out[id.ID] = variantExpect{state: store.StateSkipped, outcome: inviter.OutcomeAlreadyRegistered, reason: st}
+		out[id.ID] = variantExpect{state: inviter.StateSkipped, outcome: inviter.OutcomeAlreadyRegistered, reason: st}
 	}
 	for _, st := range []string{"PENDING", "WARNING", "ERROR", "DISABLED", "DEACTIVATED", "TERMINATED"} {
 		id := tenant.CreateIdentity(isctest.NewIdentity{Status: st})
-		out[id.ID] = variantExpect{state: store.StateSkipped, outcome: inviter.OutcomeSkipped, reason: st}
+		out[id.ID] = variantExpect{state: inviter.StateSkipped, outcome: inviter.OutcomeSkipped, reason: st}
 	}
 	return out
 }
@@ -473,7 +473,7 @@ func TestVariantsInviteRightUnderEveryTenantBehaviour(t *testing.T) {
 					}
 					return isctest.NewIdentity{}
 				}) {
-					out[id.ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, reason: "not verified", mails: 1}
+					out[id.ID] = variantExpect{state: inviter.StateInvited, outcome: inviter.OutcomeInvited, reason: "not verified", mails: 1}
 				}
 				return out
 			}},
@@ -536,7 +536,7 @@ func runVariantCell(t *testing.T, c variantCell) {
 			if problem := checkSharer(context.Background(), db, tenant, id, got, *want.sharer); problem != "" {
 				t.Errorf("%s: %s", id, problem)
 			}
-			if got.State == store.StateInvited {
+			if got.State == inviter.StateInvited {
 				invited++
 			}
 			continue
@@ -547,7 +547,7 @@ func runVariantCell(t *testing.T, c variantCell) {
 		if n := tenant.InviteCount(id); n != want.mails {
 			t.Errorf("%s: mailed %d times, want %d", id, n, want.mails)
 		}
-		if got.State == store.StateInvited {
+		if got.State == inviter.StateInvited {
 			invited++
 			if c.api == "public" {
 				a, err := db.Audit(context.Background(), id, 1)
@@ -579,11 +579,11 @@ func waitSettled(t *testing.T, db *store.DB, tenant *isctest.Server, expects map
 	for {
 		pending := 0
 		for id := range expects {
-			if got, ok := out[id]; ok && got.State != store.StatePending {
+			if got, ok := out[id]; ok && got.State != inviter.StatePending {
 				continue
 			}
 			got, err := db.Identity(context.Background(), id)
-			if err != nil || got.State == store.StatePending || got.State == "" {
+			if err != nil || got.State == inviter.StatePending || got.State == "" {
 				pending++
 				continue
 			}
@@ -733,7 +733,7 @@ func TestVariantMissingInviteRouteIsAConfigProblem(t *testing.T) {
 			time.Sleep(100 * time.Millisecond) // polling an outside process's database
 		}
 		got, err := db.Identity(context.Background(), id)
-		if err != nil || got.State != store.StatePending {
+		if err != nil || got.State != inviter.StatePending {
 			t.Errorf("%s: state %s (%v), want pending", id, got.State, err)
 		}
 	}
@@ -766,11 +766,11 @@ func TestVariantSharedAddressAcrossBatches(t *testing.T) {
 			waitSettled(t, db, tenant, map[string]variantExpect{first.ID: {}}, time.Minute)
 			later := map[string]variantExpect{}
 			for _, id := range tenant.CreateIdentities(2, func(int) isctest.NewIdentity { return isctest.NewIdentity{Email: "Desk@example.com"} }) {
-				later[id.ID] = variantExpect{state: store.StateFailed, outcome: inviter.OutcomeFailed, reason: "shares Desk@example.com with " + first.ID}
+				later[id.ID] = variantExpect{state: inviter.StateFailed, outcome: inviter.OutcomeFailed, reason: "shares Desk@example.com with " + first.ID}
 			}
-			later[tenant.CreateIdentity(isctest.NewIdentity{}).ID] = variantExpect{state: store.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
+			later[tenant.CreateIdentity(isctest.NewIdentity{}).ID] = variantExpect{state: inviter.StateInvited, outcome: inviter.OutcomeInvited, mails: 1}
 			settled := waitSettled(t, db, tenant, later, time.Minute)
-			if got, _ := db.Identity(context.Background(), first.ID); got.State != store.StateInvited || tenant.InviteCount(first.ID) != 1 {
+			if got, _ := db.Identity(context.Background(), first.ID); got.State != inviter.StateInvited || tenant.InviteCount(first.ID) != 1 {
 				t.Errorf("first %s: %s, mailed %d; want invited once", first.ID, got.State, tenant.InviteCount(first.ID))
 			}
 			for id, want := range later {
