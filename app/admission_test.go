@@ -10,13 +10,13 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/admission"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/policy"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // admissionPolicy is the policy of the three cases: active joiners who are

@@ -17,9 +17,9 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/admission"
+	"github.com/inviter/inviter/internal/metrics"
 	"github.com/inviter/inviter/internal/redact"
 	"github.com/inviter/inviter/isc"
-	"github.com/inviter/inviter/metrics"
 	"github.com/inviter/inviter/policy"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/reconcile"

@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/policy"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 func newInviteTenant(t *testing.T, o isctest.Options) (*isctest.Server, isc.Config) {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/queue"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // TestReadinessNeedsRiversTablesToo: a database with inviter's tables but

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // statusRig is a database with n identities delivered by events, each

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inviter/inviter/store/storetest"
+	"github.com/inviter/inviter/internal/storetest"
 )
 
 // BenchmarkAcceptDelivery measures one durable AcceptDelivery (delivery row,

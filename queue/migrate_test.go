@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // withRiver returns open with River's tables migrated too (Migrate):

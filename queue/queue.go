@@ -24,8 +24,8 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/admission"
-	"github.com/inviter/inviter/groupcommit"
-	"github.com/inviter/inviter/metrics"
+	"github.com/inviter/inviter/internal/groupcommit"
+	"github.com/inviter/inviter/internal/metrics"
 	"github.com/inviter/inviter/store"
 )
 

@@ -15,9 +15,9 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/admission"
-	"github.com/inviter/inviter/metrics"
+	"github.com/inviter/inviter/internal/metrics"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // fakeInviter is an Inviter whose behaviour is its function field; it

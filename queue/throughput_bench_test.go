@@ -13,9 +13,9 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/inviter/inviter"
-	"github.com/inviter/inviter/metrics"
+	"github.com/inviter/inviter/internal/metrics"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // fillJobs inserts n invite jobs (and their pending identities) named

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/policy"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // bundle is what a reconcile test needs: a fake tenant, a client for it, a

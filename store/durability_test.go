@@ -16,8 +16,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // TestStoreRecords covers the columns and queries of schema version 2 on

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // BenchmarkIntakeGroup measures storing one group commit's 16 deliveries:

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // TestIntakeStatements checks the statements that store a group of

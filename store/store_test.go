@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // TestStore runs the conformance suite on every backend: SQLite always,

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/inviter/inviter"
-	"github.com/inviter/inviter/metrics"
+	"github.com/inviter/inviter/internal/metrics"
 )
 
 // DefaultMaxBody is the largest webhook body accepted when Config.MaxBody is

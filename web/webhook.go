@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
-	"github.com/inviter/inviter/metrics"
+	"github.com/inviter/inviter/internal/metrics"
 )
 
 // Delivery outcomes, the values of the outcome label of

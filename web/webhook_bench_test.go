@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/inviter/inviter"
-	"github.com/inviter/inviter/metrics"
+	"github.com/inviter/inviter/internal/metrics"
 	"github.com/inviter/inviter/web"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isctest"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // TestServeAdminListener checks, as a new operator would, that the status

@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 func TestCopyDBRefusesWrongDatabases(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isctest"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // fuzzDelivery is one generated webhook delivery.

@@ -19,10 +19,10 @@ import (
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/internal/redact"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // opsBundle is a database in a known state for the operator commands:

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/queue"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // TestServePolicyScheduleAndLifecycle drives serve with a policy: a

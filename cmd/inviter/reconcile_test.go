@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isctest"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // TestReconcileCatchesMissedEvents: identities whose events never arrived

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isctest"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // Where the recovery bound of a killed replica comes from (queue/liveness.go):

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isctest"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 // TestServeShowsAnUnreachableTenant: serve started while ISC answers 503

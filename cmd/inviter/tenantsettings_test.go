@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inviter/inviter/store/storetest"
+	"github.com/inviter/inviter/internal/storetest"
 )
 
 // TestNegativeMaxRetryAfterIsAUsageError: a negative --max-retry-after (or

@@ -9,8 +9,8 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/internal/harness"
+	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isctest"
-	"github.com/inviter/inviter/store/storetest"
 )
 
 func testContext(t *testing.T) context.Context {

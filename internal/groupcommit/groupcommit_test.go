@@ -7,7 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/inviter/inviter/groupcommit"
+	"github.com/inviter/inviter/internal/groupcommit"
 )
 
 type item struct {
