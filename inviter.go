@@ -2,9 +2,11 @@
 // invites to register in SailPoint Identity Security Cloud (ISC), the events
 // that announce them, and the outcomes of invite decisions.
 //
-// The packages below it each adapt one outside thing: isc is the SailPoint
-// client, isctest a fake tenant, store and queue the database and the River
-// job queue, web the HTTP surface, and cmd/inviter wires them together.
+// Package app is the daemon and the one-shot uses of the CLI, built on the
+// packages that each adapt one outside thing: isc is the SailPoint client,
+// isctest a fake tenant, store and queue the database and the River job
+// queue, web the HTTP surface. cmd/inviter turns flags and the environment
+// into app's configuration.
 package inviter
 
 import (
