@@ -320,24 +320,13 @@ func BenchmarkLookupByID(b *testing.B) {
 	}
 	in := "id in (" + strings.Join(quoted, ",") + ")"
 	c := http.Client{}
-	resp, err := http.PostForm(srv.URL()+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {srv.ClientID()}, "client_secret": {srv.ClientSecret()}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if err != nil || tok.AccessToken == "" {
-		b.Fatalf("token: %v", err)
-	}
+	token := benchToken(b, srv)
 	for _, bc := range []struct{ name, filter string }{{"index", in}, {"scan", in + ` or name eq "nobody"`}} {
 		b.Run(bc.name, func(b *testing.B) {
 			target := "/v2025/identities?filters=" + url.QueryEscape(bc.filter)
 			for b.Loop() {
 				req, _ := http.NewRequest(http.MethodGet, srv.URL()+target, nil)
-				req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+				req.Header.Set("Authorization", "Bearer "+token)
 				resp, err := c.Do(req)
 				if err != nil {
 					b.Fatal(err)
@@ -357,22 +346,11 @@ func BenchmarkLookupByID(b *testing.B) {
 func BenchmarkCCUserListPage(b *testing.B) {
 	srv := NewServer(Options{Users: 100_000, RateLimit: 1 << 30, RateWindow: time.Second})
 	b.Cleanup(srv.Close)
-	resp, err := http.PostForm(srv.URL()+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {srv.ClientID()}, "client_secret": {srv.ClientSecret()}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if err != nil || tok.AccessToken == "" {
-		b.Fatalf("token: %v", err)
-	}
+	token := benchToken(b, srv)
 	start := 0
 	for b.Loop() {
 		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/cc/api/user/list?start=%d&limit=250", srv.URL(), start), nil)
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			b.Fatal(err)
@@ -384,4 +362,21 @@ func BenchmarkCCUserListPage(b *testing.B) {
 		}
 		start = (start + 250) % 100_000
 	}
+}
+
+// benchToken gets a token from srv for a benchmark's requests.
+func benchToken(b *testing.B, srv *Server) string {
+	b.Helper()
+	resp, err := http.PostForm(srv.URL()+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {srv.ClientID()}, "client_secret": {srv.ClientSecret()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		b.Fatalf("token: %v", err)
+	}
+	return tok.AccessToken
 }

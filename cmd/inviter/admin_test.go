@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/harness"
 	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isctest"
 )
@@ -67,11 +68,10 @@ func TestServeTrimsWebhookToken(t *testing.T) {
 	done := make(chan error, 1)
 	var buf bytes.Buffer
 	d := &daemon{token: token, out: &buf, watch: newListenWatch()}
-	var out lockedWriter
-	out.w = io.MultiWriter(&buf, d.watch)
+	out := harness.SyncWriter(io.MultiWriter(&buf, d.watch))
 	args := serveArgs("127.0.0.1:0", storetest.SQLiteDSN(t), "--reconcile-every", "0")
 	go func() {
-		done <- run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), &out, &out)
+		done <- run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), out, out)
 	}()
 	waitListening(t, d, done)
 	req, _ := http.NewRequest(http.MethodPost, d.url+"/hooks/identity-created", bytes.NewReader(payload("2c9180835d2e5168015d32f890ca1581", "Nina Newline")))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,7 +61,7 @@ func (o *demoOptions) run(ctx context.Context, stdout io.Writer) error {
 		return usagef("--users must not be negative and --new must be positive")
 	}
 	start := time.Now()
-	out := &lockedWriter{w: stdout}
+	out := harness.SyncWriter(stdout)
 	var delivered, shownEvents, shownResults atomic.Int64
 	const showFirst = 5
 	show := func(shown *atomic.Int64, always bool, format string, args ...any) {
@@ -154,16 +153,4 @@ summary
 		return fmt.Errorf("%d identities were invited more than once", t.Duplicates)
 	}
 	return nil
-}
-
-// lockedWriter serialises writes from several goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

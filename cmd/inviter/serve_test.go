@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/harness"
 	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/isctest"
@@ -122,10 +123,9 @@ func startServe(t *testing.T, tenant *isctest.Server, dsn string, extra ...strin
 	done := make(chan error, 1)
 	exited := make(chan struct{})
 	d.exited = exited
-	var out lockedWriter
-	out.w = io.MultiWriter(d.out, d.watch)
+	out := harness.SyncWriter(io.MultiWriter(d.out, d.watch))
 	go func() {
-		err := run(ctx, serveArgs("127.0.0.1:0", dsn, extra...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &out)
+		err := run(ctx, serveArgs("127.0.0.1:0", dsn, extra...), func(k string) string { return env[k] }, strings.NewReader(""), out, out)
 		close(exited)
 		done <- err
 	}()
@@ -504,9 +504,8 @@ func startChild(t testing.TB, tenant *isctest.Server, dsn, token string, extra .
 	for k, v := range tenantEnv(tenant) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var out lockedWriter
-	out.w = io.MultiWriter(d.out, d.watch)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := harness.SyncWriter(io.MultiWriter(d.out, d.watch))
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

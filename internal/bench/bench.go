@@ -16,7 +16,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/inviter/inviter"
@@ -184,7 +183,7 @@ func (c Config) rigOptions(api inviter.API, users int) harness.Options {
 // RESULT lines to out. It fails when a scenario fails or measures a wave
 // not wholly invited, an identity invited twice or a delivery lost.
 func Run(ctx context.Context, cfg Config, out io.Writer) error {
-	out = &lockedWriter{w: out}
+	out = harness.SyncWriter(out)
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
 		if err != nil {
@@ -256,15 +255,3 @@ func failed(failures []string) error {
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// lockedWriter serialises writes from several goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}

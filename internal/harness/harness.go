@@ -14,9 +14,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/inviter/inviter"
@@ -356,4 +358,19 @@ func (r *Rig) Subscribe(ctx context.Context, name string) (isc.Subscription, err
 		return isc.Subscription{}, fmt.Errorf("subscribing the daemon: %w", err)
 	}
 	return sub, nil
+}
+
+// SyncWriter returns w made safe for writes from several goroutines: the
+// progress lines of a wave come from the daemon's callbacks.
+func SyncWriter(w io.Writer) io.Writer { return &syncWriter{w: w} }
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *syncWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
