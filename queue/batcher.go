@@ -36,7 +36,7 @@ type batcher struct {
 	mu      sync.Mutex
 	pending []*request
 	timer   *time.Timer
-	gen     uint64 // bumped whenever pending is taken, so a stale timer does nothing
+	gen     uint64 // bumped whenever pending is taken or emptied, so a stale timer does nothing
 }
 
 // request is one job's id waiting for its Result.
@@ -82,6 +82,10 @@ func (b *batcher) submit(ctx context.Context, r *request) (inviter.Result, strin
 	for i, p := range b.pending {
 		if p == r { // not sent yet: withdraw
 			b.pending = append(b.pending[:i:i], b.pending[i+1:]...)
+			if len(b.pending) == 0 {
+				// The window was r's: the next id starts its own.
+				b.disarmLocked()
+			}
 			b.mu.Unlock()
 			return inviter.Result{}, "", fmt.Errorf("waiting for a batch: %w", context.Cause(ctx))
 		}
@@ -111,12 +115,18 @@ func (b *batcher) flush(gen uint64) {
 func (b *batcher) takeLocked() []*request {
 	batch := b.pending
 	b.pending = nil
+	b.disarmLocked()
+	return batch
+}
+
+// disarmLocked stops the window timer and makes a timer that already fired
+// do nothing.
+func (b *batcher) disarmLocked() {
 	b.gen++
 	if b.timer != nil {
 		b.timer.Stop()
 		b.timer = nil
 	}
-	return batch
 }
 
 func (b *batcher) launch(batch []*request) {

@@ -156,3 +156,37 @@ func TestBatcherMissingResultAndPanic(t *testing.T) {
 		b.wait()
 	})
 }
+
+// A waiter withdrawn alone must take its window timer along: the next id
+// waits its own full window, not what was left of the withdrawn one's.
+func TestBatcherWithdrawnWaiterDisarmsWindow(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const window = 250 * time.Millisecond
+		calledAt := make(chan time.Time, 2)
+		fake := &fakeInviter{InviteFunc: func(_ context.Context, _ int, ids []string) []inviter.Result {
+			calledAt <- time.Now()
+			return resultsFor(ids, func(string) inviter.Result { return inviter.Result{Outcome: inviter.OutcomeInvited} })
+		}}
+		b := newTestBatcher(t.Context(), 100, window, fake)
+
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		if _, _, err := b.submit(ctx, &request{id: "withdrawn"}); err == nil {
+			t.Error("submit with an expired context succeeded")
+		}
+		cancel()
+		time.Sleep(100 * time.Millisecond) // 200 ms after the withdrawn id came
+		start := time.Now()
+		res, _, err := b.submit(t.Context(), &request{id: "next"})
+		if err != nil || res.Outcome != inviter.OutcomeInvited {
+			t.Fatalf("submit(next) = %+v, %v", res, err)
+		}
+		if waited := (<-calledAt).Sub(start); waited != window {
+			t.Errorf("next was sent after %v, want its own window of %v", waited, window)
+		}
+		if calls := fake.Calls(); len(calls) != 1 || len(calls[0]) != 1 || calls[0][0] != "next" {
+			t.Errorf("calls = %v, want one with next alone", calls)
+		}
+		b.wait()
+	})
+}
