@@ -3,14 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -20,8 +18,7 @@ import (
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/app"
-	"github.com/inviter/inviter/internal/cliout"
-	"github.com/inviter/inviter/isc"
+	"github.com/inviter/inviter/internal/report"
 )
 
 type inviteOptions struct {
@@ -148,14 +145,9 @@ func (o *inviteOptions) run(ctx context.Context, flags *pflag.FlagSet, args []st
 	if cfg.Unregistered && rep.Admitted == 0 {
 		fmt.Fprintln(stderr, "no unregistered identities match")
 	}
-	if err := printResults(stdout, o.output, rep, cfg.DryRun); err != nil {
+	if err := report.Invite(stdout, stderr, o.output, rep, cfg.DryRun); err != nil {
 		return err
 	}
-	sum := stdout
-	if o.output == "json" {
-		sum = stderr
-	}
-	fmt.Fprintln(sum, summary(rep.Results, cfg.DryRun))
 	if n := rep.Failed(); n > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d identities could not be invited", n, len(rep.Results))}
 	}
@@ -193,54 +185,4 @@ func progressBar(stderr io.Writer, batch int) func(done, total int) {
 			_ = bar.Set(done) // done == total finishes and clears it
 		}
 	}
-}
-
-// printResults prints one line per identity (on a dry run a table with
-// name, email and created date) or, with -o json, a JSON array.
-func printResults(w io.Writer, format string, rep app.InviteReport, dry bool) error {
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(append([]inviter.Result{}, rep.Results...)) // [] for none, not null
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if dry {
-		fmt.Fprintln(tw, "IDENTITY\tNAME\tEMAIL\tCREATED\tWHAT")
-	}
-	for _, r := range rep.Results {
-		if !dry {
-			fmt.Fprintf(tw, "%s\t%s\n", r.IdentityID, isc.Describe(r))
-			continue
-		}
-		id, created, what := rep.Identities[r.IdentityID], "-", isc.Describe(r)
-		if !id.Created.IsZero() {
-			created = id.Created.UTC().Format(time.DateOnly)
-		}
-		switch {
-		case app.WouldInvite(r) && r.CCID != "":
-			what = "would invite (cc id " + r.CCID + ")"
-		case app.WouldInvite(r):
-			what = "would invite"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.IdentityID, cliout.Dash(id.Name), cliout.Dash(id.Email), created, what)
-	}
-	return tw.Flush()
-}
-
-// summary is the closing line of inviter invite.
-func summary(results []inviter.Result, dry bool) string {
-	n, would := map[inviter.Outcome]int{}, 0
-	for _, r := range results {
-		if dry && app.WouldInvite(r) {
-			would++
-		} else {
-			n[r.Outcome]++
-		}
-	}
-	first := fmt.Sprintf("%d invited", n[inviter.OutcomeInvited])
-	if dry {
-		first = fmt.Sprintf("dry run: %d would be invited", would)
-	}
-	return fmt.Sprintf("%s, %d already registered, %d skipped, %d not found, %d failed (%d identities)", first,
-		n[inviter.OutcomeAlreadyRegistered], n[inviter.OutcomeSkipped], n[inviter.OutcomeNotFound], n[inviter.OutcomeFailed], len(results))
 }

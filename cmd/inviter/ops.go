@@ -6,83 +6,19 @@ package main
 // migrate a database: pointed at the wrong place they say so.
 
 import (
-	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/app"
 	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/internal/redact"
-	"github.com/inviter/inviter/queue"
-	"github.com/inviter/inviter/store"
+	"github.com/inviter/inviter/internal/report"
 )
 
 // statusErrors is how many recent errors inviter status shows.
 const statusErrors = 5
-
-// jobStates are the job states in the order the commands show them:
-// River's, except that a job that gave up (River's cancelled or discarded)
-// is "failed", as the identity is.
-var jobStates = []string{"available", "scheduled", "running", "retryable", "completed", queue.StateFailed, "pending"}
-
-// jobState is the state the commands show for River's state s.
-func jobState(s string) string {
-	if queue.Failed(s) {
-		return queue.StateFailed
-	}
-	return s
-}
-
-// auditRecord is an audit row as JSON shows it.
-type auditRecord struct {
-	ID         int64     `json:"id"`
-	At         time.Time `json:"at"`
-	IdentityID string    `json:"identity_id"`
-	Outcome    string    `json:"outcome"`
-	Reason     string    `json:"reason"`
-	API        string    `json:"api"`
-	CCID       string    `json:"cc_id"`
-	TaskID     string    `json:"task_id"`
-	TaskStatus string    `json:"task_status,omitempty"` // completionStatus of ISC's task, when read
-	BatchID    string    `json:"batch_id"`
-	Attempt    int       `json:"attempt"`
-	Source     string    `json:"source"`
-	// IdentityState is the identity's invite state now (inviter status
-	// only): a not_found that was later invited reads "invited".
-	IdentityState string `json:"identity_state,omitempty"`
-	// Name is the identity's name from its deliveries (inviter status
-	// only); empty when none carried one.
-	Name string `json:"name,omitempty"`
-}
-
-func newAuditRecord(e store.AuditEntry) auditRecord {
-	return auditRecord{
-		ID: e.ID, At: e.At.UTC(), IdentityID: e.IdentityID, Outcome: string(e.Outcome), Reason: e.Reason,
-		API: string(e.API), CCID: e.CCID, TaskID: e.TaskID, TaskStatus: e.CompletionStatus, BatchID: e.BatchID, Attempt: e.Attempt, Source: string(e.Source),
-	}
-}
-
-// statusReport is what inviter status shows.
-type statusReport struct {
-	Database      string    `json:"database"`
-	Backend       string    `json:"backend"`
-	InitialisedAt time.Time `json:"initialised_at"`
-	// ReconcileLastRun is the time reconcile last ran, as recorded; null
-	// when it never ran.
-	ReconcileLastRun *string `json:"reconcile_last_run"`
-	// ReconcileCutOff and ReconcileEnqueued are what the last run used and
-	// did, when recorded.
-	ReconcileCutOff   *time.Time       `json:"reconcile_cut_off,omitempty"`
-	ReconcileEnqueued *int             `json:"reconcile_enqueued,omitempty"`
-	Identities        map[string]int64 `json:"identities"`
-	Deliveries        int64            `json:"deliveries"`
-	Jobs              map[string]int64 `json:"jobs"`
-	LastErrors        []auditRecord    `json:"last_errors"`
-}
 
 func newStatusCommand(stdout io.Writer) *cobra.Command {
 	var db dbSettings
@@ -109,14 +45,7 @@ Works while inviter serve runs, on SQLite and PostgreSQL alike.`,
 			if err != nil {
 				return err
 			}
-			rep, err := newStatusReport(st, redact.DSN(db.dsn))
-			if err != nil {
-				return err
-			}
-			if out.Is("json") {
-				return cliout.JSON(stdout, rep)
-			}
-			return printStatus(stdout, rep, time.Now())
+			return report.Status(stdout, out.String(), st, redact.DSN(db.dsn), time.Now())
 		},
 	}
 	db.register(cmd.Flags())
@@ -124,96 +53,45 @@ Works while inviter serve runs, on SQLite and PostgreSQL alike.`,
 	return cmd
 }
 
-// newStatusReport is st as inviter status shows it; name is the database.
-func newStatusReport(st app.Status, name string) (statusReport, error) {
-	rep := statusReport{Database: name, Backend: st.Backend, Identities: map[string]int64{}, Jobs: map[string]int64{}, LastErrors: []auditRecord{}}
-	if st.InitialisedAt.IsZero() {
-		return rep, fmt.Errorf("reading when the database was initialised: meta %q: %w", store.MetaInitialisedAt, store.ErrNotFound)
+func newAuditCommand(stdout io.Writer) *cobra.Command {
+	var (
+		db       dbSettings
+		identity string
+		limit    int
+	)
+	out := cliout.NewFormat("text", "json", "csv")
+	cmd := &cobra.Command{
+		Use:   "audit [--identity ID] [--limit N]",
+		Short: "Show the audit trail of invite decisions, newest first",
+		Long: `Show the audit trail: every decision inviter made about an identity (invited,
+already registered, skipped, not found, failed) with the reason, the ISC API
+used, the cc id, the ISC task id, the batch it went in, the job attempt and
+what asked for the invite. Newest first.`,
+		Example: `  inviter audit
+  inviter audit --identity 2c91808568c529c60168cca6f90c1313
+  inviter audit --limit 10000 -o csv > audit.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 {
+				return usagef("--limit %d: want a positive number", limit)
+			}
+			ctx := cmd.Context()
+			d, err := app.OpenExisting(ctx, db.dsn)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			entries, err := d.Audit(ctx, identity, limit)
+			if err != nil {
+				return err
+			}
+			return report.Audit(stdout, out.String(), entries, identity, time.Now())
+		},
 	}
-	rep.InitialisedAt = st.InitialisedAt.UTC()
-	if run := st.ReconcileRun; run != nil {
-		at := run.At.UTC().Format(time.RFC3339Nano)
-		cut, n := run.CutOff.UTC(), run.Enqueued
-		rep.ReconcileLastRun, rep.ReconcileCutOff, rep.ReconcileEnqueued = &at, &cut, &n
-	} else if v := st.ReconcileLastRun; v != "" {
-		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			v = t.UTC().Format(time.RFC3339Nano)
-		}
-		rep.ReconcileLastRun = &v
-	}
-	for s, n := range st.Identities {
-		rep.Identities[string(s)] = n
-	}
-	rep.Deliveries = st.Deliveries
-	for _, s := range jobStates {
-		rep.Jobs[s] = 0
-	}
-	for s, n := range st.Jobs {
-		rep.Jobs[jobState(s)] += n
-	}
-	for _, e := range st.Errors {
-		r := newAuditRecord(e.AuditEntry)
-		r.Name, r.IdentityState = e.Name, string(e.State)
-		rep.LastErrors = append(rep.LastErrors, r)
-	}
-	return rep, nil
-}
-
-func printStatus(w io.Writer, rep statusReport, now time.Time) error {
-	tw := cliout.Table(w)
-	fmt.Fprintf(tw, "database\t%s (%s)\n", rep.Database, rep.Backend)
-	fmt.Fprintf(tw, "initialised\t%s, the reconcile cut-off\n", cliout.Stamp(rep.InitialisedAt, now))
-	last := "never"
-	if rep.ReconcileLastRun != nil {
-		last = *rep.ReconcileLastRun
-		if t, err := time.Parse(time.RFC3339Nano, last); err == nil {
-			last = cliout.Stamp(t, now)
-		}
-	}
-	if rep.ReconcileCutOff != nil && rep.ReconcileEnqueued != nil {
-		last += fmt.Sprintf(", cut-off %s, %d enqueued", rep.ReconcileCutOff.UTC().Format(cliout.TimeLayout), *rep.ReconcileEnqueued)
-	}
-	fmt.Fprintf(tw, "reconcile last run\t%s\n", last)
-	fmt.Fprintf(tw, "deliveries\t%d\n", rep.Deliveries)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-
-	states := make([]string, 0, len(inviter.InviteStates))
-	for _, s := range inviter.InviteStates {
-		states = append(states, string(s))
-	}
-	for s := range rep.Identities {
-		if !slices.Contains(states, s) {
-			states = append(states, s)
-		}
-	}
-	jobs := slices.Clone(jobStates)
-	for s := range rep.Jobs {
-		if !slices.Contains(jobs, s) {
-			jobs = append(jobs, s)
-		}
-	}
-	fmt.Fprintln(w)
-	if err := cliout.Counts(w, "identities", states, rep.Identities); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
-	if err := cliout.Counts(w, "jobs", jobs, rep.Jobs); err != nil {
-		return err
-	}
-
-	fmt.Fprintln(w)
-	if len(rep.LastErrors) == 0 {
-		_, err := fmt.Fprintln(w, "last errors: none")
-		return err
-	}
-	fmt.Fprintln(w, "last errors (newest first):")
-	tw = cliout.Table(w)
-	fmt.Fprintln(tw, "  TIME\tIDENTITY\tNAME\tOUTCOME\tATTEMPT\tSTATE NOW\tREASON")
-	for _, e := range rep.LastErrors {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", cliout.Stamp(e.At, now), e.IdentityID, cliout.Dash(e.Name), e.Outcome, e.Attempt,
-			cliout.Dash(e.IdentityState), cliout.OneLine(e.Reason, 100))
-	}
-	return tw.Flush()
+	fs := cmd.Flags()
+	db.register(fs)
+	fs.StringVar(&identity, "identity", "", "only the decisions about this identity id")
+	fs.IntVar(&limit, "limit", 50, "show at most N rows")
+	out.Register(cmd)
+	return cmd
 }

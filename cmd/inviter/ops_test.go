@@ -14,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/internal/redact"
+	"github.com/inviter/inviter/internal/report"
 	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/reconcile"
@@ -135,14 +134,14 @@ func TestOpsCommands(t *testing.T) {
 					t.Errorf("status shows no UTC time with its age:\n%s", text)
 				}
 
-				rep := decodeJSON[statusReport](t, o.ops(t, "status", "-o", "json"))
+				rep := decodeJSON[report.StatusReport](t, o.ops(t, "status", "-o", "json"))
 				wantIDs := map[string]int64{"pending": 2, "invited": 1, "failed": 1, "skipped": 0}
 				for s, n := range wantIDs {
 					if rep.Identities[s] != n {
 						t.Errorf("identities %s = %d, want %d (%v)", s, rep.Identities[s], n, rep.Identities)
 					}
 				}
-				if rep.Deliveries != 4 || rep.Jobs["available"] != 2 || rep.Jobs["failed"] != 2 || len(rep.Jobs) != len(jobStates) {
+				if rep.Deliveries != 4 || rep.Jobs["available"] != 2 || rep.Jobs["failed"] != 2 || len(rep.Jobs) != len(report.JobStates()) {
 					t.Errorf("deliveries %d, jobs %v; want 4, 2 available, 2 failed, every state", rep.Deliveries, rep.Jobs)
 				}
 				if rep.Backend != b.Name || rep.InitialisedAt.IsZero() || rep.ReconcileLastRun != nil {
@@ -157,7 +156,7 @@ func TestOpsCommands(t *testing.T) {
 				if err := o.db.SetMeta(t.Context(), reconcile.MetaLastRun, last.Format(time.RFC3339)); err != nil {
 					t.Fatal(err)
 				}
-				rep = decodeJSON[statusReport](t, o.ops(t, "status", "-o", "json"))
+				rep = decodeJSON[report.StatusReport](t, o.ops(t, "status", "-o", "json"))
 				if rep.ReconcileLastRun == nil || *rep.ReconcileLastRun != "2026-11-02T09:30:00Z" {
 					t.Errorf("reconcile last run = %v, want 2026-11-02T09:30:00Z", rep.ReconcileLastRun)
 				}
@@ -171,7 +170,7 @@ func TestOpsCommands(t *testing.T) {
 				if !strings.HasPrefix(text, "ID ") || !strings.Contains(text, "LAST ERROR") || strings.Count(text, "\n") != 5 {
 					t.Errorf("jobs list text:\n%s", text)
 				}
-				jobs := decodeJSON[[]jobRecord](t, o.ops(t, "jobs", "list", "-o", "json"))
+				jobs := decodeJSON[[]report.JobRecord](t, o.ops(t, "jobs", "list", "-o", "json"))
 				if len(jobs) != 4 {
 					t.Fatalf("jobs list: %d jobs, want 4", len(jobs))
 				}
@@ -183,7 +182,7 @@ func TestOpsCommands(t *testing.T) {
 						t.Errorf("job %+v", j)
 					}
 				}
-				cancelled := decodeJSON[[]jobRecord](t, o.ops(t, "jobs", "list", "--state", "cancelled", "-o", "json"))
+				cancelled := decodeJSON[[]report.JobRecord](t, o.ops(t, "jobs", "list", "--state", "cancelled", "-o", "json"))
 				var ids []string
 				for _, j := range cancelled {
 					ids = append(ids, j.IdentityID)
@@ -195,7 +194,7 @@ func TestOpsCommands(t *testing.T) {
 				if !slices.Equal(ids, []string{"id-failed", "id-notfound"}) {
 					t.Errorf("cancelled jobs are of %v", ids)
 				}
-				if failed := decodeJSON[[]jobRecord](t, o.ops(t, "jobs", "list", "--state", "failed", "-o", "json")); len(failed) != len(cancelled) {
+				if failed := decodeJSON[[]report.JobRecord](t, o.ops(t, "jobs", "list", "--state", "failed", "-o", "json")); len(failed) != len(cancelled) {
 					t.Errorf("--state failed lists %d jobs, want the %d cancelled ones", len(failed), len(cancelled))
 				}
 				recs := readCSV(t, o.ops(t, "jobs", "list", "--limit", "1", "-o", "csv"))
@@ -219,7 +218,7 @@ func TestOpsCommands(t *testing.T) {
 					t.Errorf("audit line %q does not start with %q", lines[1], wantAt+" (1h ago)")
 				}
 
-				all := decodeJSON[[]auditRecord](t, o.ops(t, "audit", "-o", "json"))
+				all := decodeJSON[[]report.AuditRecord](t, o.ops(t, "audit", "-o", "json"))
 				if len(all) != 3 || all[0].IdentityID != "id-notfound" || all[2].IdentityID != "id-invited" {
 					t.Fatalf("audit json = %+v", all)
 				}
@@ -229,7 +228,7 @@ func TestOpsCommands(t *testing.T) {
 				}
 
 				recs := readCSV(t, o.ops(t, "audit", "--identity", "id-failed", "-o", "csv"))
-				if len(recs) != 2 || !slices.Equal(recs[0], auditCSVHeader) {
+				if len(recs) != 2 || !slices.Equal(recs[0], []string{"id", "at", "identity_id", "outcome", "reason", "api", "cc_id", "task_id", "task_status", "batch_id", "attempt", "source"}) {
 					t.Fatalf("audit csv = %q", recs)
 				}
 				row := map[string]string{}
@@ -241,7 +240,7 @@ func TestOpsCommands(t *testing.T) {
 					t.Errorf("audit csv row = %v", row)
 				}
 
-				if got := decodeJSON[[]auditRecord](t, o.ops(t, "audit", "--limit", "1", "-o", "json")); len(got) != 1 {
+				if got := decodeJSON[[]report.AuditRecord](t, o.ops(t, "audit", "--limit", "1", "-o", "json")); len(got) != 1 {
 					t.Errorf("--limit 1 gave %d rows", len(got))
 				}
 				if text := o.ops(t, "audit", "--identity", "nobody"); text != "no audit entries for identity nobody\n" {
@@ -249,7 +248,7 @@ func TestOpsCommands(t *testing.T) {
 				}
 				// INVITER_DB works as --db does.
 				r := runInviter(t, testContext(t), map[string]string{"INVITER_DB": o.dsn}, "audit", "-o", "json")
-				if r.err != nil || len(decodeJSON[[]auditRecord](t, r.stdout)) != 3 {
+				if r.err != nil || len(decodeJSON[[]report.AuditRecord](t, r.stdout)) != 3 {
 					t.Errorf("audit with INVITER_DB: %v\n%s", r.err, r.stdout)
 				}
 			})
@@ -279,7 +278,7 @@ func TestOpsJobsRetry(t *testing.T) {
 				t.Errorf("retry of an unknown id: exit %d, %v", exitCode(r.err), r.err)
 			}
 
-			retried := decodeJSON[[]retryRecord](t, o.ops(t, "jobs", "retry", "--all-failed", "-o", "json"))
+			retried := decodeJSON[[]report.RetryRecord](t, o.ops(t, "jobs", "retry", "--all-failed", "-o", "json"))
 			if len(retried) != 1 || retried[0].IdentityID != "id-notfound" || retried[0].PreviousState != "cancelled" || retried[0].State != "available" {
 				t.Errorf("--all-failed retried %+v, want the id-notfound job only", retried)
 			}
@@ -374,25 +373,5 @@ func TestOpsNeverPrintsPassword(t *testing.T) {
 	}
 	if out := r.err.Error() + r.stdout + r.stderr; strings.Contains(out, "s3cret-pw") {
 		t.Errorf("the password shows: %s", out)
-	}
-}
-
-func TestOpsJobStatesAreRivers(t *testing.T) {
-	t.Parallel()
-	var river []string
-	for _, s := range rivertype.JobStates() {
-		river = append(river, string(s))
-	}
-	// "failed" stands for River's states of a job that gave up.
-	ours := slices.DeleteFunc(slices.Clone(jobStates), func(s string) bool { return s == "failed" })
-	for _, s := range river {
-		if queue.Failed(s) {
-			ours = append(ours, s)
-		}
-	}
-	slices.Sort(river)
-	slices.Sort(ours)
-	if !slices.Equal(ours, river) {
-		t.Errorf("jobStates = %v, River's are %v", ours, river)
 	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
 	"time"
 
@@ -10,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/inviter/inviter/app"
+	"github.com/inviter/inviter/internal/report"
 )
 
 // reconcileSettings are the settings of reconciliation and re-invites.
@@ -83,15 +82,7 @@ same database) sends them. serve does this on its own every --reconcile-every.`,
 			if err != nil {
 				return err
 			}
-			rep, rrep := res.Reconcile, res.Reinvite
-			if output == "json" {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"reconcile": rep, "reinvite": rrep})
-			}
-			fmt.Fprintf(stdout, "reconcile: %s\n", rep)
-			fmt.Fprintf(stdout, "re-invite: %d invitations expired unused, %d registered meanwhile, %d no longer invited by the policy, %d re-invites enqueued\n", rrep.Due, rrep.Registered, rrep.Skipped, rrep.Enqueued)
-			return nil
+			return report.Reconcile(stdout, output, res)
 		},
 	}
 	fs := cmd.Flags()
