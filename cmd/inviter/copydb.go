@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/riverqueue/river/rivertype"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/inviter/inviter/app"
 	"github.com/inviter/inviter/internal/redact"
+	"github.com/inviter/inviter/internal/report"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
 )
@@ -112,11 +112,7 @@ func (o *copyDBOptions) run(ctx context.Context, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	return printCopy(stdout, o, src, dst, res)
-}
-
-func printCopy(w io.Writer, o *copyDBOptions, src, dst *store.DB, res queue.CopyResult) error {
-	ctx := context.Background()
+	ctx = context.WithoutCancel(ctx) // the copy is committed: report it even when interrupted now
 	cutoff, err := dst.InitialisedAt(ctx)
 	if err != nil {
 		return err
@@ -125,40 +121,6 @@ func printCopy(w io.Writer, o *copyDBOptions, src, dst *store.DB, res queue.Copy
 	if err != nil {
 		return err
 	}
-	deadLetters := c.Jobs[string(rivertype.JobStateCancelled)] + c.Jobs[string(rivertype.JobStateDiscarded)]
-
-	fmt.Fprintf(w, "copied %s (sqlite) to %s (postgres)\n", o.from, redact.DSN(o.to))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  inviter_meta\t%d keys\tcut-off initialised_at %s\n", res.Meta, cutoff.UTC().Format(time.RFC3339))
-	kept := ""
-	if res.IdentitiesKept > 0 {
-		kept = fmt.Sprintf("%d kept as the target had them", res.IdentitiesKept)
-	}
-	fmt.Fprintf(tw, "  inviter_identities\t%d rows\t%s\n", res.Identities, kept)
-	shift := ""
-	if res.DeliveryIDOffset > 0 {
-		shift = fmt.Sprintf("ids shifted by %d", res.DeliveryIDOffset)
-	}
-	fmt.Fprintf(tw, "  inviter_deliveries\t%d rows\t%s\n", res.Deliveries, shift)
-	fmt.Fprintf(tw, "  inviter_audit\t%d rows\t\n", res.Audit)
-	fmt.Fprintf(tw, "  invite jobs\t%d re-enqueued\tavailable %d, scheduled %d, retryable %d, running (daemon killed) %d\n",
-		res.Jobs, res.JobsByState[rivertype.JobStateAvailable], res.JobsByState[rivertype.JobStateScheduled],
-		res.JobsByState[rivertype.JobStateRetryable], res.JobsByState[rivertype.JobStateRunning])
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if res.AlreadyQueued > 0 {
-		fmt.Fprintf(w, "  %d of them were already queued in the target\n", res.AlreadyQueued)
-	}
-	if res.AlreadyInvited > 0 {
-		fmt.Fprintf(w, "  %d unfinished jobs left out: the target already invited their identity\n", res.AlreadyInvited)
-	}
-	if res.OtherKinds > 0 {
-		fmt.Fprintf(w, "  %d unfinished jobs of other kinds left out (periodic jobs: the daemon re-creates them)\n", res.OtherKinds)
-	}
-	if deadLetters > 0 {
-		fmt.Fprintf(w, "  %d failed invite jobs (River's cancelled or discarded) stay in %s; invite those identities again with inviter invite ID… if wanted\n", deadLetters, o.from)
-	}
-	_, err = fmt.Fprintf(w, "Next: start inviter serve with INVITER_DB set to the PostgreSQL URL; keep %s as an archive and do not start a daemon on it again.\n", o.from)
-	return err
+	return report.Copied(stdout, report.Copy{From: o.from, To: redact.DSN(o.to), CutOff: cutoff,
+		FailedJobs: c.Jobs[string(rivertype.JobStateCancelled)] + c.Jobs[string(rivertype.JobStateDiscarded)], Result: res})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/inviter/inviter/app"
 	"github.com/inviter/inviter/internal/cliout"
 	"github.com/inviter/inviter/internal/doctor"
+	"github.com/inviter/inviter/internal/report"
 	"github.com/inviter/inviter/internal/subscription"
 	"github.com/inviter/inviter/store"
 )
@@ -102,13 +103,7 @@ func (o *doctorOptions) printer(w io.Writer) func(doctor.Result) {
 	if o.output.Is("json") {
 		return func(doctor.Result) {}
 	}
-	return func(r doctor.Result) {
-		line := fmt.Sprintf("%-4s  %-31s %s", r.Level, r.Check, r.Detail)
-		if r.Fix != "" {
-			line += " -> " + r.Fix
-		}
-		fmt.Fprintln(w, line)
-	}
+	return func(r doctor.Result) { report.Check(w, r) }
 }
 
 // openDoctorDB opens the daemon's database when --db names one or the

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/inviter/inviter/internal/cliout"
+	"github.com/inviter/inviter/internal/report"
 	"github.com/inviter/inviter/internal/subscription"
 	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/web"
@@ -104,27 +104,25 @@ func (o *subscribeOptions) run(ctx context.Context, stdout, stderr io.Writer) er
 	}
 	switch {
 	case o.list:
-		return o.printList(ctx, client, stdout)
+		recs, err := subscription.List(ctx, client)
+		if err != nil {
+			return err
+		}
+		return report.Subscriptions(stdout, o.output.String(), recs)
 	case o.test:
 		sent, err := subscription.Test(ctx, client, subscription.Triggers(pol.HasRules()))
-		for _, t := range sent {
-			fmt.Fprintf(stdout, "ISC is sending a test %s event to its subscribers; the daemon records it as a test delivery (inviter status, the status page)\n", subscription.Label(t))
-		}
+		report.TestEvents(stdout, sent)
 		return err
 	case o.remove:
 		changes, err := subscription.Remove(ctx, client, targets)
-		printChanges(stdout, changes)
+		report.SubscriptionChanges(stdout, changes)
 		if err == nil && len(changes) == 0 {
 			fmt.Fprintf(stdout, "no subscriptions to %s\n", targets[0].URL)
 		}
 		return err
 	}
 	res, err := subscription.Upsert(ctx, client, o.name, o.auth, targets)
-	printChanges(stdout, res.Changes)
-	for _, s := range res.Elsewhere {
-		fmt.Fprintf(stdout, "warning: subscription %s (%q) also sends %s to %s: ISC delivers every event to each; if that is an old address, remove it with: inviter subscribe --remove --url %s\n",
-			s.ID, s.Name, subscription.Label(s.TriggerID), s.HTTPConfig.URL, s.HTTPConfig.URL)
-	}
+	report.Subscribed(stdout, res)
 	return err
 }
 
@@ -152,34 +150,4 @@ func hookTargets(u string, changes bool) ([]subscription.Target, error) {
 		return nil, usagef("--url %v", err)
 	}
 	return targets, nil
-}
-
-func printChanges(w io.Writer, changes []subscription.Change) {
-	for _, c := range changes {
-		if c.Action == subscription.RemovedDuplicate {
-			fmt.Fprintf(w, "removed duplicate subscription %s\n", c.ID)
-			continue
-		}
-		fmt.Fprintf(w, "%s subscription %s: %s -> %s\n", c.Action, c.ID, subscription.Label(c.Trigger), c.URL)
-	}
-}
-
-func (o *subscribeOptions) printList(ctx context.Context, c *isc.Client, w io.Writer) error {
-	recs, err := subscription.List(ctx, c)
-	if err != nil {
-		return err
-	}
-	if o.output.Is("json") {
-		return cliout.JSON(w, recs)
-	}
-	if len(recs) == 0 {
-		_, err := fmt.Fprintln(w, "no subscriptions to Identity Created or Identity Attributes Changed (create one with inviter subscribe --url …)")
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTRIGGER\tENABLED\tURL\tDISPATCH\tAUTH\tNAME")
-	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\t%s\n", r.ID, subscription.Label(r.Trigger), r.Enabled, cliout.Dash(r.URL), cliout.Dash(r.Dispatch), cliout.Dash(r.Auth), r.Name)
-	}
-	return tw.Flush()
 }

@@ -3,8 +3,13 @@ package report_test
 import (
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/app"
+	"github.com/inviter/inviter/internal/doctor"
+	"github.com/inviter/inviter/internal/subscription"
+	"github.com/inviter/inviter/isc"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/reconcile"
 	"github.com/inviter/inviter/store"
@@ -160,4 +165,51 @@ func fxReconcile() app.ReconcileResult {
 
 func fxReconcileListed() app.ReconcileResult {
 	return app.ReconcileResult{Reconcile: reconcile.Report{Cutoff: fxNow.Add(-49 * time.Hour), Source: reconcile.SourceList, Since: fxNow.Add(-49 * time.Hour)}}
+}
+
+func fxCopy() queue.CopyResult {
+	return queue.CopyResult{
+		CopyResult: store.CopyResult{Meta: 4, Identities: 120, IdentitiesKept: 3, Deliveries: 130, Audit: 140, Jobs: 9, DeliveryIDOffset: 1000},
+		JobsByState: map[rivertype.JobState]int{rivertype.JobStateAvailable: 4, rivertype.JobStateScheduled: 3,
+			rivertype.JobStateRetryable: 1, rivertype.JobStateRunning: 1},
+		AlreadyQueued: 2, AlreadyInvited: 1, OtherKinds: 2,
+	}
+}
+
+func fxCopyPlain() queue.CopyResult {
+	return queue.CopyResult{CopyResult: store.CopyResult{Meta: 2}, JobsByState: map[rivertype.JobState]int{}}
+}
+
+func fxSubscriptions() []subscription.Record {
+	return []subscription.Record{
+		{ID: "sub-1", Name: "inviter", Trigger: "idn:identity-created", Enabled: true, URL: "https://inviter.example.com/webhook?a=1&b=2",
+			Dispatch: "ASYNC", Auth: "BEARER_TOKEN"},
+		{ID: "sub-2", Name: "inviter changes <old>", Trigger: "idn:identity-attributes-changed"},
+		{ID: "sub-3", Name: "odd", Trigger: "idn:other", Enabled: true, URL: "http://x"},
+	}
+}
+
+func fxChanges() []subscription.Change {
+	return []subscription.Change{
+		{Action: subscription.Created, ID: "sub-1", Trigger: "idn:identity-created", URL: "https://inviter.example.com/webhook"},
+		{Action: subscription.Updated, ID: "sub-2", Trigger: "idn:identity-attributes-changed", URL: "https://inviter.example.com/webhook/changed"},
+		{Action: subscription.RemovedDuplicate, ID: "sub-3"},
+		{Action: subscription.Removed, ID: "sub-4", Trigger: "idn:other", URL: "http://x"},
+	}
+}
+
+func fxDoctor() []doctor.Result {
+	return []doctor.Result{
+		{Level: doctor.OK, Check: "token", Detail: "scopes sp:scopes:all"},
+		{Level: doctor.Warn, Check: "a check whose name is longer than thirty-one", Detail: "detail", Fix: "do this"},
+		{Level: doctor.Fail, Check: "invite right", Detail: "missing idn:identity:invite", Fix: "grant it <here> & there"},
+		{Level: doctor.Skip, Check: "test event"},
+	}
+}
+
+func fxSubscribed() subscription.Result {
+	return subscription.Result{Changes: fxChanges()[:3], Elsewhere: []isc.Subscription{
+		{ID: "sub-9", Name: "old \"inviter\"", TriggerID: "idn:identity-created", HTTPConfig: &isc.HTTPConfig{URL: "https://old.example.com/hook?a=1&b=2"}},
+		{ID: "sub-8", Name: "", TriggerID: "idn:identity-attributes-changed", HTTPConfig: &isc.HTTPConfig{URL: "http://x"}},
+	}}
 }

@@ -1,6 +1,7 @@
 // Package report renders what inviter's one-shot commands report (status,
-// audit, jobs, retried jobs, invite and reconcile results): aligned tables
-// for people, JSON and CSV for scripts, with the record types that fix the
+// audit trail, jobs and retried jobs, invite and reconcile results, a
+// database copy, trigger subscriptions, doctor checks): aligned tables for
+// people, JSON and CSV for scripts, with the record types that fix the
 // JSON's field names.
 package report
 

@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/app"
 	"github.com/inviter/inviter/internal/report"
+	"github.com/inviter/inviter/internal/subscription"
 	"github.com/inviter/inviter/queue"
 	"github.com/inviter/inviter/store"
 )
@@ -61,6 +63,31 @@ func goldenCases() map[string]func(stdout, stderr io.Writer) error {
 		cases["jobs."+f] = out(func(w io.Writer) error { return report.Jobs(w, f, fxJobs(), "", fxNow) })
 		cases["jobs-empty."+f] = out(func(w io.Writer) error { return report.Jobs(w, f, nil, "", fxNow) })
 		cases["jobs-empty-state."+f] = out(func(w io.Writer) error { return report.Jobs(w, f, []queue.Job{}, "failed", fxNow) })
+	}
+	cases["copy.text"] = out(func(w io.Writer) error {
+		return report.Copied(w, report.Copy{From: "/var/lib/inviter/inviter.db", To: "postgres://inviter:xxxxx@db/inviter?sslmode=require&x=1",
+			CutOff: fxNow.Add(-49 * time.Hour).In(fxCET), FailedJobs: 5, Result: fxCopy()})
+	})
+	cases["copy-plain.text"] = out(func(w io.Writer) error {
+		return report.Copied(w, report.Copy{From: "inviter.db", To: "postgres://db/inviter", CutOff: fxNow, Result: fxCopyPlain()})
+	})
+	cases["changes.text"] = out(func(w io.Writer) error { report.SubscriptionChanges(w, fxChanges()); return nil })
+	cases["changes-none.text"] = out(func(w io.Writer) error { report.SubscriptionChanges(w, nil); return nil })
+	cases["doctor.text"] = out(func(w io.Writer) error {
+		for _, r := range fxDoctor() {
+			report.Check(w, r)
+		}
+		return nil
+	})
+	cases["subscribed.text"] = out(func(w io.Writer) error { report.Subscribed(w, fxSubscribed()); return nil })
+	cases["subscribed-none.text"] = out(func(w io.Writer) error { report.Subscribed(w, subscription.Result{}); return nil })
+	cases["tested.text"] = out(func(w io.Writer) error {
+		report.TestEvents(w, []string{"idn:identity-created", "idn:identity-attributes-changed"})
+		return nil
+	})
+	for _, f := range []string{"text", "json"} {
+		cases["subscriptions."+f] = out(func(w io.Writer) error { return report.Subscriptions(w, f, fxSubscriptions()) })
+		cases["subscriptions-empty."+f] = out(func(w io.Writer) error { return report.Subscriptions(w, f, []subscription.Record{}) })
 	}
 	return cases
 }
