@@ -62,7 +62,7 @@ type Config struct {
 	// plus a minute.
 	RescueAfter time.Duration
 	// ShutdownWait is how long running jobs may finish at shutdown before
-	// they are handed back.
+	// they are handed back; 0 hands them back at once.
 	ShutdownWait time.Duration
 	// GiveUpAfter bounds retries of one invite; 0: the queue's default.
 	GiveUpAfter time.Duration
@@ -135,9 +135,6 @@ func New(cfg Config) (*App, error) {
 	}
 	if cfg.RescueAfter <= cfg.JobTimeout {
 		return nil, settingErrorf("--rescue-after (INVITER_RESCUE_AFTER) must exceed --job-timeout (INVITER_JOB_TIMEOUT)")
-	}
-	if cfg.ShutdownWait <= 0 {
-		cfg.ShutdownWait = 30 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
