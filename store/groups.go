@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/inviter/inviter"
 )
@@ -61,7 +63,7 @@ func (tx *Tx) InsertDeliveries(ctx context.Context, ds []Delivery) ([]int64, err
 	}
 	ids := make([]int64, 0, len(ds))
 	var err error
-	if tx.pgxTx != nil {
+	if tx.pg != nil {
 		ids, err = tx.insertDeliveriesPostgres(ctx, ds, ids)
 	} else {
 		ids, err = tx.insertDeliveriesSQLite(ctx, ds, ids)
@@ -159,7 +161,7 @@ func scanIDs(rs rows, ids []int64) ([]int64, error) {
 // EnsureIdentities(seen), in one round trip on PostgreSQL when every
 // identity of seen is new.
 func (tx *Tx) InsertDeliveriesAndIdentities(ctx context.Context, ds []Delivery, seen []IdentitySeen) ([]int64, map[string]Identity, error) {
-	if tx.pgxTx == nil || len(ds) == 0 || len(seen) == 0 {
+	if tx.pg == nil || len(ds) == 0 || len(seen) == 0 {
 		ids, err := tx.InsertDeliveries(ctx, ds)
 		if err != nil {
 			return nil, nil, err
@@ -174,7 +176,7 @@ func (tx *Tx) InsertDeliveriesAndIdentities(ctx context.Context, ds []Delivery, 
 	b := &pgx.Batch{}
 	b.Queue(pgInsertDeliveries, pgDeliveryArgs(ds)...)
 	b.Queue(pgAddIdentities+" RETURNING "+identityCols, pgIdentityArgs(want)...)
-	br := tx.pgxTx.SendBatch(ctx, b)
+	br := tx.pg.SendBatch(ctx, b)
 	ids, idents, err := readDeliveriesAndIdentities(br, len(ds))
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = cerr
@@ -224,12 +226,15 @@ type DeliveryJob struct {
 // SetDeliveryJobs records the invite job of each delivery, as
 // SetDeliveryJob does for one; each delivery is listed once. It fails,
 // wrapping ErrNotFound, when a delivery does not exist.
+//
+// On PostgreSQL the update is sent with COMMIT, in its round trip: it
+// returns nil at once, and its failure fails the transaction's commit
+// (nothing of the transaction is stored).
 func (tx *Tx) SetDeliveryJobs(ctx context.Context, links []DeliveryJob) error {
 	if len(links) == 0 {
 		return nil
 	}
-	var updated int64
-	if tx.pgxTx != nil {
+	if tx.pg != nil {
 		deliveries, jobs := make([]int64, len(links)), make([]*int64, len(links))
 		for i, l := range links {
 			deliveries[i] = l.DeliveryID
@@ -237,31 +242,51 @@ func (tx *Tx) SetDeliveryJobs(ctx context.Context, links []DeliveryJob) error {
 				jobs[i] = &links[i].JobID
 			}
 		}
-		n, err := tx.q.exec(ctx, `UPDATE inviter_deliveries AS d SET job_id = l.job_id
-			FROM unnest($1::bigint[], $2::bigint[]) AS l(delivery_id, job_id) WHERE d.id = l.delivery_id`, deliveries, jobs)
+		return tx.pg.execAtCommit(pgSetDeliveryJobs, []any{deliveries, jobs, len(links)}, func(err error) error {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == pgDivisionByZero {
+				return fmt.Errorf("set delivery jobs: a delivery of %d does not exist: %w", len(links), ErrNotFound)
+			}
+			return fmt.Errorf("set delivery jobs: %w", err)
+		})
+	}
+	var updated int64
+	rest := links
+	for _, n := range chunks(len(links)) {
+		part := rest[:n]
+		rest = rest[n:]
+		args := make([]any, 0, 2*n)
+		for _, l := range part {
+			args = append(args, l.DeliveryID, nullInt(l.JobID))
+		}
+		got, err := tx.q.exec(ctx, `UPDATE inviter_deliveries SET job_id = l.column2
+			FROM (VALUES `+valuesList(n, 2)+`) AS l WHERE inviter_deliveries.id = l.column1`, args...)
 		if err != nil {
 			return fmt.Errorf("set delivery jobs: %w", err)
 		}
-		updated = n
-	} else {
-		rest := links
-		for _, n := range chunks(len(links)) {
-			part := rest[:n]
-			rest = rest[n:]
-			args := make([]any, 0, 2*n)
-			for _, l := range part {
-				args = append(args, l.DeliveryID, nullInt(l.JobID))
-			}
-			got, err := tx.q.exec(ctx, `UPDATE inviter_deliveries SET job_id = l.column2
-				FROM (VALUES `+valuesList(n, 2)+`) AS l WHERE inviter_deliveries.id = l.column1`, args...)
-			if err != nil {
-				return fmt.Errorf("set delivery jobs: %w", err)
-			}
-			updated += got
-		}
+		updated += got
 	}
-	if updated != int64(len(links)) {
-		return fmt.Errorf("set delivery jobs: %d of %d deliveries: %w", int64(len(links))-updated, len(links), ErrNotFound)
+	return linked(updated, len(links))
+}
+
+// pgSetDeliveryJobs links deliveries to their jobs and fails, dividing by
+// zero, unless it updated all $3 of them: it goes out in one round trip
+// with COMMIT, so the check must fail the statement (and with it the
+// transaction) on the server.
+const pgSetDeliveryJobs = `WITH u AS (
+		UPDATE inviter_deliveries AS d SET job_id = l.job_id
+		FROM unnest($1::bigint[], $2::bigint[]) AS l(delivery_id, job_id) WHERE d.id = l.delivery_id
+		RETURNING 1)
+	SELECT 1 / (count(*) = $3::bigint)::int FROM u`
+
+// pgDivisionByZero is PostgreSQL's SQLSTATE for division by zero.
+const pgDivisionByZero = "22012"
+
+// linked is SetDeliveryJobs's error when updated of n deliveries were
+// linked: nil when all were.
+func linked(updated int64, n int) error {
+	if updated != int64(n) {
+		return fmt.Errorf("set delivery jobs: %d of %d deliveries: %w", int64(n)-updated, n, ErrNotFound)
 	}
 	return nil
 }
@@ -371,7 +396,7 @@ func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[st
 	if out == nil {
 		returning = ""
 	}
-	if tx.pgxTx != nil {
+	if tx.pg != nil {
 		rs, err := tx.q.query(ctx, pgAddIdentities+returning, pgIdentityArgs(want)...)
 		if err != nil {
 			return err
@@ -412,7 +437,7 @@ func (tx *Tx) fillEventAt(ctx context.Context, known []IdentitySeen) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if tx.pgxTx != nil {
+	if tx.pg != nil {
 		_, err := tx.q.exec(ctx, `UPDATE inviter_identities AS i SET event_at = s.event_at
 			FROM unnest($1::text[], $2::timestamptz[]) AS s(identity_id, event_at)
 			WHERE i.identity_id = s.identity_id AND i.event_at IS NULL`, ids, events)
@@ -439,7 +464,7 @@ func (tx *Tx) readIdentities(ctx context.Context, known []IdentitySeen, out map[
 	for i, s := range known {
 		ids[i] = s.IdentityID
 	}
-	if tx.pgxTx != nil {
+	if tx.pg != nil {
 		rs, err := tx.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities WHERE identity_id = ANY($1::text[])`, ids)
 		if err != nil {
 			return err
@@ -485,7 +510,7 @@ func scanIdentitiesInto(rs rows, out map[string]Identity) error {
 
 // appendAudits appends the audit rows of entries, in order.
 func (tx *Tx) appendAudits(ctx context.Context, entries []AuditEntry) error {
-	if tx.pgxTx != nil {
+	if tx.pg != nil {
 		n := len(entries)
 		var (
 			identities, outcomes, reasons, apis = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -573,7 +598,7 @@ func nullString(s string) any {
 // state, API, cc id and task id when set; an invitation counted when the
 // decision is one.
 func (tx *Tx) updateIdentities(ctx context.Context, ds []Decision) error {
-	if tx.pgxTx != nil {
+	if tx.pg != nil {
 		n := len(ds)
 		var (
 			identities, outcomes, reasons, kinds = make([]string, n), make([]string, n), make([]string, n), make([]string, n)

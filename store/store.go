@@ -203,7 +203,7 @@ func (db *DB) PgxPool() *pgxpool.Pool { return db.pool }
 // inside the function given to InTx and is not safe for concurrent use.
 type Tx struct {
 	sqlTx *sql.Tx
-	pgxTx pgx.Tx
+	pg    *pgTx
 	q     querier
 }
 
@@ -212,8 +212,15 @@ type Tx struct {
 func (tx *Tx) SQLTx() *sql.Tx { return tx.sqlTx }
 
 // PgxTx returns the transaction as River's pgx driver takes it; nil on
-// SQLite.
-func (tx *Tx) PgxTx() pgx.Tx { return tx.pgxTx }
+// SQLite. Its BEGIN goes out with its first statement and its COMMIT with
+// the statements the store queues for it, so that a transaction costs no
+// round trip of its own.
+func (tx *Tx) PgxTx() pgx.Tx {
+	if tx.pg == nil {
+		return nil
+	}
+	return tx.pg
+}
 
 // InTx runs fn in a transaction and commits it if fn returns nil, or rolls it
 // back and returns fn's error. When InTx returns nil the transaction is
@@ -232,18 +239,22 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) inPgxTx(ctx context.Context, fn func(tx *Tx) error) error {
-	ptx, err := db.pool.Begin(ctx)
+	ptx, err := beginPgTx(ctx, db.pool)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&Tx{pgxTx: ptx, q: pgxQuerier{ptx}}); err != nil {
-		// Roll back on a context that is not cancelled: ctx may be why fn
-		// failed, and the connection must go back to the pool clean.
-		_ = ptx.Rollback(context.WithoutCancel(ctx))
+	defer func() {
+		if ptx.conn != nil { // fn panicked
+			ptx.abort(ctx)
+		}
+	}()
+	if err := fn(&Tx{pg: ptx, q: pgxQuerier{ptx}}); err != nil {
+		// Rolled back on a context of its own: ctx may be why fn failed,
+		// and the connection must go back to the pool clean.
+		ptx.abort(ctx)
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {
-		_ = ptx.Rollback(context.WithoutCancel(ctx))
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

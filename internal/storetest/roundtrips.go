@@ -1,0 +1,118 @@
+package storetest
+
+import (
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// RoundTrips counts the round trips between PostgreSQL's clients and
+// server through a proxy started by CountRoundTrips.
+type RoundTrips struct {
+	n atomic.Int64
+}
+
+// Count returns how many round trips went through the proxy so far: on
+// each connection, every time the client sent after the server had sent
+// (or first), one.
+func (r *RoundTrips) Count() int64 { return r.n.Load() }
+
+// CountRoundTrips starts a TCP proxy in front of the PostgreSQL server
+// that dsn (a postgres:// URL) names and returns dsn pointing at the proxy,
+// with the counter of the round trips made through it. The proxy stops
+// when t ends.
+func CountRoundTrips(t testing.TB, dsn string) (string, *RoundTrips) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse %s: %v", PostgresURLEnv, err)
+	}
+	upstream := u.Host
+	if u.Port() == "" {
+		upstream = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &RoundTrips{}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	track := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
+	wg.Go(func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", upstream)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			track(client)
+			track(server)
+			wg.Go(func() { rt.proxy(client, server) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	u.Host = ln.Addr().String()
+	return u.String(), rt
+}
+
+// proxy copies between client and server until either side closes,
+// counting the client's turns.
+func (r *RoundTrips) proxy(client, server net.Conn) {
+	var answered atomic.Bool // the server sent since the client last did
+	answered.Store(true)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer server.Close()
+		copyCounting(server, client, func() {
+			if answered.Swap(false) {
+				r.n.Add(1)
+			}
+		})
+	})
+	wg.Go(func() {
+		defer client.Close()
+		// Marked before the bytes reach the client, which can only send
+		// its next request after reading them.
+		copyCounting(client, server, func() { answered.Store(true) })
+	})
+	wg.Wait()
+}
+
+// copyCounting copies from src to dst, calling seen before writing each
+// read.
+func copyCounting(dst io.Writer, src io.Reader, seen func()) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			seen()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
