@@ -269,6 +269,7 @@ type Queue struct {
 	batcher *batcher                         // nil with InsertOnly
 	accepts *groupcommit.Grouper[*acceptReq] // deliveries, committed in groups
 	records *groupcommit.Grouper[*recordReq] // invite outcomes, committed in groups
+	lookups *groupcommit.Grouper[*lookupReq] // the invite jobs' identity rows, read in groups
 
 	live *liveness // heartbeat and hand-back of dead processes' jobs
 
@@ -310,6 +311,7 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 	q := &Queue{db: db, cfg: cfg, inv: inv, m: m, logger: cfg.Logger, baseCtx: baseCtx, baseCancel: cancel}
 	q.accepts = groupcommit.NewParallel(maxGroup, commitLeaders(db), q.commitGroup)
 	q.records = groupcommit.NewParallel(maxGroup, commitLeaders(db), q.commitRecords)
+	q.lookups = groupcommit.NewParallel(maxGroup, commitLeaders(db), q.readLookups)
 
 	riverLogger := cfg.Logger
 	if cfg.RiverLogger != nil {

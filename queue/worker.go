@@ -113,7 +113,7 @@ func (w *inviteWorker) Work(ctx context.Context, job *river.Job[InviteArgs]) err
 		return q.recordAccepted(ctx, j, d)
 	}
 
-	ident, err := q.db.Identity(ctx, j.Args.IdentityID)
+	ident, err := q.identity(ctx, j.Args.IdentityID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

@@ -464,8 +464,28 @@ func (tx *Tx) readIdentities(ctx context.Context, known []IdentitySeen, out map[
 	for i, s := range known {
 		ids[i] = s.IdentityID
 	}
-	if tx.pg != nil {
-		rs, err := tx.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities WHERE identity_id = ANY($1::text[])`, ids)
+	return identitiesByID(ctx, tx.q, tx.pg != nil, ids, out)
+}
+
+// IdentitiesByID returns the rows of those of ids that inviter knows, by
+// id, in one statement on PostgreSQL and in chunks of a power of two on
+// SQLite; an id it does not know has no entry. It is DB.Identity for many
+// identities at once (the invite workers look up their identities together).
+func (db *DB) IdentitiesByID(ctx context.Context, ids []string) (map[string]Identity, error) {
+	out := make(map[string]Identity, len(ids))
+	if err := identitiesByID(ctx, db.q, db.pool != nil, ids, out); err != nil {
+		return nil, fmt.Errorf("identities by id: %w", err)
+	}
+	return out, nil
+}
+
+// identitiesByID puts the rows of the identities of ids into out.
+func identitiesByID(ctx context.Context, q querier, postgres bool, ids []string, out map[string]Identity) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if postgres {
+		rs, err := q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities WHERE identity_id = ANY($1::text[])`, ids)
 		if err != nil {
 			return err
 		}
@@ -477,7 +497,7 @@ func (tx *Tx) readIdentities(ctx context.Context, known []IdentitySeen, out map[
 			args[k] = ids[k]
 		}
 		ids = ids[n:]
-		rs, err := tx.q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities
+		rs, err := q.query(ctx, `SELECT `+identityCols+` FROM inviter_identities
 			WHERE identity_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`, args...)
 		if err != nil {
 			return err

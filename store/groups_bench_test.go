@@ -160,3 +160,47 @@ func BenchmarkRecordGroup(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIdentityLookups measures reading the rows of 64 known identities
+// (River starting as many invite jobs at once, each looking at its
+// identity first): way=group is one IdentitiesByID, the workers' way;
+// way=row is one Identity per id, for comparison.
+func BenchmarkIdentityLookups(b *testing.B) {
+	const jobs = 64
+	for _, be := range storetest.Backends() {
+		for _, way := range []string{"group", "row"} {
+			b.Run(fmt.Sprintf("%s/way=%s", be.Name, way), func(b *testing.B) {
+				db := be.Open(b)
+				ctx := context.Background()
+				now := time.Now()
+				const known = 1000
+				for i := range known {
+					if _, _, err := db.EnsureIdentity(ctx, fmt.Sprintf("id%d", i), now, now); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ids := make([]string, jobs)
+				n := 0
+				b.ResetTimer()
+				for b.Loop() {
+					for i := range ids {
+						n++
+						ids[i] = fmt.Sprintf("id%d", n%known)
+					}
+					if way == "group" {
+						got, err := db.IdentitiesByID(ctx, ids)
+						if err != nil || len(got) != jobs {
+							b.Fatalf("%d rows, %v", len(got), err)
+						}
+						continue
+					}
+					for _, id := range ids {
+						if _, err := db.Identity(ctx, id); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+		}
+	}
+}

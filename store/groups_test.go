@@ -275,3 +275,56 @@ func testRecordMany(t *testing.T, batch, single *store.DB) {
 		t.Error("RecordMany accepted a decision without an identity id")
 	}
 }
+
+// TestIdentitiesByID reads known identities by id in one call, on both
+// backends: more ids than one SQLite chunk, an id given twice and ids
+// inviter does not know (no entry); the rows are those Identity returns.
+func TestIdentitiesByID(t *testing.T) {
+	t.Parallel()
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			t.Parallel()
+			db := be.Open(t)
+			ctx := t.Context()
+			now := time.Now()
+			var ids []string
+			for i := range 300 {
+				id := fmt.Sprintf("known%03d", i)
+				if i%3 == 0 {
+					if _, _, err := db.EnsureIdentity(ctx, id, now, now); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ids = append(ids, id)
+			}
+			ids = append(ids, "known000", "nobody")
+			got, err := db.IdentitiesByID(ctx, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 100 {
+				t.Fatalf("%d identities, want 100", len(got))
+			}
+			for i := range 300 {
+				id := fmt.Sprintf("known%03d", i)
+				row, ok := got[id]
+				if ok != (i%3 == 0) {
+					t.Fatalf("%s: found %v", id, ok)
+				}
+				if !ok {
+					continue
+				}
+				want, err := db.Identity(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if row.IdentityID != id || row.State != want.State || !row.FirstSeenAt.Equal(want.FirstSeenAt) || row.InviteCount != want.InviteCount {
+					t.Fatalf("%s: %+v, Identity says %+v", id, row, want)
+				}
+			}
+			if got, err := db.IdentitiesByID(ctx, nil); err != nil || len(got) != 0 {
+				t.Fatalf("no ids: %v, %v", got, err)
+			}
+		})
+	}
+}

@@ -1,4 +1,5 @@
-// Package groupcommit lets concurrent writers share one database commit.
+// Package groupcommit lets concurrent writers share one database commit
+// (and concurrent readers one statement).
 //
 // A commit costs about the same whether it writes one row or a hundred: on
 // SQLite it is an fsync, on PostgreSQL a WAL flush. A Grouper collects the
