@@ -315,7 +315,7 @@ func (tx *Tx) EnsureIdentities(ctx context.Context, seen []IdentitySeen) (map[st
 		return out, nil
 	}
 	want := mergeSeen(seen)
-	if err := tx.addIdentities(ctx, want, out); err != nil {
+	if err := tx.addIdentities(ctx, want, out, nil); err != nil {
 		return nil, fmt.Errorf("ensure identities: %w", err)
 	}
 	return tx.ensureKnown(ctx, want, out)
@@ -390,11 +390,16 @@ func pgIdentityArgs(want []IdentitySeen) []any {
 }
 
 // addIdentities inserts the identities of want that are not known yet and
-// puts the rows it inserted into out, unless out is nil.
-func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[string]Identity) error {
+// puts the rows it inserted into out, unless out is nil: then, on
+// PostgreSQL, the insert goes out with COMMIT and wrap turns its error into
+// the commit's.
+func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[string]Identity, wrap func(error) error) error {
 	returning := " RETURNING " + identityCols
 	if out == nil {
 		returning = ""
+	}
+	if tx.pg != nil && out == nil {
+		return tx.pg.execAtCommit(pgAddIdentities, pgIdentityArgs(want), wrap)
 	}
 	if tx.pg != nil {
 		rs, err := tx.q.query(ctx, pgAddIdentities+returning, pgIdentityArgs(want)...)
@@ -528,8 +533,10 @@ func scanIdentitiesInto(rs rows, out map[string]Identity) error {
 	return rs.Err()
 }
 
-// appendAudits appends the audit rows of entries, in order.
-func (tx *Tx) appendAudits(ctx context.Context, entries []AuditEntry) error {
+// appendAudits appends the audit rows of entries, in order; on PostgreSQL
+// the insert goes out with COMMIT and wrap turns its error into the
+// commit's.
+func (tx *Tx) appendAudits(ctx context.Context, entries []AuditEntry, wrap func(error) error) error {
 	if tx.pg != nil {
 		n := len(entries)
 		var (
@@ -544,18 +551,15 @@ func (tx *Tx) appendAudits(ctx context.Context, entries []AuditEntry) error {
 			ccIDs[i], taskIDs[i], batchIDs[i], attempts[i], sources[i] = e.CCID, e.TaskID, e.BatchID, int64(e.Attempt), string(e.Source)
 			statuses[i], kinds[i] = e.CompletionStatus, string(e.ErrorKind)
 		}
-		_, err := tx.q.exec(ctx, `INSERT INTO inviter_audit
+		return tx.pg.execAtCommit(`INSERT INTO inviter_audit
 			(identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind)
 			SELECT identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind
 			FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 				$9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
 				AS a(identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind, ord)
 			ORDER BY ord`,
-			identities, at, outcomes, reasons, apis, ccIDs, taskIDs, batchIDs, attempts, sources, statuses, kinds)
-		if err != nil {
-			return fmt.Errorf("append audit: %w", err)
-		}
-		return nil
+			[]any{identities, at, outcomes, reasons, apis, ccIDs, taskIDs, batchIDs, attempts, sources, statuses, kinds},
+			func(err error) error { return wrap(fmt.Errorf("append audit: %w", err)) })
 	}
 	const cols = 12
 	for _, n := range chunks(len(entries)) {
@@ -616,8 +620,9 @@ func nullString(s string) any {
 // updateIdentities applies the decisions to their identities, which exist
 // and appear once each: last outcome, reason, error kind and time always;
 // state, API, cc id and task id when set; an invitation counted when the
-// decision is one.
-func (tx *Tx) updateIdentities(ctx context.Context, ds []Decision) error {
+// decision is one. On PostgreSQL the update goes out with COMMIT and wrap
+// turns its error into the commit's.
+func (tx *Tx) updateIdentities(ctx context.Context, ds []Decision, wrap func(error) error) error {
 	if tx.pg != nil {
 		n := len(ds)
 		var (
@@ -637,7 +642,7 @@ func (tx *Tx) updateIdentities(ctx context.Context, ds []Decision) error {
 			states[i], apis[i], ccIDs[i], taskIDs[i] = opt(string(d.State)), opt(string(d.API)), opt(d.CCID), opt(d.TaskID)
 			invited[i] = invites(d)
 		}
-		_, err := tx.q.exec(ctx, `UPDATE inviter_identities AS i SET
+		return tx.pg.execAtCommit(`UPDATE inviter_identities AS i SET
 				last_outcome = d.outcome, last_reason = d.reason, updated_at = d.at, last_error_kind = d.error_kind,
 				state = COALESCE(d.state, i.state), api = COALESCE(d.api, i.api),
 				cc_id = COALESCE(d.cc_id, i.cc_id), task_id = COALESCE(d.task_id, i.task_id),
@@ -646,8 +651,7 @@ func (tx *Tx) updateIdentities(ctx context.Context, ds []Decision) error {
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bool[])
 				AS d(identity_id, outcome, reason, at, error_kind, state, api, cc_id, task_id, invited)
 			WHERE i.identity_id = d.identity_id`,
-			identities, outcomes, reasons, at, kinds, states, apis, ccIDs, taskIDs, invited)
-		return err
+			[]any{identities, outcomes, reasons, at, kinds, states, apis, ccIDs, taskIDs, invited}, wrap)
 	}
 	const cols = 10
 	for _, n := range chunks(len(ds)) {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/inviter/inviter"
 	"github.com/inviter/inviter/internal/storetest"
 	"github.com/inviter/inviter/store"
 )
@@ -61,6 +63,17 @@ func intakeGroup(ctx context.Context, tx *store.Tx, prefix string, n int) error 
 		links[i] = store.DeliveryJob{DeliveryID: id, JobID: 1000 + id}
 	}
 	return tx.SetDeliveryJobs(ctx, links)
+}
+
+// decisions returns n accepted invitations of new identities.
+func decisions(prefix string, n int) []store.Decision {
+	ds := make([]store.Decision, n)
+	for i := range ds {
+		ds[i] = store.Decision{AuditEntry: store.AuditEntry{IdentityID: fmt.Sprintf("%s-%d", prefix, i), At: time.Now(),
+			Outcome: inviter.OutcomeInvited, API: inviter.APIPublic, TaskID: "task", BatchID: "batch", Attempt: 1, Source: inviter.SourceEvent},
+			State: inviter.StateInvited}
+	}
+	return ds
 }
 
 // countRows counts the rows of table.
@@ -121,6 +134,10 @@ func TestPostgresTxRoundTrips(t *testing.T) {
 			var n int
 			return tx.PgxTx().QueryRow(ctx, "SELECT 2").Scan(&n)
 		}, 2},
+		{"outcomes of 8", func(tx *store.Tx) error {
+			groups++
+			return tx.RecordMany(ctx, decisions(fmt.Sprint("o", groups), 8))
+		}, 1},
 		{"link update only", func(tx *store.Tx) error {
 			return tx.SetDeliveryJobs(ctx, []store.DeliveryJob{{DeliveryID: 1, JobID: 9}})
 		}, 1},
@@ -173,6 +190,21 @@ func TestPostgresTxFailures(t *testing.T) {
 			check: func(err error) bool {
 				var pgErr *pgconn.PgError
 				return errors.As(err, &pgErr) && pgErr.Code == "22012"
+			},
+		},
+		{
+			name: "outcomes failing on the server",
+			fn: func(ctx context.Context, _ context.CancelFunc, tx *store.Tx) error {
+				if err := intakeGroup(ctx, tx, "outcomes", 2); err != nil {
+					return err
+				}
+				// PostgreSQL's text holds no NUL: the statements queued for
+				// the commit fail there.
+				return tx.RecordMany(ctx, append(decisions("ok", 2), decisions("bad\x00", 1)...))
+			},
+			check: func(err error) bool {
+				var pgErr *pgconn.PgError
+				return errors.As(err, &pgErr) && strings.HasPrefix(err.Error(), "commit: record decisions: ")
 			},
 		},
 		{
@@ -264,6 +296,9 @@ func TestPostgresTxFailures(t *testing.T) {
 		}
 		if n := countRows(t, db, "inviter_deliveries"); n != before {
 			t.Errorf("%s: %d deliveries stored", c.name, n-before)
+		}
+		if n := countRows(t, db, "inviter_audit"); n != 0 {
+			t.Errorf("%s: %d audit rows stored", c.name, n)
 		}
 		checkPoolIdle(t, db)
 	}

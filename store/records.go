@@ -330,7 +330,9 @@ func (tx *Tx) Record(ctx context.Context, d Decision) error {
 // RecordMany stores decisions as Record does each, in order, with a few
 // statements for all of them: the audit rows in one insert, the unknown
 // identities in one more, and the identities' updates in one (one per
-// repetition when an identity has several decisions).
+// repetition when an identity has several decisions). On PostgreSQL the
+// statements go out with COMMIT, in its round trip: their failure fails
+// the transaction's commit.
 func (tx *Tx) RecordMany(ctx context.Context, ds []Decision) error {
 	if len(ds) == 0 {
 		return nil
@@ -347,24 +349,27 @@ func (tx *Tx) RecordMany(ctx context.Context, ds []Decision) error {
 		}
 		seen[i] = IdentitySeen{IdentityID: ds[i].IdentityID, Now: ds[i].At}
 	}
-	if err := tx.addIdentities(ctx, mergeSeen(seen), nil); err != nil {
-		return fmt.Errorf("record decisions: %w", err)
+	fail := func(err error) error { return fmt.Errorf("record decisions: %w", err) }
+	if err := tx.addIdentities(ctx, mergeSeen(seen), nil, fail); err != nil {
+		return fail(err)
 	}
 	entries := make([]AuditEntry, len(ds))
 	for i, d := range ds {
 		entries[i] = d.AuditEntry
 	}
-	if err := tx.appendAudits(ctx, entries); err != nil {
-		return fmt.Errorf("record decisions: %w", err)
+	if err := tx.appendAudits(ctx, entries, fail); err != nil {
+		return fail(err)
 	}
 	// An UPDATE applies one change per row: an identity's second decision
 	// goes into a second UPDATE, after its first.
 	for wave := range waves(ds) {
-		if err := tx.updateIdentities(ctx, wave); err != nil {
-			if len(wave) == 1 {
-				return fmt.Errorf("record decision for %s: %w", wave[0].IdentityID, err)
-			}
-			return fmt.Errorf("record decisions: %w", err)
+		wrap := fail
+		if len(wave) == 1 {
+			id := wave[0].IdentityID
+			wrap = func(err error) error { return fmt.Errorf("record decision for %s: %w", id, err) }
+		}
+		if err := tx.updateIdentities(ctx, wave, wrap); err != nil {
+			return wrap(err)
 		}
 	}
 	return nil
