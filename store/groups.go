@@ -228,8 +228,9 @@ type DeliveryJob struct {
 // wrapping ErrNotFound, when a delivery does not exist.
 //
 // On PostgreSQL the update is sent with COMMIT, in its round trip: it
-// returns nil at once, and its failure fails the transaction's commit
-// (nothing of the transaction is stored).
+// returns nil at once, the transaction's other statements do not see the
+// links, and its failure fails the commit (nothing of the transaction is
+// stored).
 func (tx *Tx) SetDeliveryJobs(ctx context.Context, links []DeliveryJob) error {
 	if len(links) == 0 {
 		return nil

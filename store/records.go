@@ -331,8 +331,9 @@ func (tx *Tx) Record(ctx context.Context, d Decision) error {
 // statements for all of them: the audit rows in one insert, the unknown
 // identities in one more, and the identities' updates in one (one per
 // repetition when an identity has several decisions). On PostgreSQL the
-// statements go out with COMMIT, in its round trip: their failure fails
-// the transaction's commit.
+// statements go out with COMMIT, in its round trip: the transaction's
+// other statements do not see their rows, and their failure fails the
+// commit.
 func (tx *Tx) RecordMany(ctx context.Context, ds []Decision) error {
 	if len(ds) == 0 {
 		return nil
