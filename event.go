@@ -239,74 +239,100 @@ func decodeObject(body []byte) (map[string]any, error) {
 // object of body (keys compared as decoded, exactly), if any. body must be
 // valid JSON. Such a payload is ambiguous: encoding/json keeps the last
 // value, other readers the first.
+//
+// It reads body once, byte by byte, decoding only the keys (json.Unmarshal
+// has decoded the values already): a scan of json.Decoder's tokens cost
+// more than the decoding itself.
 func duplicateKey(body []byte) (string, bool) {
-	type frame struct {
-		seen    map[string]bool // nil for a list
-		path    string
-		key     string // the current member's key (objects)
-		n       int    // the current element's index (lists)
-		wantKey bool
-	}
-	var stack []*frame
-	join := func(path, key string) string {
-		if path == "" {
-			return key
-		}
-		return path + "." + key
-	}
-	childPath := func() string {
-		if len(stack) == 0 {
-			return ""
-		}
-		f := stack[len(stack)-1]
-		if f.seen != nil {
-			return join(f.path, f.key)
-		}
-		return fmt.Sprintf("%s[%d]", f.path, f.n)
-	}
-	valueDone := func() {
-		if len(stack) == 0 {
-			return
-		}
-		if f := stack[len(stack)-1]; f.seen != nil {
-			f.wantKey = true
-		} else {
-			f.n++
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", false // the end (a syntax error is decodeObject's to report)
-		}
-		if len(stack) > 0 {
-			if f := stack[len(stack)-1]; f.seen != nil && f.wantKey {
-				if d, ok := tok.(json.Delim); ok && d == '}' {
-					stack = stack[:len(stack)-1]
-					valueDone()
-					continue
+	var (
+		stack   []keyFrame // the open objects and lists, outermost first
+		wantKey bool       // the next string is an object's key
+	)
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '"':
+			end := stringEnd(body, i)
+			if wantKey {
+				f := &stack[len(stack)-1]
+				k := decodeKey(body[i : end+1])
+				if _, dup := f.seen[k]; dup {
+					return keyPath(stack, k), true
 				}
-				k, _ := tok.(string)
-				if f.seen[k] {
-					return join(f.path, k), true
-				}
-				f.seen[k], f.key, f.wantKey = true, k, false
-				continue
+				f.seen[k], f.key, wantKey = struct{}{}, k, false
+			}
+			i = end
+		case '{':
+			stack = append(stack, keyFrame{seen: map[string]struct{}{}})
+			wantKey = true
+		case '[':
+			stack = append(stack, keyFrame{})
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+			wantKey = false
+		case ',':
+			if f := &stack[len(stack)-1]; f.seen != nil {
+				wantKey = true
+			} else {
+				f.n++
 			}
 		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{seen: map[string]bool{}, path: childPath(), wantKey: true})
-		case json.Delim('['):
-			stack = append(stack, &frame{path: childPath()})
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			valueDone()
+	}
+	return "", false
+}
+
+// keyFrame is an open object (seen is not nil: its keys so far, key the
+// current member's) or list (n is the current element) of duplicateKey's
+// scan.
+type keyFrame struct {
+	seen map[string]struct{}
+	key  string
+	n    int
+}
+
+// keyPath is the path of key k in the innermost container of stack:
+// "a.b[2].k", each outer container naming its current member.
+func keyPath(stack []keyFrame, k string) string {
+	var b strings.Builder
+	for _, f := range stack[:len(stack)-1] {
+		switch {
+		case f.seen == nil:
+			fmt.Fprintf(&b, "[%d]", f.n)
+		case b.Len() > 0:
+			b.WriteString("." + f.key)
 		default:
-			valueDone()
+			b.WriteString(f.key)
 		}
 	}
+	if b.Len() > 0 {
+		b.WriteByte('.')
+	}
+	b.WriteString(k)
+	return b.String()
+}
+
+// stringEnd returns the index of the quote that ends the JSON string
+// starting at body[start] (a quote); body is valid JSON.
+func stringEnd(body []byte, start int) int {
+	for j := start + 1; j < len(body); j++ {
+		switch body[j] {
+		case '\\':
+			j++
+		case '"':
+			return j
+		}
+	}
+	return len(body) - 1
+}
+
+// decodeKey returns the JSON string raw (quotes included) as decoded
+// (invalid UTF-8 as U+FFFD, as encoding/json does).
+func decodeKey(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1])
+	}
+	var k string
+	_ = json.Unmarshal(raw, &k) // valid JSON: cannot fail
+	return k
 }
 
 // invalidUTF8At returns the offset of the first invalid UTF-8 sequence in b.
