@@ -49,6 +49,10 @@ func (q *Queue) readLookups(batch []*lookupReq) {
 	rows, err := q.db.IdentitiesByID(ctx, ids)
 	for _, r := range batch {
 		switch ident, ok := rows[r.id]; {
+		case err != nil && len(batch) > 1:
+			// One look may be what failed the group: each on its own, so
+			// that the others do not fail with it.
+			r.ident, r.err = q.db.Identity(r.ctx, r.id)
 		case err != nil:
 			r.err = err
 		case !ok:

@@ -107,3 +107,29 @@ func TestManyJobsSkipTheInvitedOnes(t *testing.T) {
 		}
 	})
 }
+
+// TestIdentityLookupFailingAloneFailsAlone: a look that fails the group's
+// statement (an id PostgreSQL cannot take: text holds no NUL) is read
+// again on its own, as is each other look of the group, so that only it
+// fails.
+func TestIdentityLookupFailingAloneFailsAlone(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		b := setup(t, open, nil)
+		ctx := t.Context()
+		now := time.Now()
+		if _, _, err := b.db.EnsureIdentity(ctx, "known", now, now); err != nil {
+			t.Fatal(err)
+		}
+		batch := []*lookupReq{{ctx: ctx, id: "known"}, {ctx: ctx, id: "bad\x00id"}, {ctx: ctx, id: "unknown"}}
+		b.q.readLookups(batch)
+		if r := batch[0]; r.err != nil || r.ident.IdentityID != "known" {
+			t.Errorf("known: %+v, %v", r.ident, r.err)
+		}
+		if r := batch[2]; !errors.Is(r.err, store.ErrNotFound) {
+			t.Errorf("unknown: %+v, %v; want not found", r.ident, r.err)
+		}
+		if r := batch[1]; r.err == nil {
+			t.Errorf("an id with NUL: %+v, want an error or not found", r.ident)
+		}
+	})
+}

@@ -240,10 +240,10 @@ func (tx *Tx) SetDeliveryJobs(ctx context.Context, links []DeliveryJob) error {
 		for i, l := range links {
 			deliveries[i] = l.DeliveryID
 			if l.JobID != 0 {
-				jobs[i] = &links[i].JobID
+				jobs[i] = &l.JobID // a copy: the statement goes out later
 			}
 		}
-		return tx.pg.execAtCommit(pgSetDeliveryJobs, []any{deliveries, jobs, len(links)}, func(err error) error {
+		return tx.pg.execAtCommit(ctx, pgSetDeliveryJobs, []any{deliveries, jobs, len(links)}, func(err error) error {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == pgDivisionByZero {
 				return fmt.Errorf("set delivery jobs: a delivery of %d does not exist: %w", len(links), ErrNotFound)
@@ -400,7 +400,7 @@ func (tx *Tx) addIdentities(ctx context.Context, want []IdentitySeen, out map[st
 		returning = ""
 	}
 	if tx.pg != nil && out == nil {
-		return tx.pg.execAtCommit(pgAddIdentities, pgIdentityArgs(want), wrap)
+		return tx.pg.execAtCommit(ctx, pgAddIdentities, pgIdentityArgs(want), wrap)
 	}
 	if tx.pg != nil {
 		rs, err := tx.q.query(ctx, pgAddIdentities+returning, pgIdentityArgs(want)...)
@@ -552,7 +552,7 @@ func (tx *Tx) appendAudits(ctx context.Context, entries []AuditEntry, wrap func(
 			ccIDs[i], taskIDs[i], batchIDs[i], attempts[i], sources[i] = e.CCID, e.TaskID, e.BatchID, int64(e.Attempt), string(e.Source)
 			statuses[i], kinds[i] = e.CompletionStatus, string(e.ErrorKind)
 		}
-		return tx.pg.execAtCommit(`INSERT INTO inviter_audit
+		return tx.pg.execAtCommit(ctx, `INSERT INTO inviter_audit
 			(identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind)
 			SELECT identity_id, at, outcome, reason, api, cc_id, task_id, batch_id, attempt, source, completion_status, error_kind
 			FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
@@ -643,7 +643,7 @@ func (tx *Tx) updateIdentities(ctx context.Context, ds []Decision, wrap func(err
 			states[i], apis[i], ccIDs[i], taskIDs[i] = opt(string(d.State)), opt(string(d.API)), opt(d.CCID), opt(d.TaskID)
 			invited[i] = invites(d)
 		}
-		return tx.pg.execAtCommit(`UPDATE inviter_identities AS i SET
+		return tx.pg.execAtCommit(ctx, `UPDATE inviter_identities AS i SET
 				last_outcome = d.outcome, last_reason = d.reason, updated_at = d.at, last_error_kind = d.error_kind,
 				state = COALESCE(d.state, i.state), api = COALESCE(d.api, i.api),
 				cc_id = COALESCE(d.cc_id, i.cc_id), task_id = COALESCE(d.task_id, i.task_id),

@@ -34,6 +34,7 @@ type pgTx struct {
 	begun      bool          // BEGIN was sent (or may have been)
 	atCommit   []commitExec  // statements to send with COMMIT
 	savepoints int64         // savepoints made, for their names
+	open       int           // savepoints open: queued statements run at once meanwhile
 }
 
 // commitExec is a statement sent with COMMIT; wrap turns its error into
@@ -59,10 +60,18 @@ func beginPgTx(ctx context.Context, pool *pgxpool.Pool) (*pgTx, error) {
 // the statements already sent; wrap turns its error, if any, into the
 // commit's. The statement's result is not read: a condition that must fail
 // the transaction has to fail the statement on the server, which then
-// skips COMMIT, so that nothing of the transaction is stored.
-func (t *pgTx) execAtCommit(sql string, args []any, wrap func(error) error) error {
+// skips COMMIT, so that nothing of the transaction is stored. While a
+// savepoint is open, sql runs at once instead (wrap turning its error), so
+// that rolling back to the savepoint undoes it.
+func (t *pgTx) execAtCommit(ctx context.Context, sql string, args []any, wrap func(error) error) error {
 	if t.conn == nil {
 		return pgx.ErrTxClosed
+	}
+	if t.open > 0 {
+		if _, err := t.Exec(ctx, sql, args...); err != nil {
+			return wrap(err)
+		}
+		return nil
 	}
 	t.atCommit = append(t.atCommit, commitExec{sql: sql, args: args, wrap: wrap})
 	return nil
@@ -256,6 +265,7 @@ func (t *pgTx) Begin(ctx context.Context) (pgx.Tx, error) {
 	if _, err := t.Exec(ctx, "savepoint "+name); err != nil {
 		return nil, err
 	}
+	t.open++
 	return &pgSavepoint{tx: t, name: name}, nil
 }
 
@@ -271,6 +281,13 @@ func (t *pgTx) Commit(ctx context.Context) error {
 	if !t.begun && len(t.atCommit) == 0 {
 		t.release()
 		return nil
+	}
+	if pc := t.conn.Conn().PgConn(); t.begun && pc.TxStatus() == 'E' {
+		// A statement failed and its error was not returned: PostgreSQL
+		// would answer COMMIT with ROLLBACK, and the queued statements with
+		// "current transaction is aborted".
+		t.abort(ctx)
+		return pgx.ErrTxCommitRollback
 	}
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(t.atCommit)+2)}
 	withBegin := !t.begun
@@ -379,6 +396,7 @@ func (s *pgSavepoint) Commit(ctx context.Context) error {
 		return pgx.ErrTxClosed
 	}
 	s.closed = true
+	s.tx.open--
 	_, err := s.tx.Exec(ctx, "release savepoint "+s.name)
 	return err
 }
@@ -389,6 +407,7 @@ func (s *pgSavepoint) Rollback(ctx context.Context) error {
 		return pgx.ErrTxClosed
 	}
 	s.closed = true
+	s.tx.open--
 	_, err := s.tx.Exec(ctx, "rollback to savepoint "+s.name)
 	return err
 }

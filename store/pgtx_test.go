@@ -185,7 +185,7 @@ func TestPostgresTxFailures(t *testing.T) {
 				if err := intakeGroup(ctx, tx, "bad", 3); err != nil {
 					return err
 				}
-				return store.ExecAtCommit(tx, "SELECT 1/0")
+				return store.ExecAtCommit(ctx, tx, "SELECT 1/0")
 			},
 			check: func(err error) bool {
 				var pgErr *pgconn.PgError
@@ -217,6 +217,17 @@ func TestPostgresTxFailures(t *testing.T) {
 				// it commits.
 				_, _ = tx.PgxTx().Exec(ctx, "SELECT 1/0")
 				return nil
+			},
+			check: func(err error) bool { return errors.Is(err, pgx.ErrTxCommitRollback) },
+		},
+		{
+			name: "commit answered ROLLBACK, statements queued",
+			fn: func(ctx context.Context, _ context.CancelFunc, tx *store.Tx) error {
+				if err := intakeGroup(ctx, tx, "aborted-queued", 2); err != nil {
+					return err
+				}
+				_, _ = tx.PgxTx().Exec(ctx, "SELECT 1/0") // ignored, as above
+				return tx.RecordMany(ctx, decisions("aborted-queued", 2))
 			},
 			check: func(err error) bool { return errors.Is(err, pgx.ErrTxCommitRollback) },
 		},
@@ -325,7 +336,7 @@ func TestPostgresTxFailures(t *testing.T) {
 	})
 
 	t.Run("savepoint", func(t *testing.T) {
-		before := countRows(t, db, "inviter_deliveries")
+		before, beforeAudit := countRows(t, db, "inviter_deliveries"), countRows(t, db, "inviter_audit")
 		err := db.InTx(ctx, func(tx *store.Tx) error {
 			sp, err := tx.PgxTx().Begin(ctx)
 			if err != nil {
@@ -341,6 +352,18 @@ func TestPostgresTxFailures(t *testing.T) {
 			if _, err := sp.Exec(ctx, "SELECT 1"); !errors.Is(err, pgx.ErrTxClosed) {
 				return fmt.Errorf("statement after the savepoint's rollback: %v, want ErrTxClosed", err)
 			}
+			// The statements the store would send with COMMIT run in the
+			// savepoint, and its rollback undoes them.
+			sp, err = tx.PgxTx().Begin(ctx)
+			if err != nil {
+				return err
+			}
+			if err := tx.RecordMany(ctx, decisions("savepoint-undone", 2)); err != nil {
+				return err
+			}
+			if err := sp.Rollback(ctx); err != nil {
+				return err
+			}
 			sp, err = tx.PgxTx().Begin(ctx)
 			if err != nil {
 				return err
@@ -355,6 +378,9 @@ func TestPostgresTxFailures(t *testing.T) {
 		}
 		if n := countRows(t, db, "inviter_deliveries"); n != before+2 {
 			t.Errorf("%d deliveries stored, want 2", n-before)
+		}
+		if n := countRows(t, db, "inviter_audit"); n != beforeAudit {
+			t.Errorf("%d audit rows stored, want none: the savepoint was rolled back", n-beforeAudit)
 		}
 		checkPoolIdle(t, db)
 	})
