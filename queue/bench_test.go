@@ -72,7 +72,7 @@ func BenchmarkGroupCommitPostgres(b *testing.B) {
 					rt *storetest.RoundTrips
 				)
 				if proxy == "counted" {
-					db, rt = openCounted(b)
+					db, rt = storetest.OpenCounted(b, Migrate)
 				} else {
 					db = withRiver(storetest.OpenPostgres)(b)
 				}

@@ -18,7 +18,7 @@ import (
 func TestGroupCommitRoundTripsPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, rt := openCounted(t)
+	db, rt := storetest.OpenCounted(t, Migrate)
 	open := func(testing.TB) *store.DB { return db }
 	b := setup(t, open, nil)                        // not started: nothing else uses the connection
 	b.q.commitGroup(scheduledGroup(ctx, "warm", 8)) // prepares the statements
@@ -43,34 +43,6 @@ func TestGroupCommitRoundTripsPostgres(t *testing.T) {
 			t.Errorf("group of %d: %d deliveries linked to their jobs", n, linked)
 		}
 	}
-}
-
-// openCounted opens a fresh PostgreSQL schema, migrated, through a proxy
-// that counts round trips, with a pool of one connection so that the round
-// trips counted are those of the one transaction at a time. It skips t
-// without INVITER_TEST_POSTGRES_URL.
-func openCounted(t testing.TB) (*store.DB, *storetest.RoundTrips) {
-	t.Helper()
-	base := storetest.PostgresDSN(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	// Migrating takes more than one connection.
-	mdb, err := store.Open(ctx, base, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = Migrate(ctx, mdb)
-	mdb.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn, rt := storetest.CountRoundTrips(t, base)
-	db, err := store.Open(ctx, dsn+"&pool_max_conns=1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db, rt
 }
 
 // scheduledGroup returns a group of n deliveries of new identities whose

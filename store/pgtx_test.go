@@ -16,33 +16,6 @@ import (
 	"github.com/inviter/inviter/store"
 )
 
-// openCounted opens a fresh, migrated PostgreSQL schema through a proxy
-// that counts round trips, with a pool of one connection so that every
-// transaction runs on the same one.
-func openCounted(t *testing.T) (*store.DB, *storetest.RoundTrips) {
-	t.Helper()
-	base := storetest.PostgresDSN(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	// Migrating takes more than one connection.
-	mdb, err := store.Open(ctx, base, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = mdb.Migrate(ctx)
-	mdb.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn, rt := storetest.CountRoundTrips(t, base)
-	db, err := store.Open(ctx, dsn+"&pool_max_conns=1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db, rt
-}
-
 // intakeGroup stores n deliveries of new identities and links them to
 // jobs, as the intake's group commit does (River's insert aside).
 func intakeGroup(ctx context.Context, tx *store.Tx, prefix string, n int) error {
@@ -105,7 +78,7 @@ func checkPoolIdle(t *testing.T, db *store.DB) {
 // transactions: BEGIN shares the first statement's, the link update
 // COMMIT's, and a transaction without statements sends nothing.
 func TestPostgresTxRoundTrips(t *testing.T) {
-	db, rt := openCounted(t)
+	db, rt := storetest.OpenCounted(t, migrateStore)
 	ctx := context.Background()
 	// The first group prepares the statements on the connection.
 	if err := db.InTx(ctx, func(tx *store.Tx) error { return intakeGroup(ctx, tx, "warm", 8) }); err != nil {
@@ -161,7 +134,7 @@ func TestPostgresTxRoundTrips(t *testing.T) {
 // TestPostgresTxFailures checks that a PostgreSQL transaction that fails
 // anywhere stores nothing and leaves its connection clean for the next.
 func TestPostgresTxFailures(t *testing.T) {
-	db, _ := openCounted(t)
+	db, _ := storetest.OpenCounted(t, migrateStore)
 	ctx := context.Background()
 	cases := []struct {
 		name  string
@@ -404,3 +377,7 @@ func TestPostgresTxFailures(t *testing.T) {
 }
 
 var errFn = errors.New("fn failed")
+
+// migrateStore migrates inviter's tables of db (storetest.OpenCounted's
+// migration for the store's own tests).
+func migrateStore(ctx context.Context, db *store.DB) error { return db.Migrate(ctx) }

@@ -2,12 +2,16 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/inviter/inviter/store"
 )
 
 // RoundTrips counts the round trips between PostgreSQL's clients and
@@ -121,4 +125,32 @@ func copyCounting(dst io.Writer, src io.Reader, seen func([]byte)) {
 			return
 		}
 	}
+}
+
+// OpenCounted opens a fresh PostgreSQL schema, migrated by migrate, through
+// a proxy that counts round trips, with a pool of one connection so that
+// the round trips counted are those of one transaction at a time. It skips
+// t without INVITER_TEST_POSTGRES_URL.
+func OpenCounted(t testing.TB, migrate func(context.Context, *store.DB) error) (*store.DB, *RoundTrips) {
+	t.Helper()
+	base := PostgresDSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Migrating takes more than one connection.
+	mdb, err := store.Open(ctx, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = migrate(ctx, mdb)
+	mdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn, rt := CountRoundTrips(t, base)
+	db, err := store.Open(ctx, dsn+"&pool_max_conns=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, rt
 }
