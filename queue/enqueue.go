@@ -137,7 +137,7 @@ func (q *Queue) AcceptDeliveryWith(ctx context.Context, identity inviter.Identit
 	if receivedAt.IsZero() {
 		receivedAt = time.Now()
 	}
-	req := &acceptReq{ctx: ctx, id: id, identity: identity, raw: raw, receivedAt: receivedAt, opts: opts, done: make(chan struct{})}
+	req := &acceptReq{ctx: ctx, id: id, identity: identity, raw: raw, receivedAt: receivedAt, opts: opts}
 	q.accepts.Submit(req)
 	if req.err != nil {
 		return AcceptResult{}, fmt.Errorf("accept delivery for %s: %w", id, req.err)
@@ -157,45 +157,33 @@ type acceptReq struct {
 	receivedAt time.Time
 	opts       AcceptOptions
 
-	res  AcceptResult
-	err  error
-	done chan struct{}
+	res AcceptResult
+	err error
 }
 
 // maxGroup is the most deliveries (or outcomes) one group commit stores.
 const maxGroup = 128
 
-// commitGroup stores batch in one transaction. If that fails, each
-// delivery is tried in its own transaction, so that one bad delivery does
-// not fail the others.
-func (q *Queue) commitGroup(batch []*acceptReq) {
-	defer func() {
-		for _, r := range batch {
-			close(r.done)
-		}
-	}()
-	ctx := batch[0].ctx
-	if len(batch) > 1 {
-		// The group outlives any one caller's deadline; bound it on its own.
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		ctx = c
+// commitGroup stores batch in one transaction (the queue's grouper tries
+// each delivery of a failed group in its own, so that one bad delivery
+// does not fail the others).
+func (q *Queue) commitGroup(batch []*acceptReq) error {
+	ctx, cancel := groupContext(batch[0].ctx, len(batch), 10*time.Second)
+	defer cancel()
+	return q.db.InTx(ctx, func(tx *store.Tx) error { return q.acceptGroupTx(ctx, tx, batch) })
+}
+
+// failAccept records the error of a delivery stored alone.
+func failAccept(r *acceptReq, err error) { r.res, r.err = AcceptResult{}, err }
+
+// groupContext is the context of a group of n callers' work, the first's
+// ctx: the group outlives any one caller's deadline, so a group of several
+// is bounded on its own, by limit.
+func groupContext(first context.Context, n int, limit time.Duration) (context.Context, context.CancelFunc) {
+	if n == 1 {
+		return first, func() {}
 	}
-	err := q.db.InTx(ctx, func(tx *store.Tx) error { return q.acceptGroupTx(ctx, tx, batch) })
-	if err == nil {
-		return
-	}
-	if len(batch) == 1 {
-		batch[0].res, batch[0].err = AcceptResult{}, err
-		return
-	}
-	for _, r := range batch {
-		one := []*acceptReq{r}
-		r.err = q.db.InTx(r.ctx, func(tx *store.Tx) error { return q.acceptGroupTx(r.ctx, tx, one) })
-		if r.err != nil {
-			r.res = AcceptResult{}
-		}
-	}
+	return context.WithTimeout(context.WithoutCancel(first), limit)
 }
 
 // acceptGroupTx stores the deliveries of batch in tx: the delivery rows in

@@ -29,15 +29,12 @@ func (q *Queue) identity(ctx context.Context, identityID string) (store.Identity
 	return r.ident, r.err
 }
 
-// readLookups reads the rows of batch's identities in one statement.
-func (q *Queue) readLookups(batch []*lookupReq) {
-	ctx := batch[0].ctx
-	if len(batch) > 1 {
-		// The read outlives any one caller's deadline; bound it on its own.
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		ctx = c
-	}
+// readLookups reads the rows of batch's identities in one statement (the
+// queue's grouper reads each look of a failed group on its own, so that
+// one look cannot fail the others).
+func (q *Queue) readLookups(batch []*lookupReq) error {
+	ctx, cancel := groupContext(batch[0].ctx, len(batch), 10*time.Second)
+	defer cancel()
 	ids := make([]string, 0, len(batch))
 	seen := make(map[string]bool, len(batch))
 	for _, r := range batch {
@@ -47,18 +44,18 @@ func (q *Queue) readLookups(batch []*lookupReq) {
 		}
 	}
 	rows, err := q.db.IdentitiesByID(ctx, ids)
+	if err != nil {
+		return err
+	}
 	for _, r := range batch {
-		switch ident, ok := rows[r.id]; {
-		case err != nil && len(batch) > 1:
-			// One look may be what failed the group: each on its own, so
-			// that the others do not fail with it.
-			r.ident, r.err = q.db.Identity(r.ctx, r.id)
-		case err != nil:
-			r.err = err
-		case !ok:
-			r.err = fmt.Errorf("identity %s: %w", r.id, store.ErrNotFound)
-		default:
+		if ident, ok := rows[r.id]; ok {
 			r.ident = ident
+		} else {
+			r.err = fmt.Errorf("identity %s: %w", r.id, store.ErrNotFound)
 		}
 	}
+	return nil
 }
+
+// failLookup records the error of a look read alone.
+func failLookup(r *lookupReq, err error) { r.err = err }

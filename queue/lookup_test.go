@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/inviter/inviter"
+	"github.com/inviter/inviter/internal/groupcommit"
 	"github.com/inviter/inviter/store"
 )
 
@@ -121,7 +122,7 @@ func TestIdentityLookupFailingAloneFailsAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		batch := []*lookupReq{{ctx: ctx, id: "known"}, {ctx: ctx, id: "bad\x00id"}, {ctx: ctx, id: "unknown"}}
-		b.q.readLookups(batch)
+		groupcommit.OneByOneOnFailure(b.q.readLookups, failLookup)(batch) // as the queue's grouper reads them
 		if r := batch[0]; r.err != nil || r.ident.IdentityID != "known" {
 			t.Errorf("known: %+v, %v", r.ident, r.err)
 		}

@@ -309,9 +309,9 @@ func New(db *store.DB, cfg Config, inv Inviter, m *metrics.Metrics, logger *slog
 	}
 	baseCtx, cancel := context.WithCancel(context.Background())
 	q := &Queue{db: db, cfg: cfg, inv: inv, m: m, logger: cfg.Logger, baseCtx: baseCtx, baseCancel: cancel}
-	q.accepts = groupcommit.NewParallel(maxGroup, commitLeaders(db), q.commitGroup)
-	q.records = groupcommit.NewParallel(maxGroup, commitLeaders(db), q.commitRecords)
-	q.lookups = groupcommit.NewParallel(maxGroup, commitLeaders(db), q.readLookups)
+	q.accepts = groupcommit.NewParallel(maxGroup, commitLeaders(db), groupcommit.OneByOneOnFailure(q.commitGroup, failAccept))
+	q.records = groupcommit.NewParallel(maxGroup, commitLeaders(db), groupcommit.OneByOneOnFailure(q.commitRecords, failRecord))
+	q.lookups = groupcommit.NewParallel(maxGroup, commitLeaders(db), groupcommit.OneByOneOnFailure(q.readLookups, failLookup))
 
 	riverLogger := cfg.Logger
 	if cfg.RiverLogger != nil {

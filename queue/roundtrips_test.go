@@ -54,7 +54,7 @@ func scheduledGroup(ctx context.Context, name string, n int) []*acceptReq {
 	for i := range batch {
 		ev, raw := event(fmt.Sprintf("%s-%d", name, i))
 		opts := AcceptOptions{Source: inviter.SourceEvent, ScheduledAt: time.Now().Add(time.Hour)}
-		batch[i] = &acceptReq{ctx: ctx, id: ev.Identity.ID, identity: ev.Identity, raw: raw, receivedAt: time.Now(), opts: opts, done: make(chan struct{})}
+		batch[i] = &acceptReq{ctx: ctx, id: ev.Identity.ID, identity: ev.Identity, raw: raw, receivedAt: time.Now(), opts: opts}
 	}
 	return batch
 }

@@ -384,13 +384,13 @@ type recordReq struct {
 }
 
 // commitRecords stores the outcomes of batch in one transaction (one
-// fsync on SQLite for a whole ISC batch), or each in its own if that fails.
-// The writes outlive the jobs' contexts (a job stopped by shutdown still
-// records what ISC did), bounded on their own.
-func (q *Queue) commitRecords(batch []*recordReq) {
+// fsync on SQLite for a whole ISC batch; the queue's grouper stores each in
+// its own if that fails). The writes outlive the jobs' contexts (a job
+// stopped by shutdown still records what ISC did), bounded on their own.
+func (q *Queue) commitRecords(batch []*recordReq) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), 30*time.Second)
 	defer cancel()
-	err := q.db.InTx(ctx, func(tx *store.Tx) error {
+	return q.db.InTx(ctx, func(tx *store.Tx) error {
 		ds := make([]store.Decision, len(batch))
 		for i, r := range batch {
 			if err := q.testRecordHook(r.d); err != nil {
@@ -400,19 +400,10 @@ func (q *Queue) commitRecords(batch []*recordReq) {
 		}
 		return tx.RecordMany(ctx, ds)
 	})
-	if err == nil {
-		return
-	}
-	if len(batch) == 1 {
-		batch[0].err = err
-		return
-	}
-	for _, r := range batch {
-		if r.err = q.testRecordHook(r.d); r.err == nil {
-			r.err = q.db.Record(ctx, r.d)
-		}
-	}
 }
+
+// failRecord records the error of an outcome stored alone.
+func failRecord(r *recordReq, err error) { r.err = err }
 
 func (q *Queue) testRecordHook(d store.Decision) error {
 	if q.testRecord == nil {

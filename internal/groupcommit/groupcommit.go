@@ -102,3 +102,24 @@ func (g *Grouper[T]) drain() {
 	}
 	g.commit(items)
 }
+
+// OneByOneOnFailure returns a commit function for New and NewParallel that
+// commits a batch with commit and, when that fails for a batch of several
+// items, commits each item alone, so that one bad item does not fail the
+// others; fail records the error of an item that failed alone.
+func OneByOneOnFailure[T any](commit func(batch []T) error, fail func(item T, err error)) func(batch []T) {
+	return func(batch []T) {
+		err := commit(batch)
+		switch {
+		case err == nil:
+		case len(batch) == 1:
+			fail(batch[0], err)
+		default:
+			for _, item := range batch {
+				if err := commit([]T{item}); err != nil {
+					fail(item, err)
+				}
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package groupcommit_test
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -140,4 +141,44 @@ func TestParallelLeadersOverlapCommitsUpToTheLimit(t *testing.T) {
 			t.Errorf("an item submitted after the burst was not committed")
 		}
 	})
+}
+
+// TestOneByOneOnFailure: a failed batch of several is committed again one
+// item at a time, so only the item that fails alone gets an error; a
+// single item's failure is recorded at once, without a second try.
+func TestOneByOneOnFailure(t *testing.T) {
+	t.Parallel()
+	var calls [][]int
+	failed := map[int]error{}
+	commit := groupcommit.OneByOneOnFailure(func(batch []*item) error {
+		var ns []int
+		for _, it := range batch {
+			ns = append(ns, it.n)
+		}
+		calls = append(calls, ns)
+		for _, it := range batch {
+			if it.n == 2 {
+				return fmt.Errorf("item %d is bad", it.n)
+			}
+		}
+		for _, it := range batch {
+			it.result = it.n * 2
+		}
+		return nil
+	}, func(it *item, err error) { failed[it.n] = err })
+
+	batch := []*item{{n: 1}, {n: 2}, {n: 3}}
+	commit(batch)
+	if want := [][]int{{1, 2, 3}, {1}, {2}, {3}}; fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("commits %v, want %v", calls, want)
+	}
+	if len(failed) != 1 || failed[2] == nil || batch[0].result != 2 || batch[2].result != 6 {
+		t.Errorf("failed %v, results %d %d %d", failed, batch[0].result, batch[1].result, batch[2].result)
+	}
+
+	calls, failed = nil, map[int]error{}
+	commit([]*item{{n: 2}})
+	if len(calls) != 1 || failed[2] == nil {
+		t.Errorf("a single item: commits %v, failed %v; want one commit and its error", calls, failed)
+	}
 }
